@@ -1,0 +1,157 @@
+#!/usr/bin/env node
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from '../core/config.js';
+import { mintCredential } from '../core/credentials/format.js';
+import { newUuid } from '../core/ids.js';
+import { tenantEnvSchema } from '../tenant/config.js';
+import type { RunningTenant } from '../tenant/main.js';
+
+// Commands load what they need when they run: a workspace runtime (one process per workspace) must not pay for
+// the server, the database drivers and the embedded PostgreSQL it never uses.
+const startTenant = async (env: Record<string, string | undefined>) => (await import('../tenant/main.js')).startTenant(env);
+
+/**
+ * The server launcher. `main` owns process.exit and signals; everything it starts comes from the builders, which
+ * tests and tools import directly.
+ */
+
+const USAGE = `molecule-platform <command>
+
+Commands:
+  tenant    Run one tenant server (one org), configured by environment variables.
+  up        Development: run the platform on the embedded database and print credentials and first steps.
+  runtime   Run one workspace runtime (started by a tenant; configured by WORKSPACE_ID, PLATFORM_URL, MOLECULE_WORKSPACE_TOKEN).
+  help      Show this help.
+
+Tenant environment:
+${Object.entries(tenantEnvSchema)
+  .map(([k, f]) => `  ${k.padEnd(24)} ${f.describe}`)
+  .join('\n')}
+`;
+
+function onSignals(running: RunningTenant) {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    running.logger.info({ signal }, 'shutting down');
+    try {
+      await running.stop();
+      running.logger.info('stopped');
+      process.exit(0);
+    } catch (err) {
+      running.logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+interface UpState {
+  orgId: string;
+  orgSlug: string;
+  demoKeyId?: string;
+}
+
+/** `npm start`: a standalone tenant for one demo org, with a fresh ADMIN_TOKEN and org API key printed once. */
+async function up() {
+  const dataDir = process.env['MOLECULE_DATA_DIR'] ?? './.molecule';
+  mkdirSync(dataDir, { recursive: true });
+  const statePath = path.join(dataDir, 'up.json');
+  const state: UpState = existsSync(statePath) ? (JSON.parse(readFileSync(statePath, 'utf8')) as UpState) : { orgId: newUuid(), orgSlug: 'demo' };
+  // A new break-glass token every start: it is printed, never written to disk.
+  const adminToken = process.env['ADMIN_TOKEN'] ?? mintCredential('tenantAdminToken').plaintext;
+  const running = await startTenant({
+    ...process.env,
+    MOLECULE_DATA_DIR: dataDir,
+    ADMIN_TOKEN: adminToken,
+    MOLECULE_ORG_ID: process.env['MOLECULE_ORG_ID'] ?? state.orgId,
+    MOLECULE_ORG_SLUG: process.env['MOLECULE_ORG_SLUG'] ?? state.orgSlug,
+  });
+  onSignals(running);
+  const orgId = running.config.MOLECULE_ORG_ID!;
+  const headers = { authorization: `Bearer ${adminToken}`, 'x-molecule-org-id': orgId, 'content-type': 'application/json' };
+  if (state.demoKeyId) {
+    // The previous start's demo key was shown on a terminal that is gone; retire it.
+    await running.app.inject({ method: 'DELETE', url: `/org/tokens/${state.demoKeyId}`, headers });
+  }
+  const res = await running.app.inject({ method: 'POST', url: '/org/tokens', headers, payload: { name: 'npm start demo key' } });
+  if (res.statusCode !== 200) throw new Error(`could not mint the demo key: ${res.statusCode} ${res.body}`);
+  const key = res.json() as { id: string; auth_token: string };
+  writeFileSync(statePath, JSON.stringify({ ...state, orgId, demoKeyId: key.id }, null, 2) + '\n');
+  const u = running.url;
+  process.stdout.write(`
+Molecule Platform is running (standalone tenant on the embedded database, ${dataDir}).
+
+  Tenant URL     ${u}
+  OpenAPI        ${u}/openapi.json
+  Org id         ${orgId}
+  Org slug       ${running.config.MOLECULE_ORG_SLUG}
+  ADMIN_TOKEN    ${adminToken}
+  Org API key    ${key.auth_token}   (shown once; id ${key.id})
+
+First steps:
+  export MOLECULE_URL=${u} ORG=${orgId} KEY=${key.auth_token}
+  curl -s -X POST $MOLECULE_URL/workspaces -H "Authorization: Bearer $KEY" -H "X-Molecule-Org-Id: $ORG" \\
+       -H 'Content-Type: application/json' -d '{"name":"my-agent"}'
+  curl -s $MOLECULE_URL/workspaces -H "Authorization: Bearer $KEY" -H "X-Molecule-Org-Id: $ORG"
+  curl -s -X POST $MOLECULE_URL/org/tokens -H "Authorization: Bearer $KEY" -H "X-Molecule-Org-Id: $ORG" \\
+       -H 'Content-Type: application/json' -d '{"name":"ci","role":"reader"}'
+  curl -s $MOLECULE_URL/audit -H "Authorization: Bearer $KEY" -H "X-Molecule-Org-Id: $ORG"
+
+Stop with Ctrl-C.
+`);
+}
+
+async function main(argv: string[]) {
+  const command = argv[0] ?? 'help';
+  switch (command) {
+    case 'tenant': {
+      const running = await startTenant(process.env);
+      onSignals(running);
+      return;
+    }
+    case 'up':
+      return up();
+    case 'runtime': {
+      // One workspace's runtime, started by the tenant's provisioner; exits with the agent command's code.
+      const { runWorkspaceRuntime } = await import('../runtime/main.js');
+      process.exit(await runWorkspaceRuntime(process.env));
+    }
+    case 'secrets': {
+      // `secrets rotate-key`: re-encrypt every stored secret to SECRETS_ENCRYPTION_KEY (see secrets/rotate-key.ts).
+      if (argv[1] !== 'rotate-key') {
+        process.stderr.write(
+          'usage: molecule-platform secrets rotate-key\n\n' +
+            '  Re-encrypts every stored secret to SECRETS_ENCRYPTION_KEY, reading old rows with SECRETS_ENCRYPTION_KEYS_PREVIOUS.\n' +
+            '  Uses the tenant environment (DATABASE_URL or MOLECULE_DATA_DIR). Idempotent; on PostgreSQL tenants keep serving.\n',
+        );
+        process.exit(2);
+      }
+      const { describeRotation, rotateSecretsKey } = await import('../tenant/secrets/rotate-key.js');
+      const result = await rotateSecretsKey(process.env);
+      process.stdout.write(`${describeRotation(result)}\n`);
+      if (result.failed.length > 0) process.exit(1);
+      return;
+    }
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return;
+    default:
+      process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
+      process.exit(2);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+  } else {
+    process.stderr.write(`molecule-platform: ${err instanceof Error ? err.message : String(err)}\n`);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,100 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { appendAuditEvents, type AuditEventInput } from './chain.js';
+import type { AuditSchema } from './schema.js';
+
+export interface AuditWriterOptions {
+  /** Flush once this many events are waiting. */
+  maxBatch?: number;
+  /** Flush at least this often while events are waiting. */
+  flushIntervalMs?: number;
+  /** Memory bound: past this many waiting events, `enqueue` waits for a flush (back-pressure, not loss). */
+  maxBuffered?: number;
+}
+
+/**
+ * Write-behind for the audit events of reads and failed requests (mutations write theirs in their own
+ * transaction). Batches amortise the chain-head lock; the buffer is bounded; `close()` flushes everything, and
+ * a flush that fails keeps its events to retry rather than dropping them.
+ */
+export class AuditWriter {
+  private buffer: AuditEventInput[] = [];
+  private flushing: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private readonly maxBatch: number;
+  private readonly flushIntervalMs: number;
+  private readonly maxBuffered: number;
+
+  private readonly db: Kysely<AuditSchema>;
+
+  constructor(
+    database: Kysely<AuditSchema>,
+    private readonly log: Logger,
+    opts: AuditWriterOptions = {},
+  ) {
+    this.db = database;
+    this.maxBatch = opts.maxBatch ?? 500;
+    this.flushIntervalMs = opts.flushIntervalMs ?? 200;
+    this.maxBuffered = opts.maxBuffered ?? 20_000;
+  }
+
+  get pending(): number {
+    return this.buffer.length;
+  }
+
+  async enqueue(event: AuditEventInput): Promise<void> {
+    this.buffer.push(event);
+    if (this.buffer.length >= this.maxBuffered) {
+      await this.flush();
+      return;
+    }
+    if (this.buffer.length >= this.maxBatch) void this.flush();
+    else if (!this.timer && !this.closed) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        void this.flush();
+      }, this.flushIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Writes everything waiting now. Concurrent callers share one flush loop. */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    if (this.buffer.length === 0) return Promise.resolve();
+    // `.finally` always runs in a later microtask, so `flushing` is set before it is cleared.
+    this.flushing = this.drain().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.buffer.length > 0) {
+      const batch = this.buffer.slice(0, this.maxBatch);
+      try {
+        await this.db.transaction().execute((trx) => appendAuditEvents(trx, batch));
+      } catch (err) {
+        this.log.error({ err, pending: this.buffer.length }, 'audit flush failed; events kept for retry');
+        if (!this.closed && !this.timer) {
+          this.timer = setTimeout(() => {
+            this.timer = null;
+            void this.flush();
+          }, 1000);
+          this.timer.unref();
+        }
+        return;
+      }
+      this.buffer.splice(0, batch.length);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.flush();
+    if (this.buffer.length > 0) this.log.error({ lost: this.buffer.length }, 'audit events could not be written at shutdown');
+  }
+}

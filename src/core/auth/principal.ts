@@ -1,0 +1,53 @@
+/**
+ * What authentication yields: one typed principal. Authorization and audit read only this, never headers.
+ */
+
+export const ROLES = ['reader', 'editor', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export type CredentialClass =
+  | 'org-token'
+  | 'workspace-token'
+  | 'admin-token'
+  | 'session'
+  | 'bootstrap'
+  | 'partner-key'
+  | 'cp-admin';
+
+export interface Principal {
+  class: CredentialClass;
+  /** The stored credential's id (`tok_…`, `wtk_…`), or null for env-configured or session credentials. */
+  credentialId: string | null;
+  /** The display prefix of a minted credential (`mola_k7x9p2q4`), never more. */
+  displayPrefix: string | null;
+  /** How the audit trail names the caller: `org-token:<prefix>`, `session:<user_id>`, `admin-token`, …. */
+  actor: string;
+  role: Role;
+  /** The workspaces this credential is confined to; null means every workspace of the org. */
+  workspaceIds: readonly string[] | null;
+  orgId: string | null;
+  /** Set when the credential was accepted only through a deprecated tier; the response says so. */
+  deprecated?: boolean;
+}
+
+const RANK: Record<Role, number> = { reader: 0, editor: 1, admin: 2 };
+
+export function roleAtLeast(have: Role, need: Role): boolean {
+  return RANK[have] >= RANK[need];
+}
+
+/** True when a scope (role + workspace binding) is no wider than another: the rule for minting and revoking. */
+export function scopeWithin(
+  inner: { role: Role; workspaceIds: readonly string[] | null },
+  outer: { role: Role; workspaceIds: readonly string[] | null },
+): boolean {
+  if (!roleAtLeast(outer.role, inner.role)) return false;
+  if (outer.workspaceIds === null) return true;
+  if (inner.workspaceIds === null) return false;
+  const allowed = new Set(outer.workspaceIds);
+  return inner.workspaceIds.every((id) => allowed.has(id));
+}
+
+export function canSeeWorkspace(principal: Principal, workspaceId: string): boolean {
+  return principal.workspaceIds === null || principal.workspaceIds.includes(workspaceId);
+}

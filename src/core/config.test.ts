@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadTenantConfig } from '../tenant/config.js';
+import { ConfigError } from './config.js';
+
+describe('tenant configuration', () => {
+  it('applies defaults and freezes the result', () => {
+    const c = loadTenantConfig({});
+    assert.equal(c.PORT, 8080);
+    assert.equal(c.HOST, '127.0.0.1');
+    assert.equal(c.MOLECULE_DATA_DIR, './.molecule');
+    assert.equal(c.ORG_TOKEN_MINT_LIMIT, 10);
+    assert.equal(c.DATABASE_URL, undefined);
+    assert.ok(Object.isFrozen(c));
+  });
+
+  it('reports every bad key at once', () => {
+    try {
+      loadTenantConfig({ PORT: '99999', MOLECULE_ORG_ID: 'acme', DATABASE_URL: 'not a url', SECRETS_ENCRYPTION_KEY: 'short', MOLECULE_ENV: 'staging' });
+      assert.fail('expected a ConfigError');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(
+        err.problems.map((p) => p.split(':')[0]),
+        ['PORT', 'DATABASE_URL', 'MOLECULE_ORG_ID', 'SECRETS_ENCRYPTION_KEY', 'MOLECULE_ENV'],
+      );
+    }
+  });
+
+  it('normalises values: trailing slashes off URLs, UUIDs lower-cased, blanks as unset', () => {
+    const c = loadTenantConfig({ CP_UPSTREAM_URL: 'http://cp.local:8080/', MOLECULE_ORG_ID: 'AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE', ADMIN_TOKEN: '   ' });
+    assert.equal(c.CP_UPSTREAM_URL, 'http://cp.local:8080');
+    assert.equal(c.MOLECULE_ORG_ID, 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee');
+    assert.equal(c.ADMIN_TOKEN, undefined);
+  });
+});

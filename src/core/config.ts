@@ -1,0 +1,134 @@
+/**
+ * One env schema per binary, parsed once at boot and frozen. An invalid value never half-boots the
+ * process: parsing collects every bad key and the launcher prints them all at once, with what to do.
+ */
+
+export interface EnvField<T> {
+  /** Parses the raw value (undefined when unset). Throws a string that tells the operator what to do. */
+  parse(raw: string | undefined): T;
+  /** One line for the README's configuration table and `--help`. */
+  describe: string;
+}
+
+export type EnvSchema = Record<string, EnvField<unknown>>;
+export type EnvOf<S extends EnvSchema> = { readonly [K in keyof S]: S[K] extends EnvField<infer T> ? T : never };
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function parseEnv<S extends EnvSchema>(schema: S, env: Record<string, string | undefined>): EnvOf<S> {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, field] of Object.entries(schema)) {
+    const raw = env[key];
+    try {
+      out[key] = field.parse(raw === undefined || raw.trim() === '' ? undefined : raw.trim());
+    } catch (err) {
+      problems.push(`${key}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(out) as EnvOf<S>;
+}
+
+export const env = {
+  string(describe: string): EnvField<string | undefined> {
+    return { describe, parse: (raw) => raw };
+  },
+  stringWithDefault(describe: string, fallback: string): EnvField<string> {
+    return { describe, parse: (raw) => raw ?? fallback };
+  },
+  required(describe: string): EnvField<string> {
+    return {
+      describe,
+      parse: (raw) => {
+        if (raw === undefined) throw new Error('is required');
+        return raw;
+      },
+    };
+  },
+  port(describe: string, fallback: number): EnvField<number> {
+    return {
+      describe,
+      parse: (raw) => {
+        if (raw === undefined) return fallback;
+        const n = Number(raw);
+        if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`must be a port number 0-65535, got "${raw}"`);
+        return n;
+      },
+    };
+  },
+  int(describe: string, fallback: number, min: number, max: number): EnvField<number> {
+    return {
+      describe,
+      parse: (raw) => {
+        if (raw === undefined) return fallback;
+        const n = Number(raw);
+        if (!Number.isInteger(n) || n < min || n > max) throw new Error(`must be an integer ${min}-${max}, got "${raw}"`);
+        return n;
+      },
+    };
+  },
+  url(describe: string): EnvField<string | undefined> {
+    return {
+      describe,
+      parse: (raw) => {
+        if (raw === undefined) return undefined;
+        let u: URL;
+        try {
+          u = new URL(raw);
+        } catch {
+          throw new Error(`must be an absolute URL, got "${raw}"`);
+        }
+        if (!/^(https?|postgres|postgresql|redis|rediss):$/.test(u.protocol)) {
+          throw new Error(`unsupported URL scheme "${u.protocol}"`);
+        }
+        return raw.replace(/\/+$/, '');
+      },
+    };
+  },
+  oneOf<const T extends string>(describe: string, values: readonly T[], fallback: T): EnvField<T> {
+    return {
+      describe,
+      parse: (raw) => {
+        if (raw === undefined) return fallback;
+        if (!(values as readonly string[]).includes(raw)) throw new Error(`must be one of ${values.join(', ')}, got "${raw}"`);
+        return raw as T;
+      },
+    };
+  },
+  uuid(describe: string): EnvField<string | undefined> {
+    return {
+      describe,
+      parse: (raw) => {
+        if (raw === undefined) return undefined;
+        if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(raw)) throw new Error(`must be a UUID, got "${raw}"`);
+        return raw.toLowerCase();
+      },
+    };
+  },
+  pattern(describe: string, re: RegExp, hint: string): EnvField<string | undefined> {
+    return {
+      describe,
+      parse: (raw) => {
+        if (raw === undefined) return undefined;
+        if (!re.test(raw)) throw new Error(hint);
+        return raw;
+      },
+    };
+  },
+  secret(describe: string, minLength: number): EnvField<string | undefined> {
+    return {
+      describe,
+      parse: (raw) => {
+        if (raw === undefined) return undefined;
+        if (raw.length < minLength) throw new Error(`must be at least ${minLength} characters (generate one with: openssl rand -base64 32)`);
+        return raw;
+      },
+    };
+  },
+};

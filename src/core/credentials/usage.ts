@@ -1,0 +1,45 @@
+import type { Logger } from 'pino';
+
+/**
+ * `last_used_at` without slowing the request (the reference updates it synchronously on every call, §10.18):
+ * uses are remembered in memory and written in one statement per table at most once a second, and at shutdown.
+ */
+export class UsageTracker {
+  private pending = new Map<string, Date>();
+  private readonly timer: NodeJS.Timeout;
+  private flushing: Promise<void> | null = null;
+
+  constructor(
+    private readonly write: (uses: Map<string, Date>) => Promise<void>,
+    private readonly log: Logger,
+    intervalMs = 1000,
+  ) {
+    this.timer = setInterval(() => void this.flush(), intervalMs);
+    this.timer.unref();
+  }
+
+  markUsed(credentialId: string, at = new Date()): void {
+    this.pending.set(credentialId, at);
+  }
+
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    if (this.pending.size === 0) return Promise.resolve();
+    const batch = this.pending;
+    this.pending = new Map();
+    this.flushing = this.write(batch)
+      .catch((err: unknown) => {
+        this.log.warn({ err, count: batch.size }, 'last_used_at flush failed; will retry');
+        for (const [id, at] of batch) if (!this.pending.has(id)) this.pending.set(id, at);
+      })
+      .finally(() => {
+        this.flushing = null;
+      });
+    return this.flushing;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+}

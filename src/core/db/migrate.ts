@@ -1,0 +1,51 @@
+import { sql, type Kysely } from 'kysely';
+import { crc32 } from '../credentials/format.js';
+
+/**
+ * A forward-only migration: an id that sorts by time (`YYYYMMDDHHMM_name`) and the statements to run, in one
+ * transaction. Statements are idempotent DDL (`if not exists`) so a half-applied history can be re-run.
+ */
+export interface Migration {
+  id: string;
+  statements: string[];
+}
+
+export interface MigrationReport {
+  applied: string[];
+  alreadyApplied: number;
+}
+
+/**
+ * Runs pending migrations under a session-level advisory lock, so replicas booting together never race: the
+ * second waits for the first and then finds nothing to do. `scope` names the database family ("tenant", "cp").
+ */
+export async function migrate(db: Kysely<unknown>, scope: string, migrations: readonly Migration[]): Promise<MigrationReport> {
+  const ids = migrations.map((m) => m.id);
+  if (new Set(ids).size !== ids.length) throw new Error(`duplicate migration id in ${scope}`);
+  if ([...ids].sort().join() !== ids.join()) throw new Error(`${scope} migrations must be listed in id order`);
+  const lockKey = crc32(`molecule-migrations:${scope}`);
+  return db.connection().execute(async (conn) => {
+    await sql`select pg_advisory_lock(${lockKey})`.execute(conn);
+    try {
+      await sql`create table if not exists schema_migrations (
+        id text primary key,
+        scope text not null,
+        applied_at timestamptz not null default now()
+      )`.execute(conn);
+      const done = await sql<{ id: string }>`select id from schema_migrations where scope = ${scope}`.execute(conn);
+      const appliedIds = new Set(done.rows.map((r) => r.id));
+      const applied: string[] = [];
+      for (const m of migrations) {
+        if (appliedIds.has(m.id)) continue;
+        await conn.transaction().execute(async (trx) => {
+          for (const statement of m.statements) await sql.raw(statement).execute(trx);
+          await sql`insert into schema_migrations (id, scope) values (${m.id}, ${scope})`.execute(trx);
+        });
+        applied.push(m.id);
+      }
+      return { applied, alreadyApplied: appliedIds.size };
+    } finally {
+      await sql`select pg_advisory_unlock(${lockKey})`.execute(conn);
+    }
+  });
+}

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DatastoreUnavailableError, DomainError, ERROR_CODES, errorBody } from './errors.js';
+
+describe('error table', () => {
+  it('is pinned: every code with its status and wire message', () => {
+    // Changing this table changes the API contract; update clients and the OpenAPI snapshot with it.
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(ERROR_CODES).map(([code, v]) => [code, `${v.status} ${v.message}`])),
+      {
+        VALIDATION_FAILED: '400 invalid request',
+        INVALID_JSON: '400 invalid JSON body',
+        INVALID_ID: '400 invalid id',
+        TENANT_ORG_HEADER_REQUIRED: '400 missing tenant routing header',
+        ADMIN_AUTH_REQUIRED: '401 admin auth required',
+        INVALID_ADMIN_AUTH: '401 invalid admin auth token',
+        WORKSPACE_AUTH_REQUIRED: '401 missing workspace auth token',
+        INVALID_WORKSPACE_AUTH: '401 invalid workspace auth token',
+        ROLE_FORBIDDEN: "403 this credential's role does not permit this action",
+        SCOPE_EXCEEDED: '403 this credential is bound to specific workspaces and cannot act org-wide',
+        ROUTE_NOT_FOUND: '404 route not found',
+        NOT_FOUND: '404 not found',
+        WORKSPACE_NOT_FOUND: '404 workspace not found',
+        TOKEN_NOT_FOUND: '404 token not found or already revoked',
+        SECRET_NOT_FOUND: '404 secret not found',
+        CONFLICT: '409 conflict',
+        CONFIRMATION_REQUIRED: '409 confirmation required',
+        PAYLOAD_TOO_LARGE: '413 request body too large',
+        UNSUPPORTED_MEDIA_TYPE: '415 unsupported content type; send application/json',
+        RATE_LIMITED: '429 rate limit exceeded',
+        TOKEN_LIMIT: '429 maximum 50 active tokens per workspace',
+        INTERNAL: '500 internal server error',
+        PROVISIONER_UNAVAILABLE: '503 provisioner not available',
+        platform_unavailable: '503 platform datastore unavailable — retry shortly',
+      },
+    );
+  });
+
+  it('builds the one wire body: error, code, request_id, plus context that cannot override them', () => {
+    assert.deepEqual(errorBody('TOKEN_NOT_FOUND', 'req_1', undefined, { code: 'FORGED', id: 'tok_x' }), {
+      id: 'tok_x',
+      error: 'token not found or already revoked',
+      code: 'TOKEN_NOT_FOUND',
+      request_id: 'req_1',
+    });
+  });
+
+  it('maps typed domain errors to their status', () => {
+    assert.equal(new DomainError('RATE_LIMITED').status, 429);
+    assert.equal(new DatastoreUnavailableError(new Error('econnrefused')).status, 503);
+    assert.equal(new DatastoreUnavailableError().code, 'platform_unavailable');
+  });
+});

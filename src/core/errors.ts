@@ -1,0 +1,81 @@
+/**
+ * The one closed table of error codes. Runtime mapping, the OpenAPI error component and the unit test
+ * that pins it all derive from this object; nothing else may invent a code.
+ *
+ * Messages that reference clients match on are quoted exactly from the reference contract
+ * (spec/reference-tenant.md §2–§3): "admin auth required", "invalid admin auth token",
+ * "token not found or already revoked", "maximum 50 active tokens per workspace", ….
+ */
+export const ERROR_CODES = {
+  VALIDATION_FAILED: { status: 400, message: 'invalid request' },
+  INVALID_JSON: { status: 400, message: 'invalid JSON body' },
+  INVALID_ID: { status: 400, message: 'invalid id' },
+  TENANT_ORG_HEADER_REQUIRED: { status: 400, message: 'missing tenant routing header' },
+  ADMIN_AUTH_REQUIRED: { status: 401, message: 'admin auth required' },
+  INVALID_ADMIN_AUTH: { status: 401, message: 'invalid admin auth token' },
+  WORKSPACE_AUTH_REQUIRED: { status: 401, message: 'missing workspace auth token' },
+  INVALID_WORKSPACE_AUTH: { status: 401, message: 'invalid workspace auth token' },
+  ROLE_FORBIDDEN: { status: 403, message: "this credential's role does not permit this action" },
+  SCOPE_EXCEEDED: { status: 403, message: 'this credential is bound to specific workspaces and cannot act org-wide' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'route not found' },
+  NOT_FOUND: { status: 404, message: 'not found' },
+  WORKSPACE_NOT_FOUND: { status: 404, message: 'workspace not found' },
+  TOKEN_NOT_FOUND: { status: 404, message: 'token not found or already revoked' },
+  SECRET_NOT_FOUND: { status: 404, message: 'secret not found' },
+  CONFLICT: { status: 409, message: 'conflict' },
+  CONFIRMATION_REQUIRED: { status: 409, message: 'confirmation required' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'request body too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'unsupported content type; send application/json' },
+  RATE_LIMITED: { status: 429, message: 'rate limit exceeded' },
+  TOKEN_LIMIT: { status: 429, message: 'maximum 50 active tokens per workspace' },
+  INTERNAL: { status: 500, message: 'internal server error' },
+  PROVISIONER_UNAVAILABLE: { status: 503, message: 'provisioner not available' },
+  // Lower-case for wire compatibility: reference clients match `code == "platform_unavailable"`.
+  platform_unavailable: { status: 503, message: 'platform datastore unavailable — retry shortly' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Extra context fields that travel in the error body beside error/code/request_id. */
+export type ErrorContext = Record<string, unknown>;
+
+/** An expected failure below HTTP. Translated to the wire body at one boundary: the root error handler. */
+export class DomainError extends Error {
+  readonly code: ErrorCode;
+  readonly context: ErrorContext;
+  constructor(code: ErrorCode, message?: string, context: ErrorContext = {}) {
+    super(message ?? ERROR_CODES[code].message);
+    this.name = new.target.name;
+    this.code = code;
+    this.context = context;
+  }
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+}
+
+/** The datastore could not answer. Never turned into 401: a client must retry, not re-authenticate. */
+export class DatastoreUnavailableError extends DomainError {
+  constructor(readonly causeError?: unknown) {
+    super('platform_unavailable');
+  }
+}
+
+export class ValidationError extends DomainError {
+  constructor(message: string, context: ErrorContext = {}) {
+    super('VALIDATION_FAILED', message, context);
+  }
+}
+
+export class NotFoundError extends DomainError {}
+
+export interface ErrorBody {
+  error: string;
+  code: ErrorCode;
+  request_id: string;
+  [key: string]: unknown;
+}
+
+export function errorBody(code: ErrorCode, requestId: string, message?: string, context: ErrorContext = {}): ErrorBody {
+  return { ...context, error: message ?? ERROR_CODES[code].message, code, request_id: requestId };
+}

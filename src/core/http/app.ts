@@ -1,0 +1,293 @@
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv, type ErrorObject } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import client from 'prom-client';
+import secureJson from 'secure-json-parse';
+import { Type } from 'typebox';
+import { DomainError, ERROR_CODES, errorBody, type ErrorCode } from '../errors.js';
+import { isDatastoreOutage } from '../db/index.js';
+import { ulid } from '../ids.js';
+import './types.js';
+
+export type App = FastifyInstance<
+  import('node:http').Server,
+  import('node:http').IncomingMessage,
+  import('node:http').ServerResponse,
+  Logger,
+  TypeBoxTypeProvider
+>;
+
+export interface BaseAppOptions {
+  logger: Logger;
+  title: string;
+  description: string;
+  version: string;
+  /** OpenAPI security schemes for this service. */
+  securitySchemes: Record<string, unknown>;
+  bodyLimit?: number;
+  /** Trust X-Forwarded-For from these proxies (the CP edge). Off by default: the TCP peer is the client. */
+  trustProxy?: boolean | string | string[];
+}
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+// ajv-formats is CommonJS with a default export; under NodeNext the callable sits on .default.
+type FormatsPlugin = (ajv: Ajv) => Ajv;
+const addFormats: FormatsPlugin =
+  (addFormatsModule as unknown as { default?: FormatsPlugin }).default ?? (addFormatsModule as unknown as FormatsPlugin);
+
+/**
+ * Two validators: bodies are strict (no coercion, unknown fields are errors), while query strings, params and
+ * headers arrive as text and are coerced to the declared types.
+ */
+function buildValidators() {
+  const common = { allErrors: true, strict: false, useDefaults: true, verbose: true, removeAdditional: false } as const;
+  const body = new Ajv({ ...common, coerceTypes: false });
+  const text = new Ajv({ ...common, coerceTypes: 'array' });
+  addFormats(body);
+  addFormats(text);
+  return { body, text };
+}
+
+function fieldName(instancePath: string): string {
+  return instancePath
+    .replace(/^\//, '')
+    .split('/')
+    .map((p) => (/^\d+$/.test(p) ? `[${p}]` : p))
+    .join('.')
+    .replace(/\.\[/g, '[');
+}
+
+/**
+ * Turns Ajv errors into one sentence that names each offending field, plus the list of fields. A schema may carry
+ * `x-error` (a message, or messages per keyword) to say it in the reference's words. Unions such as
+ * `string | null` report the branch that came closest, not every branch.
+ */
+export function describeValidationErrors(errors: readonly ErrorObject[], where: string) {
+  const byPath = new Map<string, ErrorObject[]>();
+  for (const e of errors) {
+    const list = byPath.get(e.instancePath) ?? [];
+    list.push(e);
+    byPath.set(e.instancePath, list);
+  }
+  const fields: string[] = [];
+  const problems: string[] = [];
+  for (const [path, group] of byPath) {
+    let relevant = group.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf');
+    if (group.some((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf')) {
+      // In a union, a branch whose *type* matched failed on something specific: that is the useful message.
+      const specific = relevant.filter((e) => e.keyword !== 'type');
+      if (specific.length > 0) relevant = specific;
+      else {
+        const types = [...new Set(relevant.map((e) => String((e.params as { type?: string }).type)))];
+        relevant = [{ ...relevant[0]!, message: `must be ${types.join(' or ')}` }];
+      }
+    }
+    for (const e of relevant) {
+      const base = fieldName(path);
+      let field = base;
+      let problem: string;
+      if (e.keyword === 'required') {
+        field = [base, (e.params as { missingProperty: string }).missingProperty].filter(Boolean).join('.');
+        problem = `${field} is required`;
+      } else if (e.keyword === 'additionalProperties') {
+        field = [base, (e.params as { additionalProperty: string }).additionalProperty].filter(Boolean).join('.');
+        problem = `unknown field "${field}"`;
+      } else {
+        const custom = (e.parentSchema as { 'x-error'?: string | Record<string, string> } | undefined)?.['x-error'];
+        const text = typeof custom === 'string' ? `${field || where} ${custom}` : custom?.[e.keyword];
+        problem = text ?? `${field || where} ${e.message ?? 'is invalid'}`;
+      }
+      if (!fields.includes(field)) fields.push(field);
+      if (!problems.includes(problem)) problems.push(problem);
+    }
+  }
+  return { message: problems.join('; '), fields: fields.filter(Boolean) };
+}
+
+export const ErrorBodySchema = Type.Object(
+  {
+    error: Type.String({ description: 'Human-readable message; reference clients match on it.' }),
+    code: Type.String({ description: 'Stable machine code from the closed error table.', enum: Object.keys(ERROR_CODES) }),
+    request_id: Type.String({ description: 'Echoed in the X-Request-Id header and the server log.' }),
+  },
+  { additionalProperties: true, $id: 'ErrorBody', title: 'ErrorBody' },
+);
+
+export function sendError(reply: FastifyReply, code: ErrorCode, message?: string, context: Record<string, unknown> = {}) {
+  return reply.code(ERROR_CODES[code].status).type('application/json').send(errorBody(code, reply.request.id, message, context));
+}
+
+export interface RouteCatalogEntry {
+  method: string;
+  url: string;
+  /** Undefined on open routes (no auth tier). */
+  minRole: string | undefined;
+  orgWide: boolean;
+}
+
+export interface BaseApp {
+  app: App;
+  metrics: client.Registry;
+}
+
+/**
+ * Everything the two services share: request ids, strict validation, the one error handler, metrics, security
+ * headers, `/health`, `/metrics` and `/openapi.json`. Each service's composition root adds its own tiers and routes.
+ */
+export async function createBaseApp(opts: BaseAppOptions): Promise<BaseApp> {
+  const app = Fastify({
+    loggerInstance: opts.logger,
+    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    trustProxy: opts.trustProxy ?? false,
+    // One line per request would duplicate the audit trail; errors are still logged with their request id.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID_RE.test(incoming) ? incoming : `req_${ulid()}`;
+    },
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  const validators = buildValidators();
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    const ajv = httpPart === 'body' ? validators.body : validators.text;
+    return ajv.compile(schema as object) as ReturnType<Parameters<App['setValidatorCompiler']>[0]>;
+  });
+
+  // Every route the app serves, for the security suite's "is every protected route covered?" check and the docs.
+  const routeCatalog: RouteCatalogEntry[] = [];
+  app.decorate('routeCatalog', routeCatalog);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      if (method === 'HEAD') continue;
+      routeCatalog.push({ method, url: route.url, minRole: route.config?.minRole, orgWide: route.config?.orgWide === true });
+    }
+  });
+
+  app.decorateRequest('principal', null);
+  app.decorateRequest('auditWritten', false);
+
+  // JSON bodies: an empty body means "no fields" (the reference accepts a bare POST /org/tokens), and prototype
+  // pollution keys are refused rather than parsed.
+  app.removeContentTypeParser(['application/json']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, raw, done) => {
+    const text = typeof raw === 'string' ? raw : raw.toString('utf8');
+    if (text.trim() === '') return done(null, {});
+    try {
+      done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
+    } catch {
+      done(new DomainError('INVALID_JSON'), undefined);
+    }
+  });
+
+  // Metrics: one registry per app so test apps in one process never collide.
+  const metrics = new client.Registry();
+  client.collectDefaultMetrics({ register: metrics });
+  const requests = new client.Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests by method, route pattern and status.',
+    labelNames: ['method', 'route', 'status'],
+    registers: [metrics],
+  });
+  const duration = new client.Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by method and route pattern.',
+    labelNames: ['method', 'route'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [metrics],
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  // A POST/PUT/PATCH with no body at all is treated like `{}`, so the schema names the missing fields.
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined && (request.method === 'POST' || request.method === 'PUT' || request.method === 'PATCH')) {
+      request.body = {};
+    }
+  });
+
+  // Security headers (reference §9.2) on every response.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'strict-origin-when-cross-origin');
+    reply.header('permissions-policy', 'camera=(), microphone=(), geolocation=()');
+    if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', "default-src 'self'");
+    reply.header('cache-control', reply.getHeader('cache-control') ?? 'no-store');
+    return payload;
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((err: FastifyError | DomainError | Error, request: FastifyRequest, reply: FastifyReply) => {
+    if (err instanceof DomainError) {
+      if (err.code === 'platform_unavailable') request.log.error({ err: (err as { causeError?: unknown }).causeError ?? err }, 'datastore unavailable');
+      return sendError(reply, err.code, err.message, err.context);
+    }
+    const fe = err as FastifyError & { validation?: ErrorObject[]; validationContext?: string };
+    if (fe.validation) {
+      const { message, fields } = describeValidationErrors(fe.validation, fe.validationContext ?? 'body');
+      const compat = request.routeOptions.config.validationError;
+      const context: Record<string, unknown> = { detail: message, fields };
+      if (fields.length === 1) context['field'] = fields[0];
+      return sendError(reply, 'VALIDATION_FAILED', compat ?? message, context);
+    }
+    switch (fe.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return sendError(reply, 'PAYLOAD_TOO_LARGE');
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+        return sendError(reply, fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'UNSUPPORTED_MEDIA_TYPE' : 'VALIDATION_FAILED');
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
+        return sendError(reply, 'INVALID_JSON');
+    }
+    if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+      return sendError(reply, 'VALIDATION_FAILED', fe.message);
+    }
+    if (isDatastoreOutage(err)) {
+      request.log.error({ err }, 'datastore unavailable');
+      return sendError(reply, 'platform_unavailable');
+    }
+    // Anything unexpected: log it with the request id, answer with a body that leaks nothing.
+    request.log.error({ err }, 'unhandled error');
+    return sendError(reply, 'INTERNAL');
+  });
+
+  app.setNotFoundHandler((request, reply) => sendError(reply, 'ROUTE_NOT_FOUND', `route not found: ${request.method} ${request.url.split('?')[0]}`));
+
+  await app.register(swagger, {
+    // Shared schemas keep their $id as their component name (ErrorBody), not def-N.
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`) },
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: opts.title, description: opts.description, version: opts.version },
+      components: { securitySchemes: opts.securitySchemes as never },
+    },
+  });
+  app.addSchema(ErrorBodySchema);
+
+  app.get(
+    '/health',
+    { schema: { operationId: 'health', tags: ['system'], summary: 'Liveness probe', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    async () => ({ status: 'ok' as const }),
+  );
+  app.get('/metrics', { schema: { operationId: 'metrics', tags: ['system'], summary: 'Prometheus metrics (text exposition format)' } }, async (_req, reply) => {
+    reply.type(metrics.contentType);
+    return metrics.metrics();
+  });
+  app.get('/openapi.json', { schema: { operationId: 'openapi', tags: ['system'], summary: 'This service’s OpenAPI 3.1 document' } }, async () => app.swagger());
+
+  return { app, metrics };
+}

@@ -1,0 +1,24 @@
+import type { Role, Principal } from '../auth/principal.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The least role a credential needs for this route; checked where auth is attached, before the body. */
+    minRole?: Role;
+    /** True when a workspace-bound credential may not use the route (org-wide collections and settings). */
+    orgWide?: boolean;
+    /** Reference-compatible `error` string for a body that fails validation; the detail still names the field. */
+    validationError?: string;
+  }
+  interface FastifyInstance {
+    /** Every route registered on the app, in registration order (see createBaseApp). */
+    routeCatalog: import('./app.js').RouteCatalogEntry[];
+  }
+  interface FastifyRequest {
+    /** Set by the auth hook of the tier the route is mounted in; null on open routes. */
+    principal: Principal | null;
+    /** True once a mutation wrote this request's audit event inside its own transaction. */
+    auditWritten: boolean;
+  }
+}
+
+export {};

@@ -1,0 +1,144 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { auditEventFor } from '../core/audit/request.js';
+import { auditDb } from '../core/audit/schema.js';
+import { AuditWriter } from '../core/audit/writer.js';
+import { createBaseApp, type App } from '../core/http/app.js';
+import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limit.js';
+import { auditRoutes } from './audit/index.js';
+import { TenantAuthenticator } from './auth/authenticator.js';
+import { adminAuthHook, requirePermissionDeclared, workspaceAuthHook } from './auth/hooks.js';
+import { SessionVerifier } from './auth/session-verifier.js';
+import { budgetsRoutes } from './budgets/index.js';
+import type { TenantConfig } from './config.js';
+import type { TenantContext } from './context.js';
+import type { TenantSchema } from './db/schema.js';
+import { EventBus } from './events/bus.js';
+import { SecretCipher } from '../core/crypto/cipher.js';
+import { WorkspaceLifecycle } from './workspaces/lifecycle.js';
+import { LocalProcessProvisioner } from './workspaces/provisioner.js';
+import { eventsRoutes } from './events/index.js';
+import { tenantGuard } from './guard.js';
+import { orgTokenRoutes } from './org-tokens/index.js';
+import type { DomainRoutes, RouteRegistrar } from './routes.js';
+import { registryRoutes } from './registry/index.js';
+import { secretsRoutes } from './secrets/index.js';
+import { workspaceTokenRoutes } from './workspace-tokens/index.js';
+import { workspaceRoutes } from './workspaces/index.js';
+
+/** Every domain of the tenant, in the order their routes are registered. */
+const DOMAINS: DomainRoutes[] = [
+  orgTokenRoutes,
+  workspaceRoutes,
+  workspaceTokenRoutes,
+  secretsRoutes,
+  budgetsRoutes,
+  eventsRoutes,
+  auditRoutes,
+  registryRoutes,
+];
+
+export interface TenantDeps {
+  config: TenantConfig;
+  db: Kysely<TenantSchema>;
+  logger: Logger;
+  rateLimiter?: RateLimiter;
+  sessionVerifier?: SessionVerifier | null;
+}
+
+export const TENANT_VERSION = '0.1.0';
+
+export const TENANT_SECURITY_SCHEMES = {
+  orgApiKey: { type: 'http', scheme: 'bearer', description: 'Org API key (`mola_…`), minted at POST /org/tokens.' },
+  adminToken: { type: 'http', scheme: 'bearer', description: 'The tenant ADMIN_TOKEN (break-glass).' },
+  workspaceToken: { type: 'http', scheme: 'bearer', description: 'Workspace token (`molw_…`), valid for its own workspace only.' },
+  session: { type: 'apiKey', in: 'cookie', name: 'mcp_session', description: 'Control-plane session of an org member.' },
+};
+
+/**
+ * The tenant server's composition root. Order matters and reads top to bottom: shared plumbing, TenantGuard for
+ * every request, audit on every authenticated response, then one encapsulated scope per auth tier.
+ */
+export async function buildTenantApp(deps: TenantDeps): Promise<App> {
+  const { config, db, logger } = deps;
+  const { app } = await createBaseApp({
+    logger,
+    title: 'Molecule tenant server',
+    description: 'One org: workspaces, org API keys, workspace tokens and the audit trail.',
+    version: TENANT_VERSION,
+    securitySchemes: TENANT_SECURITY_SCHEMES,
+  });
+
+  const sessionVerifier =
+    deps.sessionVerifier !== undefined
+      ? deps.sessionVerifier
+      : config.CP_UPSTREAM_URL && config.MOLECULE_ORG_SLUG
+        ? new SessionVerifier({ cpUpstreamUrl: config.CP_UPSTREAM_URL, slug: config.MOLECULE_ORG_SLUG, log: logger })
+        : null;
+  const auth = new TenantAuthenticator({ db, log: logger, adminToken: config.ADMIN_TOKEN, orgId: config.MOLECULE_ORG_ID, sessionVerifier });
+  const auditWriter = new AuditWriter(auditDb(db), logger);
+  const rateLimiter = deps.rateLimiter ?? new MemoryRateLimiter();
+  const events = new EventBus(db, logger);
+  const cipher = SecretCipher.fromConfig(config, logger);
+  const provisioner = config.WORKSPACE_PROVISIONER === 'local' ? new LocalProcessProvisioner() : null;
+  const lifecycle = new WorkspaceLifecycle({
+    db,
+    log: logger,
+    config,
+    events,
+    cipher,
+    provisioner,
+    // Runtimes are children on this machine: they reach the tenant on loopback at the port it listens on.
+    platformUrl: () => {
+      if (config.PLATFORM_URL) return config.PLATFORM_URL;
+      const address = app.server.address();
+      return typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : null;
+    },
+  });
+  const ctx: TenantContext = { config, db, log: logger, auth, rateLimiter, auditWriter, events, cipher, lifecycle };
+
+  app.addHook('onRequest', tenantGuard(config.MOLECULE_ORG_ID, config.MOLECULE_ORG_SLUG));
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.principal && !request.auditWritten) await auditWriter.enqueue(auditEventFor(request, reply.statusCode, reply.elapsedTime));
+  });
+  // Once listening, workspaces that were running before a restart are provisioned again.
+  app.addHook('onListen', async () => {
+    await lifecycle.start();
+  });
+  app.addHook('onClose', async () => {
+    await lifecycle.close();
+    await auditWriter.close();
+    await auth.close();
+    if (!deps.rateLimiter) await rateLimiter.close();
+  });
+
+  const mount = (tier: keyof DomainRoutes) => DOMAINS.flatMap((d) => d[tier] ?? []) as RouteRegistrar[];
+
+  // Tier: admin chain (org-wide routes and collections).
+  await app.register(async (scope) => {
+    scope.addHook('onRoute', requirePermissionDeclared);
+    scope.addHook('onRequest', adminAuthHook(auth));
+    for (const register of mount('admin')) register(scope as unknown as App, ctx);
+  });
+
+  // Tier: admin chain bound to the :id workspace (a key confined elsewhere gets 404; workspace tokens only via tier 3).
+  await app.register(async (scope) => {
+    scope.addHook('onRoute', requirePermissionDeclared);
+    scope.addHook('onRequest', adminAuthHook(auth, { bindToParam: 'id' }));
+    for (const register of mount('adminBound')) register(scope as unknown as App, ctx);
+  });
+
+  // Tier: workspace routes — the admin chain or that workspace's own token.
+  await app.register(async (scope) => {
+    scope.addHook('onRoute', requirePermissionDeclared);
+    scope.addHook('onRequest', workspaceAuthHook(auth));
+    for (const register of mount('workspace')) register(scope as unknown as App, ctx);
+  });
+
+  // Tier: the runtime's own calls (TenantGuard-allowlisted); each handler checks the workspace's token itself.
+  await app.register(async (scope) => {
+    for (const register of mount('runtime')) register(scope as unknown as App, ctx);
+  });
+
+  return app;
+}

@@ -1,0 +1,23 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { AuditWriter } from '../core/audit/writer.js';
+import type { RateLimiter } from '../core/rate-limit.js';
+import type { TenantAuthenticator } from './auth/authenticator.js';
+import type { TenantConfig } from './config.js';
+import type { TenantSchema } from './db/schema.js';
+import type { EventBus } from './events/bus.js';
+import type { SecretCipher } from '../core/crypto/cipher.js';
+import type { WorkspaceLifecycle } from './workspaces/lifecycle.js';
+
+/** What a tenant route may use. Built once in `buildTenantApp`; routes never reach for globals. */
+export interface TenantContext {
+  config: TenantConfig;
+  db: Kysely<TenantSchema>;
+  log: Logger;
+  auth: TenantAuthenticator;
+  rateLimiter: RateLimiter;
+  auditWriter: AuditWriter;
+  events: EventBus;
+  cipher: SecretCipher;
+  lifecycle: WorkspaceLifecycle;
+}

@@ -1,0 +1,132 @@
+import type { Migration } from '../../core/db/migrate.js';
+import { AUDIT_CHAIN_DDL } from '../../core/audit/schema.js';
+import { WORKSPACE_STATUSES } from './schema.js';
+
+const statusList = WORKSPACE_STATUSES.map((s) => `'${s}'`).join(', ');
+
+/** The tenant database's history. Forward-only: add a new entry, never edit a landed one. */
+export const tenantMigrations: readonly Migration[] = [
+  {
+    id: '202611220001_workspaces',
+    statements: [
+      `create table if not exists workspaces (
+        id uuid primary key,
+        name text not null,
+        role text,
+        tier integer not null default 3,
+        status text not null default 'provisioning' check (status in (${statusList})),
+        runtime text not null default '',
+        template text,
+        model text,
+        parent_id uuid references workspaces(id),
+        url text not null default '',
+        last_error text,
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now(),
+        removed_at timestamptz
+      )`,
+      // One live name per parent (the reference's workspaces_parent_name_uniq); tombstones do not count.
+      `create unique index if not exists workspaces_parent_name_uniq
+        on workspaces ((coalesce(parent_id, '00000000-0000-0000-0000-000000000000'::uuid)), name)
+        where status <> 'removed'`,
+      `create index if not exists workspaces_parent_idx on workspaces (parent_id) where status <> 'removed'`,
+      `create index if not exists workspaces_created_idx on workspaces (created_at)`,
+    ],
+  },
+  {
+    id: '202611220002_org_api_tokens',
+    statements: [
+      `create table if not exists org_api_tokens (
+        id text primary key,
+        token_hash text not null unique,
+        prefix text not null,
+        name text,
+        role text not null default 'admin' check (role in ('admin', 'editor', 'reader')),
+        workspace_ids uuid[],
+        expires_at timestamptz,
+        created_by text not null,
+        org_id uuid,
+        rotated_from text,
+        created_at timestamptz not null default now(),
+        last_used_at timestamptz,
+        revoked_at timestamptz
+      )`,
+      // The auth hot path: one equality over live rows only, so 100k revoked keys cost nothing (DESIGN.md §4).
+      `create index if not exists org_api_tokens_live_hash on org_api_tokens (token_hash) where revoked_at is null`,
+      `create index if not exists org_api_tokens_live_created on org_api_tokens (created_at desc) where revoked_at is null`,
+    ],
+  },
+  {
+    id: '202611220003_workspace_tokens',
+    statements: [
+      `create table if not exists workspace_tokens (
+        id text primary key,
+        workspace_id uuid not null references workspaces(id) on delete cascade,
+        token_hash text not null unique,
+        prefix text not null,
+        kind text not null default 'api' check (kind in ('api', 'instance')),
+        created_by text not null,
+        created_at timestamptz not null default now(),
+        last_used_at timestamptz,
+        revoked_at timestamptz
+      )`,
+      `create index if not exists workspace_tokens_live_hash on workspace_tokens (token_hash) where revoked_at is null`,
+      `create index if not exists workspace_tokens_live_ws on workspace_tokens (workspace_id, created_at desc) where revoked_at is null`,
+    ],
+  },
+  { id: '202611220004_audit_chain', statements: AUDIT_CHAIN_DDL },
+  {
+    id: '202611220005_workspace_runtime',
+    statements: [
+      `alter table workspaces add column if not exists external boolean not null default false`,
+      `alter table workspaces add column if not exists delivery_mode text not null default 'push' check (delivery_mode in ('push', 'poll'))`,
+      `alter table workspaces add column if not exists workspace_dir text`,
+      `alter table workspaces add column if not exists workspace_access text not null default 'none' check (workspace_access in ('none', 'read_only', 'read_write'))`,
+      `alter table workspaces add column if not exists budget_limit bigint check (budget_limit >= 0)`,
+      `alter table workspaces add column if not exists budget_limits jsonb not null default '{}'`,
+      `alter table workspaces add column if not exists monthly_spend bigint not null default 0`,
+      `alter table workspaces add column if not exists llm_billing_mode text check (llm_billing_mode in ('platform_managed', 'byok', 'disabled'))`,
+      `alter table workspaces add column if not exists max_concurrent_tasks integer not null default 1`,
+      `alter table workspaces add column if not exists last_heartbeat_at timestamptz`,
+      `alter table workspaces add column if not exists agent_card jsonb`,
+      `alter table workspaces add column if not exists active_tasks integer not null default 0`,
+      `alter table workspaces add column if not exists uptime_seconds integer not null default 0`,
+      `alter table workspaces add column if not exists current_task text`,
+      `alter table workspaces add column if not exists last_error_rate double precision not null default 0`,
+      `alter table workspaces add column if not exists restart_count integer not null default 0`,
+      // Reference fields we accept and keep but do not interpret yet (compute, canvas, initial_memories, …).
+      `alter table workspaces add column if not exists config jsonb not null default '{}'`,
+      `create table if not exists workspace_secrets (
+        workspace_id uuid not null references workspaces(id) on delete cascade,
+        key text not null,
+        ciphertext text not null,
+        key_id text not null,
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now(),
+        primary key (workspace_id, key)
+      )`,
+      `create table if not exists global_secrets (
+        key text primary key,
+        ciphertext text not null,
+        key_id text not null,
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now()
+      )`,
+      `create table if not exists workspace_events (
+        id bigint generated always as identity primary key,
+        event_type text not null,
+        workspace_id uuid,
+        payload jsonb not null default '{}',
+        created_at timestamptz not null default now()
+      )`,
+      `create index if not exists workspace_events_ws on workspace_events (workspace_id, id)`,
+      `create table if not exists workspace_spend_events (
+        id bigint generated always as identity primary key,
+        workspace_id uuid not null references workspaces(id) on delete cascade,
+        delta_cents bigint not null check (delta_cents > 0),
+        occurred_at timestamptz not null default now()
+      )`,
+      `create index if not exists workspace_spend_events_ws on workspace_spend_events (workspace_id, occurred_at desc)`,
+    ],
+  },
+];

@@ -1,0 +1,140 @@
+import type { ColumnType } from 'kysely';
+import type { AuditSchema } from '../../core/audit/schema.js';
+
+/** Kysely table types for the tenant database: the one place its shape is written in TypeScript. */
+
+export const WORKSPACE_STATUSES = [
+  'provisioning',
+  'online',
+  'offline',
+  'degraded',
+  'failed',
+  'removed',
+  'paused',
+  'hibernated',
+  'hibernating',
+  'awaiting_agent',
+] as const;
+export type WorkspaceStatus = (typeof WORKSPACE_STATUSES)[number];
+
+export const ROLES = ['reader', 'editor', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** A column with a database default: optional on insert. */
+type WithDefault<T> = ColumnType<T, T | undefined, T>;
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+export interface WorkspacesTable {
+  id: string;
+  name: string;
+  role: string | null;
+  tier: WithDefault<number>;
+  status: WithDefault<WorkspaceStatus>;
+  runtime: WithDefault<string>;
+  template: string | null;
+  model: string | null;
+  parent_id: string | null;
+  url: WithDefault<string>;
+  last_error: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  removed_at: NullableTimestamp;
+  external: WithDefault<boolean>;
+  delivery_mode: WithDefault<'push' | 'poll'>;
+  workspace_dir: string | null;
+  workspace_access: WithDefault<'none' | 'read_only' | 'read_write'>;
+  /** Legacy single limit in cents, kept equal to budget_limits.monthly. */
+  budget_limit: number | null;
+  budget_limits: ColumnType<BudgetLimits, string | undefined, string>;
+  monthly_spend: WithDefault<number>;
+  llm_billing_mode: LlmBillingMode | null;
+  max_concurrent_tasks: WithDefault<number>;
+  last_heartbeat_at: NullableTimestamp;
+  agent_card: ColumnType<unknown, string | null | undefined, string | null>;
+  active_tasks: WithDefault<number>;
+  uptime_seconds: WithDefault<number>;
+  current_task: string | null;
+  last_error_rate: WithDefault<number>;
+  restart_count: WithDefault<number>;
+  config: ColumnType<Record<string, unknown>, string | undefined, string>;
+}
+
+export const BUDGET_PERIODS = ['hourly', 'daily', 'weekly', 'monthly'] as const;
+export type BudgetPeriod = (typeof BUDGET_PERIODS)[number];
+export type BudgetLimits = Partial<Record<BudgetPeriod, number | null>>;
+
+export const LLM_BILLING_MODES = ['platform_managed', 'byok', 'disabled'] as const;
+export type LlmBillingMode = (typeof LLM_BILLING_MODES)[number];
+
+export interface WorkspaceSecretsTable {
+  workspace_id: string;
+  key: string;
+  /** base64(nonce ‖ ciphertext ‖ tag), AES-256-GCM. */
+  ciphertext: string;
+  /** Which key encrypted it (see core/crypto). */
+  key_id: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface GlobalSecretsTable {
+  key: string;
+  ciphertext: string;
+  key_id: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface WorkspaceEventsTable {
+  id: ColumnType<number, never, never>;
+  event_type: string;
+  workspace_id: string | null;
+  payload: ColumnType<Record<string, unknown>, string | undefined, string>;
+  created_at: Timestamp;
+}
+
+export interface WorkspaceSpendEventsTable {
+  id: ColumnType<number, never, never>;
+  workspace_id: string;
+  delta_cents: number;
+  occurred_at: Timestamp;
+}
+
+export interface OrgApiTokensTable {
+  id: string;
+  token_hash: string;
+  prefix: string;
+  name: string | null;
+  role: Role;
+  workspace_ids: string[] | null;
+  expires_at: NullableTimestamp;
+  created_by: string;
+  org_id: string | null;
+  rotated_from: string | null;
+  created_at: Timestamp;
+  last_used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export interface WorkspaceTokensTable {
+  id: string;
+  workspace_id: string;
+  token_hash: string;
+  prefix: string;
+  kind: 'api' | 'instance';
+  created_by: string;
+  created_at: Timestamp;
+  last_used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export interface TenantSchema extends AuditSchema {
+  workspace_secrets: WorkspaceSecretsTable;
+  global_secrets: GlobalSecretsTable;
+  workspace_events: WorkspaceEventsTable;
+  workspace_spend_events: WorkspaceSpendEventsTable;
+  workspaces: WorkspacesTable;
+  org_api_tokens: OrgApiTokensTable;
+  workspace_tokens: WorkspaceTokensTable;
+}

@@ -1,0 +1,31 @@
+import { Type, type Static } from 'typebox';
+import { EVENT_TYPES } from '../bus.js';
+
+/** One stored event, in the reference's shape (`GET /events`, spec §7); `id` is also the stream's cursor. */
+export const StoredEvent = Type.Object({
+  id: Type.Integer({ description: 'Increasing event id: the SSE `id:` field and the `Last-Event-ID` / `before` cursor.' }),
+  event_type: Type.String({ enum: [...EVENT_TYPES] }),
+  workspace_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
+  payload: Type.Object({}, { additionalProperties: true }),
+  created_at: Type.String({ format: 'date-time' }),
+});
+export type StoredEvent = Static<typeof StoredEvent>;
+
+export const EventListQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'At most this many events (default 100, as the reference).' })),
+  before: Type.Optional(Type.Integer({ minimum: 1, description: 'Only events with a smaller id: pass the last id of a page for the next one.' })),
+});
+export type EventListQuery = Static<typeof EventListQuery>;
+
+/** How a stream resumes; the header is what an EventSource sends when it reconnects. */
+export const EventStreamHeaders = Type.Object({
+  'last-event-id': Type.Optional(Type.String({ description: 'Resume after this event id: every later event is sent first, in order.' })),
+});
+
+export const EVENT_STREAM_DESCRIPTION =
+  'Server-Sent Events (`text/event-stream`). The first bytes are `: ping`; each event is ' +
+  '`id: <id>` / `event: <event_type>` / `data: {"id","type","workspace_id","timestamp" (unix ms),"data"}`; a `: keepalive` ' +
+  'comment follows every 15 s of silence. With `Last-Event-ID` (or `?last_event_id=`) every stored event after that id is ' +
+  'replayed first, in order, with no gap or duplicate before live events. A consumer that falls 1000 events behind gets ' +
+  '`event: overflow` and the stream ends; reconnecting with Last-Event-ID resumes it.';
+

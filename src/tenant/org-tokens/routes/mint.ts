@@ -1,0 +1,59 @@
+import { Type, type Static } from 'typebox';
+import { auditEventForReply } from '../../../core/audit/request.js';
+import type { App } from '../../../core/http/app.js';
+import { enforceRateLimit } from '../../../core/http/rate-limit.js';
+import { AUTH_ERRORS, errorResponses } from '../../../core/http/responses.js';
+import type { TenantContext } from '../../context.js';
+import { presentOrgToken } from '../present.js';
+import { MINT_WARNING, MintedOrgToken, RoleSchema, WorkspaceBinding } from '../schemas.js';
+import { mintOrgToken } from '../service.js';
+
+export const OrgTokenMintRequest = Type.Object(
+  {
+    name: Type.Optional(
+      Type.Union([
+        Type.String({
+          maxLength: 100,
+          pattern: '^[^\\u0000-\\u001f\\u007f]*$',
+          // The reference's exact words for the length rule (§3.9); clients match on them.
+          'x-error': { maxLength: 'name too long (max 100 chars)', pattern: 'name must not contain control characters' },
+        }),
+        Type.Null(),
+      ]),
+    ),
+    role: Type.Optional(RoleSchema),
+    workspace_ids: Type.Optional(WorkspaceBinding),
+    expires_at: Type.Optional(Type.Union([Type.String({ format: 'date-time', 'x-error': 'must be an RFC 3339 date-time' }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+export type OrgTokenMintRequest = Static<typeof OrgTokenMintRequest>;
+
+/** Mint rate limit window: the reference's 10 per hour per client (§9.1). */
+export const MINT_WINDOW_MS = 60 * 60 * 1000;
+
+export default function mintOrgTokenRoute(app: App, ctx: TenantContext) {
+  app.post(
+    '/org/tokens',
+    {
+      config: { minRole: 'admin' },
+      schema: {
+        operationId: 'mintOrgToken',
+        tags: ['org-tokens'],
+        summary: 'Mint an org API key (shown once)',
+        description:
+          'Returns the plaintext key exactly once. Rate-limited per client (ORG_TOKEN_MINT_LIMIT per hour). A caller can only mint keys no stronger and no wider than itself.',
+        security: [{ orgApiKey: [] }, { adminToken: [] }, { session: [] }],
+        body: OrgTokenMintRequest,
+        response: { 200: MintedOrgToken, ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'INVALID_ADMIN_AUTH') },
+      },
+    },
+    async (request, reply) => {
+      const principal = request.principal!; // set by the admin tier's hook
+      await enforceRateLimit(reply, ctx.rateLimiter, `org-token-mint:${principal.actor}`, ctx.config.ORG_TOKEN_MINT_LIMIT, MINT_WINDOW_MS);
+      const { row, plaintext } = await mintOrgToken(ctx.db, principal, request.body, auditEventForReply(reply, 200));
+      request.auditWritten = true;
+      return { ...presentOrgToken(row), auth_token: plaintext, warning: MINT_WARNING };
+    },
+  );
+}

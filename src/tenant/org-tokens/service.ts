@@ -1,0 +1,132 @@
+import type { Kysely } from 'kysely';
+import { scopeWithin, type Principal, type Role } from '../../core/auth/principal.js';
+import { appendAuditEvents, type AuditEventInput } from '../../core/audit/chain.js';
+import { mintCredential } from '../../core/credentials/format.js';
+import { DomainError, ValidationError } from '../../core/errors.js';
+import { newId } from '../../core/ids.js';
+import type { TenantSchema } from '../db/schema.js';
+import { findLiveWorkspaceIds } from '../workspaces/store.js';
+import { expireOrgTokenWithin, findLiveOrgTokenById, insertOrgToken, revokeOrgToken, type OrgTokenRow } from './store.js';
+
+export interface MintOrgTokenInput {
+  name?: string | null | undefined;
+  role?: Role | undefined;
+  workspace_ids?: string[] | null | undefined;
+  expires_at?: string | null | undefined;
+}
+
+export interface MintedKey {
+  row: OrgTokenRow;
+  /** The plaintext, for the one response that shows it. */
+  plaintext: string;
+}
+
+/** True when `principal` may see or manage `key`: the key is no wider than the caller, or is the caller itself. */
+export function canManageKey(principal: Principal, key: Pick<OrgTokenRow, 'id' | 'role' | 'workspace_ids'>, checkRole: boolean): boolean {
+  if (principal.credentialId === key.id) return true;
+  const keyScope = { role: checkRole ? key.role : 'reader', workspaceIds: key.workspace_ids } as const;
+  return scopeWithin(keyScope, principal);
+}
+
+async function resolveScope(db: Kysely<TenantSchema>, principal: Principal, input: MintOrgTokenInput) {
+  const role: Role = input.role ?? 'admin';
+  // A bound caller that names no binding gets its own: the widest key it is allowed to mint.
+  const workspaceIds = input.workspace_ids === undefined ? principal.workspaceIds : input.workspace_ids;
+  const normalized = workspaceIds === null ? null : [...new Set(workspaceIds.map((id) => id.toLowerCase()))].sort();
+  if (!scopeWithin({ role, workspaceIds: normalized }, principal)) {
+    throw new DomainError('ROLE_FORBIDDEN', 'a key cannot mint a key with a stronger role or a wider workspace binding than its own', {
+      role: principal.role,
+      workspace_ids: principal.workspaceIds,
+    });
+  }
+  if (normalized) {
+    const live = new Set(await findLiveWorkspaceIds(db, normalized));
+    const unknown = normalized.filter((id) => !live.has(id));
+    if (unknown.length > 0) throw new ValidationError(`unknown workspace id: ${unknown.join(', ')}`, { field: 'workspace_ids', unknown });
+  }
+  return { role, workspaceIds: normalized };
+}
+
+function parseExpiry(value: string | null | undefined, now: Date): Date | null {
+  if (value === undefined || value === null) return null;
+  const at = new Date(value);
+  if (Number.isNaN(at.getTime())) throw new ValidationError('expires_at must be an RFC 3339 date-time', { field: 'expires_at' });
+  if (at.getTime() <= now.getTime()) throw new ValidationError('expires_at must be in the future', { field: 'expires_at' });
+  return at;
+}
+
+/** Mints an org API key and writes its audit event in the same transaction. */
+export async function mintOrgToken(db: Kysely<TenantSchema>, principal: Principal, input: MintOrgTokenInput, audit: AuditEventInput): Promise<MintedKey> {
+  const expiresAt = parseExpiry(input.expires_at, new Date());
+  return db.transaction().execute(async (trx) => {
+    const scope = await resolveScope(trx, principal, input);
+    const minted = mintCredential('orgKey');
+    const row = await insertOrgToken(trx, {
+      id: newId('orgToken'),
+      token_hash: minted.hash,
+      prefix: minted.displayPrefix,
+      name: input.name ? input.name : null,
+      role: scope.role,
+      workspace_ids: scope.workspaceIds,
+      expires_at: expiresAt,
+      created_by: principal.actor,
+      org_id: principal.orgId,
+      rotated_from: null,
+    });
+    await appendAuditEvents(trx, [audit]);
+    return { row, plaintext: minted.plaintext };
+  });
+}
+
+/** Revokes a key the caller can manage. Unknown, dead or out-of-scope keys are all the same 404. */
+export async function revokeOrgTokenById(db: Kysely<TenantSchema>, principal: Principal, id: string, audit: AuditEventInput): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const key = await findLiveOrgTokenById(trx, id);
+    if (!key || !canManageKey(principal, key, true) || !(await revokeOrgToken(trx, id))) throw new DomainError('TOKEN_NOT_FOUND');
+    await appendAuditEvents(trx, [audit]);
+  });
+}
+
+export interface RotateResult extends MintedKey {
+  previousExpiresAt: Date | null;
+}
+
+/**
+ * Rotation: a new key with the old one's name, role and binding; the old key keeps working for `graceSeconds`
+ * (0 = revoked now) so deployments can roll over without an outage.
+ */
+export async function rotateOrgToken(
+  db: Kysely<TenantSchema>,
+  principal: Principal,
+  id: string,
+  opts: { graceSeconds: number; expiresAt?: string | null | undefined },
+  audit: AuditEventInput,
+): Promise<RotateResult> {
+  const expiresAt = parseExpiry(opts.expiresAt, new Date());
+  return db.transaction().execute(async (trx) => {
+    const old = await findLiveOrgTokenById(trx, id);
+    if (!old || !canManageKey(principal, old, true)) throw new DomainError('TOKEN_NOT_FOUND');
+    const minted = mintCredential('orgKey');
+    const row = await insertOrgToken(trx, {
+      id: newId('orgToken'),
+      token_hash: minted.hash,
+      prefix: minted.displayPrefix,
+      name: old.name,
+      role: old.role,
+      workspace_ids: old.workspace_ids,
+      expires_at: expiresAt,
+      created_by: principal.actor,
+      org_id: old.org_id,
+      rotated_from: old.id,
+    });
+    let previousExpiresAt: Date | null;
+    if (opts.graceSeconds === 0) {
+      await revokeOrgToken(trx, old.id);
+      previousExpiresAt = new Date();
+    } else {
+      previousExpiresAt = await expireOrgTokenWithin(trx, old.id, opts.graceSeconds);
+    }
+    await appendAuditEvents(trx, [audit]);
+    return { row, plaintext: minted.plaintext, previousExpiresAt };
+  });
+}

@@ -1,0 +1,13 @@
+import type { DomainRoutes } from '../routes.js';
+import createWorkspaceRoute from './routes/create.js';
+import deleteWorkspaceRoute from './routes/delete.js';
+import getWorkspaceRoute from './routes/get.js';
+import { pauseWorkspaceRoute, restartWorkspaceRoute, resumeWorkspaceRoute } from './routes/lifecycle-actions.js';
+import listWorkspacesRoute from './routes/list.js';
+import updateWorkspaceRoute from './routes/update.js';
+
+export const workspaceRoutes: DomainRoutes = {
+  admin: [createWorkspaceRoute, listWorkspacesRoute],
+  adminBound: [deleteWorkspaceRoute],
+  workspace: [getWorkspaceRoute, updateWorkspaceRoute, restartWorkspaceRoute, pauseWorkspaceRoute, resumeWorkspaceRoute],
+};

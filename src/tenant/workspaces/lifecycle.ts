@@ -1,0 +1,433 @@
+import { sql, type Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { ProcessExit, ProcessInfo } from '../../core/compute/managed-process.js';
+import type { SecretCipher } from '../../core/crypto/cipher.js';
+import { mintCredential } from '../../core/credentials/format.js';
+import { DomainError } from '../../core/errors.js';
+import { newId } from '../../core/ids.js';
+import type { TenantConfig } from '../config.js';
+import type { TenantSchema, WorkspaceStatus } from '../db/schema.js';
+import type { EventBus, EventType } from '../events/bus.js';
+import { resolveWorkspaceEnv } from '../secrets/store.js';
+import type { SecretsChange, WorkspaceLifecycleApi } from './lifecycle-api.js';
+import { templateCommand, type WorkspaceProvisioner } from './provisioner.js';
+import { getWorkspace, liveSubtreeIds } from './store.js';
+
+/** Statuses in which a workspace is meant to have a running process. */
+const ACTIVE: WorkspaceStatus[] = ['provisioning', 'online', 'offline', 'degraded'];
+/** Crash loop: this many unexpected exits within the window → failed. */
+const CRASH_LIMIT = 5;
+const CRASH_WINDOW_MS = 60_000;
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_MAX_MS = 10_000;
+/** Secret writes share one restart while they keep coming less than QUIET_MS apart (for at most MAX_WAIT_MS). */
+const QUIET_MS = 200;
+const MAX_WAIT_MS = 2000;
+
+export interface LifecycleDeps {
+  db: Kysely<TenantSchema>;
+  log: Logger;
+  config: TenantConfig;
+  events: EventBus;
+  cipher: SecretCipher;
+  provisioner: WorkspaceProvisioner | null;
+  /** Where runtimes reach this tenant; null until the server listens. */
+  platformUrl: () => string | null;
+}
+
+interface RestartState {
+  running: Promise<void> | null;
+  pending: boolean;
+  lastRequest: number;
+}
+
+/**
+ * The workspace lifecycle on real processes: provision, restart, pause, resume, remove; the truth about status
+ * from registrations, heartbeats and process exits; restarts with backoff; coalesced restarts on secret changes.
+ */
+export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
+  private readonly locks = new Map<string, Promise<void>>();
+  private readonly restarts = new Map<string, RestartState>();
+  private readonly crashes = new Map<string, number[]>();
+  private readonly backoffTimers = new Map<string, NodeJS.Timeout>();
+  private sweeper: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(private readonly deps: LifecycleDeps) {
+    deps.provisioner?.onExit((id, exit) => void this.onProcessExit(id, exit));
+  }
+
+  get hasProvisioner(): boolean {
+    return this.deps.provisioner !== null;
+  }
+
+  processInfo(workspaceId: string): ProcessInfo | null {
+    return this.deps.provisioner?.info(workspaceId) ?? null;
+  }
+
+  processLogs(workspaceId: string): string[] {
+    return this.deps.provisioner?.logs(workspaceId) ?? [];
+  }
+
+  /** After listen: re-provision workspaces that were running when the tenant last stopped, start the sweeper. */
+  async start(): Promise<void> {
+    if (this.deps.provisioner) {
+      const rows = await this.deps.db
+        .selectFrom('workspaces')
+        .select('id')
+        .where('status', 'in', ACTIVE)
+        .where('external', '=', false)
+        .execute();
+      for (const { id } of rows) void this.provision(id, 'tenant restarted');
+    }
+    const tick = Math.min(1000, this.deps.config.HEARTBEAT_TTL_SECONDS * 250);
+    this.sweeper = setInterval(() => void this.sweep().catch((err: unknown) => this.deps.log.warn({ err }, 'lifecycle sweep failed')), tick);
+    this.sweeper.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    for (const t of this.backoffTimers.values()) clearTimeout(t);
+    await Promise.all([...this.locks.values()].map((p) => p.catch(() => undefined)));
+    await this.deps.provisioner?.stopAll();
+  }
+
+  /** Serialises everything done to one workspace's process. */
+  private exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(id) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(fn);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.locks.set(id, settled);
+    void settled.then(() => {
+      if (this.locks.get(id) === settled) this.locks.delete(id);
+    });
+    return run;
+  }
+
+  private async emit(type: EventType, id: string, payload: Record<string, unknown> = {}) {
+    try {
+      await this.deps.events.record(type, id, payload);
+    } catch (err) {
+      this.deps.log.warn({ err, type, workspace_id: id }, 'event not recorded');
+    }
+  }
+
+  /**
+   * Sets a status unless the workspace has since been removed or paused by someone else (a late process event
+   * must not resurrect it). Returns whether the row changed.
+   */
+  private async setStatus(id: string, status: WorkspaceStatus, extra: { last_error?: string | null } = {}, from?: WorkspaceStatus[]): Promise<boolean> {
+    let q = this.deps.db
+      .updateTable('workspaces')
+      .set({ status, updated_at: sql<Date>`now()`, ...extra })
+      .where('id', '=', id)
+      .where('status', 'not in', ['removed', 'paused']);
+    if (from) q = q.where('status', 'in', from);
+    const res = await q.executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  /** Starts (or restarts) the workspace's runtime with a fresh environment and a fresh instance token. */
+  provision(id: string, reason: string): Promise<void> {
+    return this.exclusive(id, async () => {
+      const { provisioner, db, config } = this.deps;
+      if (!provisioner || this.closed) return;
+      const ws = await getWorkspace(db, id);
+      if (!ws || ws.external || ws.status === 'paused' || ws.status === 'failed') return;
+      const platformUrl = this.deps.platformUrl();
+      if (!platformUrl) return; // start() provisions everything once the server listens
+      await provisioner.stop(id);
+      let secrets: Record<string, string>;
+      let command: string | undefined;
+      try {
+        secrets = await resolveWorkspaceEnv(db, this.deps.cipher, id);
+        command = templateCommand(config.MOLECULE_TEMPLATES_DIR, ws.template);
+      } catch (err) {
+        await this.fail(id, `provision failed: ${(err as Error).message}`);
+        return;
+      }
+      // The runtime's own credential: one live instance token at a time; API tokens handed to callers survive.
+      const minted = mintCredential('workspaceToken');
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('workspace_tokens')
+          .set({ revoked_at: sql<Date>`now()` })
+          .where('workspace_id', '=', id)
+          .where('kind', '=', 'instance')
+          .where('revoked_at', 'is', null)
+          .execute();
+        await trx
+          .insertInto('workspace_tokens')
+          .values({ id: newId('workspaceToken'), workspace_id: id, token_hash: minted.hash, prefix: minted.displayPrefix, kind: 'instance', created_by: 'provisioner' })
+          .execute();
+        await trx
+          .updateTable('workspaces')
+          .set({ status: 'provisioning', updated_at: sql<Date>`now()`, url: '' })
+          .where('id', '=', id)
+          .where('status', 'not in', ['removed', 'paused'])
+          .execute();
+      });
+      provisioner.start({
+        workspaceId: id,
+        platformUrl,
+        token: minted.plaintext,
+        secrets,
+        command,
+        heartbeatIntervalSeconds: config.HEARTBEAT_INTERVAL_SECONDS,
+      });
+      await this.emit('WORKSPACE_PROVISIONING', id, { name: ws.name, tier: ws.tier, runtime: ws.runtime, reason });
+    });
+  }
+
+  private async fail(id: string, message: string) {
+    await this.deps.provisioner?.stop(id);
+    if (await this.setStatus(id, 'failed', { last_error: message })) await this.emit('WORKSPACE_PROVISION_FAILED', id, { error: message });
+  }
+
+  /** An exit nobody asked for: tell the truth (offline), then restart with backoff, or give up on a crash loop. */
+  private async onProcessExit(id: string, exit: ProcessExit) {
+    if (exit.expected || this.closed) return;
+    const cause = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
+    const now = Date.now();
+    const recent = (this.crashes.get(id) ?? []).filter((t) => now - t < CRASH_WINDOW_MS);
+    recent.push(now);
+    this.crashes.set(id, recent);
+    const logs = this.deps.provisioner?.logs(id).slice(-5) ?? [];
+    await this.deps.db.updateTable('workspaces').set({ restart_count: sql<number>`restart_count + 1` }).where('id', '=', id).execute();
+    if (recent.length >= CRASH_LIMIT) {
+      await this.fail(id, `crash loop: the runtime exited ${recent.length} times within ${CRASH_WINDOW_MS / 1000} s (last: ${cause})`);
+      return;
+    }
+    if (await this.setStatus(id, 'offline', { last_error: `runtime exited (${cause})` }, ACTIVE)) {
+      await this.emit('WORKSPACE_OFFLINE', id, { reason: 'process exited', exit: cause, last_log_lines: logs });
+    }
+    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (recent.length - 1));
+    const timer = setTimeout(() => {
+      this.backoffTimers.delete(id);
+      void this.provision(id, `restart after exit (${cause})`);
+    }, delay);
+    timer.unref();
+    this.backoffTimers.set(id, timer);
+  }
+
+  /** The runtime registered: it is online. */
+  async registered(id: string): Promise<void> {
+    await this.deps.db.updateTable('workspaces').set({ last_heartbeat_at: sql<Date>`now()` }).where('id', '=', id).execute();
+    if (await this.setStatus(id, 'online', { last_error: null }, [...ACTIVE, 'awaiting_agent'])) await this.emit('WORKSPACE_ONLINE', id);
+  }
+
+  /** A heartbeat: refresh liveness; an offline workspace that heartbeats is online again. */
+  async heartbeat(id: string, report: { errorRate: number; activeTasks: number; uptimeSeconds: number; currentTask: string | null; sampleError: string | null }) {
+    const row = await this.deps.db
+      .updateTable('workspaces')
+      .set({
+        last_heartbeat_at: sql<Date>`now()`,
+        last_error_rate: report.errorRate,
+        active_tasks: report.activeTasks,
+        uptime_seconds: report.uptimeSeconds,
+        current_task: report.currentTask,
+      })
+      .where('id', '=', id)
+      .returning('status')
+      .executeTakeFirst();
+    if (!row) return;
+    if (row.status === 'offline' || row.status === 'awaiting_agent' || row.status === 'provisioning') {
+      if (await this.setStatus(id, 'online', {}, ['offline', 'awaiting_agent', 'provisioning'])) await this.emit('WORKSPACE_ONLINE', id);
+    } else if (row.status === 'online' && report.errorRate >= 0.5) {
+      if (await this.setStatus(id, 'degraded', { last_error: report.sampleError }, ['online'])) await this.emit('WORKSPACE_DEGRADED', id, { error_rate: report.errorRate });
+    } else if (row.status === 'degraded' && report.errorRate < 0.1) {
+      if (await this.setStatus(id, 'online', {}, ['degraded'])) await this.emit('WORKSPACE_ONLINE', id);
+    }
+  }
+
+  /** Heartbeat TTL → offline; provisioning past the timeout → failed. */
+  private async sweep() {
+    const { db, config } = this.deps;
+    const stale = await db
+      .updateTable('workspaces')
+      .set({ status: 'offline', updated_at: sql<Date>`now()`, last_error: 'no heartbeat' })
+      .where('status', 'in', ['online', 'degraded'])
+      .where('last_heartbeat_at', '<', sql<Date>`now() - make_interval(secs => ${config.HEARTBEAT_TTL_SECONDS})`)
+      .returning('id')
+      .execute();
+    for (const { id } of stale) await this.emit('WORKSPACE_OFFLINE', id, { reason: 'heartbeat expired' });
+    if (!this.deps.provisioner) return;
+    const stuck = await db
+      .selectFrom('workspaces')
+      .select('id')
+      .where('status', '=', 'provisioning')
+      .where('external', '=', false)
+      .where('updated_at', '<', sql<Date>`now() - make_interval(secs => ${config.PROVISION_TIMEOUT_SECONDS})`)
+      .execute();
+    for (const { id } of stuck) {
+      await this.fail(id, `provisioning timed out — the runtime started but never called /registry/register within ${config.PROVISION_TIMEOUT_SECONDS} s`);
+    }
+  }
+
+  private requireProvisioner() {
+    if (!this.deps.provisioner) throw new DomainError('PROVISIONER_UNAVAILABLE');
+  }
+
+  /** The nearest paused ancestor's name, if any: nothing may run under a paused parent. */
+  private async pausedAncestor(id: string): Promise<string | null> {
+    const res = await sql<{ name: string }>`
+      with recursive up(id, parent_id, name, status, depth) as (
+        select id, parent_id, name, status, 0 from workspaces where id = ${id}
+        union all
+        select w.id, w.parent_id, w.name, w.status, up.depth + 1 from workspaces w join up on w.id = up.parent_id
+      )
+      select name from up where depth > 0 and status = 'paused' order by depth limit 1`.execute(this.deps.db);
+    return res.rows[0]?.name ?? null;
+  }
+
+  private async descendants(id: string): Promise<Array<{ id: string; name: string }>> {
+    const ids = (await liveSubtreeIds(this.deps.db, id)).slice(1);
+    if (ids.length === 0) return [];
+    return this.deps.db.selectFrom('workspaces').select(['id', 'name']).where('id', 'in', ids).execute();
+  }
+
+  async restart(id: string, cascade: boolean): Promise<{ status: 'provisioning' | 'noop'; restarted_count: number }> {
+    const ws = await getWorkspace(this.deps.db, id);
+    if (!ws) throw new DomainError('WORKSPACE_NOT_FOUND');
+    const paused = await this.pausedAncestor(id);
+    if (paused) throw new DomainError('CONFLICT', `parent workspace "${paused}" is paused — resume it first`);
+    if (ws.external) return { status: 'noop', restarted_count: 0 };
+    this.requireProvisioner();
+    const ids = cascade ? await liveSubtreeIds(this.deps.db, id) : [id];
+    let count = 0;
+    for (const wid of ids) {
+      const w = await getWorkspace(this.deps.db, wid);
+      if (!w || w.external || w.status === 'paused') continue;
+      // A manual restart is how an operator clears `failed`.
+      await this.deps.db.updateTable('workspaces').set({ status: 'provisioning', last_error: null }).where('id', '=', wid).where('status', '=', 'failed').execute();
+      this.crashes.delete(wid);
+      await this.provision(wid, 'restart requested');
+      count += 1;
+    }
+    return { status: 'provisioning', restarted_count: count };
+  }
+
+  async pause(id: string, cascade: boolean): Promise<{ status: 'paused'; paused_count: number }> {
+    const ws = await getWorkspace(this.deps.db, id);
+    if (!ws || ws.status === 'paused') throw new DomainError('WORKSPACE_NOT_FOUND', 'workspace not found or already paused');
+    const below = await this.descendants(id);
+    const live = below.length;
+    if (live > 0 && !cascade) {
+      throw new DomainError('CONFLICT', 'workspace has descendants — use ?cascade=true to pause all', { descendants: below });
+    }
+    const ids = [id, ...below.map((d) => d.id)];
+    let count = 0;
+    for (const wid of ids) {
+      await this.exclusive(wid, async () => {
+        const timer = this.backoffTimers.get(wid);
+        if (timer) clearTimeout(timer);
+        this.backoffTimers.delete(wid);
+        const res = await this.deps.db
+          .updateTable('workspaces')
+          .set({ status: 'paused', url: '', updated_at: sql<Date>`now()` })
+          .where('id', '=', wid)
+          .where('status', 'not in', ['removed', 'paused'])
+          .executeTakeFirst();
+        await this.deps.provisioner?.stop(wid);
+        if (Number(res.numUpdatedRows) > 0) {
+          count += 1;
+          await this.emit('WORKSPACE_PAUSED', wid);
+        }
+      });
+    }
+    return { status: 'paused', paused_count: count };
+  }
+
+  async resume(id: string, cascade: boolean): Promise<{ status: 'provisioning'; resumed_count: number }> {
+    const ws = await getWorkspace(this.deps.db, id);
+    if (!ws || ws.status !== 'paused') throw new DomainError('WORKSPACE_NOT_FOUND', 'workspace not found or not paused');
+    if (!ws.external) this.requireProvisioner();
+    const paused = await this.pausedAncestor(id);
+    if (paused) throw new DomainError('CONFLICT', `parent workspace "${paused}" is paused — resume it first`);
+    const below = (await this.descendants(id)).filter(Boolean);
+    const pausedBelow: Array<{ id: string; name: string }> = [];
+    for (const d of below) if ((await getWorkspace(this.deps.db, d.id))?.status === 'paused') pausedBelow.push(d);
+    if (pausedBelow.length > 0 && !cascade) {
+      throw new DomainError('CONFLICT', 'workspace has paused descendants — use ?cascade=true to resume all', { descendants: pausedBelow });
+    }
+    const ids = [id, ...(cascade ? pausedBelow.map((d) => d.id) : [])];
+    for (const wid of ids) {
+      const next = (await getWorkspace(this.deps.db, wid))?.external ? 'awaiting_agent' : 'provisioning';
+      await this.deps.db.updateTable('workspaces').set({ status: next, updated_at: sql<Date>`now()` }).where('id', '=', wid).where('status', '=', 'paused').execute();
+      this.crashes.delete(wid);
+      await this.provision(wid, 'resumed');
+    }
+    return { status: 'provisioning', resumed_count: ids.length };
+  }
+
+  /** After the rows are marked removed: stop their processes. */
+  async removed(ids: readonly string[]): Promise<void> {
+    for (const id of ids) {
+      await this.exclusive(id, async () => {
+        const timer = this.backoffTimers.get(id);
+        if (timer) clearTimeout(timer);
+        this.backoffTimers.delete(id);
+        await this.deps.provisioner?.stop(id);
+      });
+      await this.emit('WORKSPACE_REMOVED', id);
+    }
+  }
+
+  secretsChanged(change: SecretsChange): void {
+    void this.affectedBy(change)
+      .then((ids) => {
+        for (const id of ids) this.requestRestart(id);
+      })
+      .catch((err: unknown) => this.deps.log.error({ err }, 'could not work out which workspaces a secret change affects'));
+  }
+
+  private async affectedBy(change: SecretsChange): Promise<string[]> {
+    if (!this.deps.provisioner) return [];
+    let q = this.deps.db.selectFrom('workspaces as w').select('w.id').where('w.status', 'in', ACTIVE).where('w.external', '=', false);
+    if (change.workspaceIds) q = q.where('w.id', 'in', change.workspaceIds.length > 0 ? change.workspaceIds : ['00000000-0000-0000-0000-000000000000']);
+    if (change.globalKey !== undefined) {
+      const key = change.globalKey;
+      // A workspace with its own value for the key does not see the org-wide one change.
+      q = q.where((eb) => eb.not(eb.exists(eb.selectFrom('workspace_secrets as s').select('s.key').whereRef('s.workspace_id', '=', 'w.id').where('s.key', '=', key))));
+    }
+    return (await q.execute()).map((r) => r.id);
+  }
+
+  /**
+   * Coalesced restart. Requests are debounced (the cycle starts once no request came for QUIET_MS, or MAX_WAIT_MS
+   * after the first); requests during a cycle set `pending`, and one more cycle runs afterwards. Each cycle reads
+   * the environment when it starts, so the last value written always reaches the process, and a burst of writes
+   * costs at most two restarts (the reference drops the second write instead: its §5.3/§10.6).
+   */
+  private requestRestart(id: string) {
+    let state = this.restarts.get(id);
+    if (!state) {
+      state = { running: null, pending: false, lastRequest: 0 };
+      this.restarts.set(id, state);
+    }
+    state.lastRequest = Date.now();
+    if (state.running) {
+      state.pending = true;
+      return;
+    }
+    const s = state;
+    s.running = (async () => {
+      do {
+        const first = Date.now();
+        for (;;) {
+          const quietFor = Date.now() - s.lastRequest;
+          if (quietFor >= QUIET_MS || Date.now() - first >= MAX_WAIT_MS) break;
+          await new Promise((r) => setTimeout(r, QUIET_MS - quietFor));
+        }
+        // Everything requested up to here is covered by this cycle's fresh read of the environment.
+        s.pending = false;
+        await this.provision(id, 'secrets changed').catch((err: unknown) => this.deps.log.error({ err, workspace_id: id }, 'restart failed'));
+      } while (s.pending && !this.closed);
+      s.running = null;
+    })();
+  }
+}

@@ -1,0 +1,43 @@
+import { Type } from 'typebox';
+import { auditEventForReply } from '../../../core/audit/request.js';
+import type { App } from '../../../core/http/app.js';
+import { AUTH_ERRORS, errorResponses } from '../../../core/http/responses.js';
+import type { TenantContext } from '../../context.js';
+import { WorkspaceIdParams } from '../schemas.js';
+import { removeWorkspace } from '../service.js';
+
+export default function deleteWorkspaceRoute(app: App, ctx: TenantContext) {
+  app.delete(
+    '/workspaces/:id',
+    {
+      config: { minRole: 'editor', validationError: 'invalid workspace ID' },
+      schema: {
+        operationId: 'deleteWorkspace',
+        tags: ['workspaces'],
+        summary: 'Remove a workspace (and, with confirm=true, its descendants)',
+        description:
+          'Revokes every token of the removed workspaces. `X-Confirm-Name`, when sent, must equal the workspace name. Live children without `?confirm=true` → 409.',
+        security: [{ orgApiKey: [] }, { adminToken: [] }, { session: [] }],
+        params: WorkspaceIdParams,
+        headers: Type.Object({ 'x-confirm-name': Type.Optional(Type.String()) }),
+        querystring: Type.Object({ confirm: Type.Optional(Type.Boolean({ default: false })) }),
+        response: {
+          200: Type.Object({ status: Type.Literal('removed'), id: Type.String(), cascade_deleted: Type.Integer() }),
+          ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'WORKSPACE_NOT_FOUND', 'CONFIRMATION_REQUIRED', 'INVALID_ADMIN_AUTH'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const id = request.params.id.toLowerCase();
+      const removedIds = await removeWorkspace(
+        ctx.db,
+        id,
+        { confirmName: request.headers['x-confirm-name'], cascade: request.query.confirm ?? false },
+        auditEventForReply(reply, 200),
+      );
+      request.auditWritten = true;
+      await ctx.lifecycle.removed(removedIds);
+      return { status: 'removed' as const, id, cascade_deleted: removedIds.length - 1 };
+    },
+  );
+}

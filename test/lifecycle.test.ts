@@ -1,0 +1,314 @@
+/**
+ * Workspaces on real processes: each workspace is a `molecule-platform runtime` child of the tenant, which
+ * registers and heartbeats over real HTTP on loopback. Status, restarts and secrets are checked against the OS
+ * (pids, /proc/<pid>/environ), not against the tenant's own opinion.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, it } from 'node:test';
+import { forEachDatabase, startTestTenant, type TestTenant } from './harness.js';
+
+interface WorkspaceBody {
+  id: string;
+  status: string;
+  last_error: string | null;
+  restart_count: number;
+  process: { pid: number | null; running: boolean; restarts: number; rss_bytes: number | null } | null;
+}
+
+const templates = mkdtempSync(path.join(tmpdir(), 'molecule-templates-'));
+mkdirSync(path.join(templates, 'crasher'));
+// An agent command that dies half a second after it starts: five times in a row is a crash loop.
+writeFileSync(path.join(templates, 'crasher', 'template.json'), JSON.stringify({ command: `${JSON.stringify(process.execPath)} -e "setTimeout(() => process.exit(3), 300)"` }));
+
+function environOf(pid: number): Record<string, string> {
+  const raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
+  return Object.fromEntries(
+    raw
+      .split('\0')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+forEachDatabase('workspace lifecycle on real processes', (kind) => {
+  let t: TestTenant;
+  before(async () => {
+    t = await startTestTenant(kind, {
+      listen: true,
+      env: {
+        WORKSPACE_PROVISIONER: 'local',
+        HEARTBEAT_INTERVAL_SECONDS: '1',
+        HEARTBEAT_TTL_SECONDS: '3',
+        PROVISION_TIMEOUT_SECONDS: '20',
+        MOLECULE_TEMPLATES_DIR: templates,
+      },
+    });
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  async function get(id: string): Promise<WorkspaceBody> {
+    const res = await t.app.inject({ method: 'GET', url: `/workspaces/${id}`, headers: t.admin() });
+    assert.equal(res.statusCode, 200, res.body);
+    return res.json() as WorkspaceBody;
+  }
+
+  async function waitFor(id: string, what: string, predicate: (w: WorkspaceBody) => boolean, timeoutMs = 20_000): Promise<WorkspaceBody> {
+    const deadline = Date.now() + timeoutMs;
+    let last: WorkspaceBody | undefined;
+    while (Date.now() < deadline) {
+      last = await get(id);
+      if (predicate(last)) return last;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+  }
+
+  const online = (id: string) => waitFor(id, 'online', (w) => w.status === 'online' && w.process?.running === true);
+
+  async function post(url: string, payload?: object) {
+    return t.app.inject({ method: 'POST', url, headers: t.admin(), ...(payload ? { payload } : {}) });
+  }
+
+  it('a new workspace gets its own runtime process, which registers and goes online', async () => {
+    const key = await t.mintKey({ name: 'lifecycle' });
+    const res = await t.app.inject({ method: 'POST', url: '/workspaces', headers: t.as(key.auth_token), payload: { name: 'runner' } });
+    assert.equal(res.statusCode, 201, res.body);
+    const ws = await online(res.json().id);
+    const pid = ws.process!.pid!;
+    assert.ok(alive(pid));
+    const env = environOf(pid);
+    assert.equal(env['WORKSPACE_ID'], ws.id);
+    assert.match(env['MOLECULE_WORKSPACE_TOKEN'] ?? '', /^molw_/);
+    assert.equal(env['ADMIN_TOKEN'], undefined, 'the tenant’s own secrets never reach a workspace');
+    assert.ok((ws.process!.rss_bytes ?? 0) > 1_000_000);
+  });
+
+  it('kill -9 of a runtime: offline at once, then restarted and online again with a new pid', async () => {
+    const ws = await online((await t.createWorkspace()).id);
+    const pid = ws.process!.pid!;
+    process.kill(pid, 'SIGKILL');
+    const down = await waitFor(ws.id, 'offline', (w) => w.status === 'offline' || w.process?.pid !== pid, 5000);
+    assert.notEqual(down.status, 'online');
+    const back = await waitFor(ws.id, 'online again', (w) => w.status === 'online' && w.process?.pid !== pid && w.process?.running === true);
+    assert.ok(alive(back.process!.pid!));
+    assert.equal(alive(pid), false);
+    assert.ok(back.restart_count >= 1);
+    const events = await t.db.selectFrom('workspace_events').select(['event_type']).where('workspace_id', '=', ws.id).orderBy('id').execute();
+    const types = events.map((e) => e.event_type);
+    assert.ok(types.indexOf('WORKSPACE_OFFLINE') > types.indexOf('WORKSPACE_ONLINE'));
+    assert.equal(types.at(-1), 'WORKSPACE_ONLINE');
+  });
+
+  it('a runtime that stops heartbeating goes offline after the TTL and online when it resumes', async () => {
+    const ws = await online((await t.createWorkspace()).id);
+    const pid = ws.process!.pid!;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      await waitFor(ws.id, 'offline by heartbeat TTL', (w) => w.status === 'offline', 10_000);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    const back = await online(ws.id);
+    assert.equal(back.process!.pid, pid, 'the same process came back; nothing was restarted');
+  });
+
+  it('pause stops the process and keeps it stopped; resume and restart start a new one', async () => {
+    const ws = await online((await t.createWorkspace()).id);
+    const pid = ws.process!.pid!;
+    const paused = await post(`/workspaces/${ws.id}/pause`);
+    assert.equal(paused.statusCode, 200, paused.body);
+    assert.deepEqual(paused.json(), { status: 'paused', paused_count: 1 });
+    assert.equal(alive(pid), false);
+    await new Promise((r) => setTimeout(r, 1500));
+    const still = await get(ws.id);
+    assert.equal(still.status, 'paused');
+    assert.equal(still.process?.running, false);
+    const again = await post(`/workspaces/${ws.id}/pause`);
+    assert.equal(again.statusCode, 404);
+    assert.equal(again.json().error, 'workspace not found or already paused');
+    const resumed = await post(`/workspaces/${ws.id}/resume`);
+    assert.equal(resumed.statusCode, 200);
+    assert.deepEqual(resumed.json(), { status: 'provisioning', resumed_count: 1 });
+    const up = await online(ws.id);
+    assert.notEqual(up.process!.pid, pid);
+    const notPaused = await post(`/workspaces/${ws.id}/resume`);
+    assert.equal(notPaused.statusCode, 404);
+    assert.equal(notPaused.json().error, 'workspace not found or not paused');
+    const restarted = await post(`/workspaces/${ws.id}/restart`);
+    assert.equal(restarted.statusCode, 200);
+    assert.deepEqual(restarted.json(), { status: 'provisioning', restarted_count: 1 });
+    const fresh = await online(ws.id);
+    assert.notEqual(fresh.process!.pid, up.process!.pid);
+  });
+
+  it('cascade: descendants need ?cascade=true, and nothing restarts under a paused parent', async () => {
+    const parent = await t.createWorkspace({ name: 'parent' });
+    const child = await t.createWorkspace({ name: 'child', parent_id: parent.id });
+    await online(parent.id);
+    await online(child.id);
+    const refused = await post(`/workspaces/${parent.id}/pause`);
+    assert.equal(refused.statusCode, 409);
+    assert.deepEqual(refused.json().descendants, [{ id: child.id, name: 'child' }]);
+    const ok = await post(`/workspaces/${parent.id}/pause?cascade=true`);
+    assert.deepEqual(ok.json(), { status: 'paused', paused_count: 2 });
+    assert.equal((await get(child.id)).status, 'paused');
+    const blocked = await post(`/workspaces/${child.id}/resume`);
+    assert.equal(blocked.statusCode, 409);
+    assert.equal(blocked.json().error, 'parent workspace "parent" is paused — resume it first');
+    const resumed = await post(`/workspaces/${parent.id}/resume?cascade=true`);
+    assert.deepEqual(resumed.json(), { status: 'provisioning', resumed_count: 2 });
+    await online(parent.id);
+    await online(child.id);
+    const restarted = await post(`/workspaces/${parent.id}/restart?cascade=true`);
+    assert.deepEqual(restarted.json(), { status: 'provisioning', restarted_count: 2 });
+  });
+
+  it('delete stops the process; the workspace is gone from get and list', async () => {
+    const ws = await online((await t.createWorkspace()).id);
+    const pid = ws.process!.pid!;
+    const del = await t.app.inject({ method: 'DELETE', url: `/workspaces/${ws.id}`, headers: t.admin() });
+    assert.equal(del.statusCode, 200);
+    assert.equal(alive(pid), false);
+    assert.equal((await t.app.inject({ method: 'GET', url: `/workspaces/${ws.id}`, headers: t.admin() })).statusCode, 404);
+    const list = await t.app.inject({ method: 'GET', url: '/workspaces', headers: t.admin() });
+    assert.equal(list.json().some((w: { id: string }) => w.id === ws.id), false);
+  });
+
+  it('a crash-looping agent command ends in failed with last_error; a restart clears it', async () => {
+    const res = await post('/workspaces', { name: 'crashy', template: 'crasher' });
+    assert.equal(res.statusCode, 201);
+    const failed = await waitFor(res.json().id, 'failed', (w) => w.status === 'failed', 40_000);
+    assert.match(failed.last_error ?? '', /crash loop/);
+    assert.equal(failed.process?.running ?? false, false);
+    const restarted = await post(`/workspaces/${failed.id}/restart`);
+    assert.equal(restarted.statusCode, 200);
+    assert.notEqual((await get(failed.id)).status, 'failed');
+  });
+
+  async function envOfRunning(id: string, predicate: (env: Record<string, string>) => boolean, what: string): Promise<{ pid: number; env: Record<string, string> }> {
+    const deadline = Date.now() + 20_000;
+    let last: Record<string, string> = {};
+    while (Date.now() < deadline) {
+      const w = await get(id);
+      const pid = w.process?.pid;
+      if (w.status === 'online' && pid && alive(pid)) {
+        try {
+          last = environOf(pid);
+          if (predicate(last)) return { pid, env: last };
+        } catch {
+          // the process went away between the two reads; look again
+        }
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`timed out waiting for ${what}; last environment keys: ${Object.keys(last).join(',')}`);
+  }
+
+  async function restartsFor(id: string, reason: string): Promise<number> {
+    const rows = await t.db.selectFrom('workspace_events').select('payload').where('workspace_id', '=', id).where('event_type', '=', 'WORKSPACE_PROVISIONING').execute();
+    return rows.filter((r) => (r.payload as { reason?: string }).reason === reason).length;
+  }
+
+  it('secrets given at creation are in the first process’s environment', async () => {
+    const res = await post('/workspaces', { name: 'with-secrets', secrets: { OPENAI_BASE: 'https://llm.local', AGENT_MODE: 'eager' } });
+    assert.equal(res.statusCode, 201, res.body);
+    const { env } = await envOfRunning(res.json().id, (e) => e['AGENT_MODE'] === 'eager', 'creation secrets');
+    assert.equal(env['OPENAI_BASE'], 'https://llm.local');
+  });
+
+  it('a secret write restarts the workspace, and the new process carries the value', async () => {
+    const ws = await online((await t.createWorkspace()).id);
+    const set = await post(`/workspaces/${ws.id}/secrets`, { key: 'API_KEY', value: 'first' });
+    assert.equal(set.statusCode, 200, set.body);
+    const { pid } = await envOfRunning(ws.id, (e) => e['API_KEY'] === 'first', 'API_KEY=first');
+    assert.notEqual(pid, ws.process!.pid);
+    const del = await t.app.inject({ method: 'DELETE', url: `/workspaces/${ws.id}/secrets/API_KEY`, headers: t.admin() });
+    assert.equal(del.statusCode, 200);
+    await envOfRunning(ws.id, (e) => e['API_KEY'] === undefined, 'API_KEY gone');
+  });
+
+  it('rapid writes coalesce into at most two restarts, and the last value always reaches the process', async () => {
+    const ws = await online((await t.createWorkspace()).id);
+    for (let i = 1; i <= 10; i++) {
+      const res = await post(`/workspaces/${ws.id}/secrets`, { key: 'BURST', value: `v${i}` });
+      assert.equal(res.statusCode, 200);
+    }
+    await envOfRunning(ws.id, (e) => e['BURST'] === 'v10', 'BURST=v10');
+    // Let any cycle still pending finish, then count.
+    await new Promise((r) => setTimeout(r, 1500));
+    const { env } = await envOfRunning(ws.id, (e) => e['BURST'] !== undefined, 'BURST present');
+    assert.equal(env['BURST'], 'v10', 'no later restart brought back an older value');
+    const restarts = await restartsFor(ws.id, 'secrets changed');
+    assert.ok(restarts >= 1 && restarts <= 2, `10 writes cost ${restarts} restarts`);
+  });
+
+  it('an org-wide secret restarts the workspaces that inherit it, not those with their own value', async () => {
+    const inherits = await online((await t.createWorkspace()).id);
+    const overrides = await t.createWorkspace({ secrets: { SHARED_TOKEN: 'mine' } });
+    const own = await envOfRunning(overrides.id, (e) => e['SHARED_TOKEN'] === 'mine', 'own SHARED_TOKEN');
+    const put = await t.app.inject({ method: 'PUT', url: '/settings/secrets', headers: t.admin(), payload: { key: 'SHARED_TOKEN', value: 'org-wide' } });
+    assert.equal(put.statusCode, 200, put.body);
+    await envOfRunning(inherits.id, (e) => e['SHARED_TOKEN'] === 'org-wide', 'inherited SHARED_TOKEN');
+    await new Promise((r) => setTimeout(r, 500));
+    const still = await get(overrides.id);
+    assert.equal(still.process!.pid, own.pid, 'a workspace with its own value was not restarted');
+    assert.equal(environOf(own.pid)['SHARED_TOKEN'], 'mine');
+    await t.app.inject({ method: 'DELETE', url: '/settings/secrets/SHARED_TOKEN', headers: t.admin() });
+  });
+
+  it('external workspaces start no process; restart is a no-op', async () => {
+    const res = await post('/workspaces', { name: 'outside', external: true });
+    assert.equal(res.statusCode, 201);
+    assert.equal(res.json().status, 'awaiting_agent');
+    const withUrl = await post('/workspaces', { name: 'outside-url', external: true, url: 'https://agent.example/a2a' });
+    assert.equal(withUrl.json().status, 'online');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await get(res.json().id)).process, null);
+    const noop = await post(`/workspaces/${res.json().id}/restart`);
+    assert.deepEqual(noop.json(), { status: 'noop', restarted_count: 0 });
+  });
+});
+
+forEachDatabase('provisioning timeout', (kind) => {
+  let t: TestTenant;
+  before(async () => {
+    // Runtimes are pointed at a port where nothing listens, so they can never register.
+    t = await startTestTenant(kind, {
+      listen: true,
+      env: { WORKSPACE_PROVISIONER: 'local', PROVISION_TIMEOUT_SECONDS: '5', PLATFORM_URL: 'http://127.0.0.1:9', HEARTBEAT_TTL_SECONDS: '2' },
+    });
+  });
+  after(() => t.close());
+
+  it('a runtime that never registers leaves the workspace failed, process stopped', async () => {
+    const ws = await t.createWorkspace();
+    const deadline = Date.now() + 20_000;
+    let body: WorkspaceBody | undefined;
+    while (Date.now() < deadline) {
+      body = (await t.app.inject({ method: 'GET', url: `/workspaces/${ws.id}`, headers: t.admin() })).json() as WorkspaceBody;
+      if (body.status === 'failed') break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal(body?.status, 'failed');
+    assert.match(body?.last_error ?? '', /provisioning timed out/);
+    assert.equal(body?.process?.running, false);
+  });
+});
+
+after(() => {
+  if (existsSync(templates)) rmSync(templates, { recursive: true, force: true });
+});
