@@ -4,12 +4,13 @@ import path from 'node:path';
 import { ConfigError } from '../core/config.js';
 import { mintCredential } from '../core/credentials/format.js';
 import { newUuid } from '../core/ids.js';
+import { controlPlaneEnvSchema } from '../control-plane/config.js';
 import { tenantEnvSchema } from '../tenant/config.js';
-import type { RunningTenant } from '../tenant/main.js';
 
 // Commands load what they need when they run: a workspace runtime (one process per workspace) must not pay for
 // the server, the database drivers and the embedded PostgreSQL it never uses.
 const startTenant = async (env: Record<string, string | undefined>) => (await import('../tenant/main.js')).startTenant(env);
+const startControlPlane = async (env: Record<string, string | undefined>) => (await import('../control-plane/main.js')).startControlPlane(env);
 
 /**
  * The server launcher. `main` owns process.exit and signals; everything it starts comes from the builders, which
@@ -19,10 +20,16 @@ const startTenant = async (env: Record<string, string | undefined>) => (await im
 const USAGE = `molecule-platform <command>
 
 Commands:
+  cp        Run the control plane (users, orgs, members, billing, admin), configured by environment variables.
   tenant    Run one tenant server (one org), configured by environment variables.
   up        Development: run the platform on the embedded database and print credentials and first steps.
   runtime   Run one workspace runtime (started by a tenant; configured by WORKSPACE_ID, PLATFORM_URL, MOLECULE_WORKSPACE_TOKEN).
   help      Show this help.
+
+Control plane environment:
+${Object.entries(controlPlaneEnvSchema)
+  .map(([k, f]) => `  ${k.padEnd(24)} ${f.describe}`)
+  .join('\n')}
 
 Tenant environment:
 ${Object.entries(tenantEnvSchema)
@@ -30,7 +37,12 @@ ${Object.entries(tenantEnvSchema)
   .join('\n')}
 `;
 
-function onSignals(running: RunningTenant) {
+interface Stoppable {
+  logger: { info(obj: unknown, msg?: string): void; error(obj: unknown, msg?: string): void };
+  stop(): Promise<void>;
+}
+
+function onSignals(running: Stoppable) {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -108,6 +120,11 @@ Stop with Ctrl-C.
 async function main(argv: string[]) {
   const command = argv[0] ?? 'help';
   switch (command) {
+    case 'cp': {
+      const running = await startControlPlane(process.env);
+      onSignals(running);
+      return;
+    }
     case 'tenant': {
       const running = await startTenant(process.env);
       onSignals(running);

@@ -40,6 +40,13 @@ export const ID_PREFIXES = {
   workspaceToken: 'wtk_',
   auditEvent: 'aud_',
   request: 'req_',
+  user: 'usr_',
+  session: 'ses_',
+  invitation: 'inv_',
+  invoice: 'in_',
+  billingSession: 'bs_',
+  ledgerEntry: 'cre_',
+  purge: 'pur_',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -26,6 +26,8 @@ export interface Principal {
   /** The workspaces this credential is confined to; null means every workspace of the org. */
   workspaceIds: readonly string[] | null;
   orgId: string | null;
+  /** The signed-in user behind a control-plane session; absent for every other class. */
+  userId?: string;
   /** Set when the credential was accepted only through a deprecated tier; the response says so. */
   deprecated?: boolean;
 }

@@ -16,6 +16,10 @@ export const CREDENTIAL_TYPES = {
   workspaceToken: { prefix: 'molw_', displayLength: 13 },
   partnerKey: { prefix: 'mol_pk_live_', displayLength: 16 },
   tenantAdminToken: { prefix: 'molt_', displayLength: 13 },
+  /** A control-plane session: only ever inside the HttpOnly `mcp_session` cookie. */
+  session: { prefix: 'mols_', displayLength: 13 },
+  /** A one-time org invitation, handed to the invitee out of band. */
+  invitation: { prefix: 'moli_', displayLength: 13 },
 } as const;
 
 export type CredentialType = keyof typeof CREDENTIAL_TYPES;

@@ -30,6 +30,8 @@ export interface BaseAppOptions {
   bodyLimit?: number;
   /** Trust X-Forwarded-For from these proxies (the CP edge). Off by default: the TCP peer is the client. */
   trustProxy?: boolean | string | string[];
+  /** Adds `service` to the `/health` body (the control plane answers `{"service":"molecule-cp","status":"ok"}`). */
+  serviceName?: string;
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -75,6 +77,7 @@ export function describeValidationErrors(errors: readonly ErrorObject[], where: 
   }
   const fields: string[] = [];
   const problems: string[] = [];
+  let onlyMissing = true;
   for (const [path, group] of byPath) {
     let relevant = group.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf');
     if (group.some((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf')) {
@@ -101,10 +104,13 @@ export function describeValidationErrors(errors: readonly ErrorObject[], where: 
         const text = typeof custom === 'string' ? `${field || where} ${custom}` : custom?.[e.keyword];
         problem = text ?? `${field || where} ${e.message ?? 'is invalid'}`;
       }
+      if (e.keyword !== 'required') onlyMissing = false;
       if (!fields.includes(field)) fields.push(field);
       if (!problems.includes(problem)) problems.push(problem);
     }
   }
+  // Several missing fields read as the reference says them: "slug, name, owner_user_id are required".
+  if (onlyMissing && fields.length > 1) return { message: `${fields.join(', ')} are required`, fields };
   return { message: problems.join('; '), fields: fields.filter(Boolean) };
 }
 
@@ -278,10 +284,14 @@ export async function createBaseApp(opts: BaseAppOptions): Promise<BaseApp> {
   });
   app.addSchema(ErrorBodySchema);
 
+  const healthBody = opts.serviceName ? { service: opts.serviceName, status: 'ok' as const } : { status: 'ok' as const };
+  const HealthResponse = opts.serviceName
+    ? Type.Object({ service: Type.Literal(opts.serviceName), status: Type.Literal('ok') })
+    : Type.Object({ status: Type.Literal('ok') });
   app.get(
     '/health',
-    { schema: { operationId: 'health', tags: ['system'], summary: 'Liveness probe', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
-    async () => ({ status: 'ok' as const }),
+    { schema: { operationId: 'health', tags: ['system'], summary: 'Liveness probe', response: { 200: HealthResponse } } },
+    async () => healthBody,
   );
   app.get('/metrics', { schema: { operationId: 'metrics', tags: ['system'], summary: 'Prometheus metrics (text exposition format)' } }, async (_req, reply) => {
     reply.type(metrics.contentType);

@@ -1,8 +1,18 @@
+import { auditDb } from '../../core/audit/schema.js';
+import { registerAuditRoutes } from '../../core/audit/routes.js';
+import { AUTH_ERRORS } from '../../core/http/responses.js';
 import type { DomainRoutes } from '../routes.js';
-import exportAuditRoute from './routes/export.js';
-import queryAuditRoute from './routes/query.js';
-import verifyAuditRoute from './routes/verify.js';
 
 export const auditRoutes: DomainRoutes = {
-  admin: [queryAuditRoute, verifyAuditRoute, exportAuditRoute],
+  admin: [
+    (app, ctx) =>
+      registerAuditRoutes(app, {
+        path: '/audit',
+        db: auditDb(ctx.db),
+        writer: ctx.auditWriter,
+        config: { minRole: 'admin', orgWide: true },
+        security: [{ orgApiKey: [] }, { adminToken: [] }, { session: [] }],
+        errors: [...AUTH_ERRORS, 'INVALID_ADMIN_AUTH', 'SCOPE_EXCEEDED'],
+      }),
+  ],
 };

@@ -1,0 +1,110 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { auditEventFor } from '../core/audit/request.js';
+import { auditDb } from '../core/audit/schema.js';
+import { AuditWriter } from '../core/audit/writer.js';
+import { createBaseApp, type App } from '../core/http/app.js';
+import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limit.js';
+import { adminRoutes } from './admin/index.js';
+import { ControlPlaneAuthenticator } from './auth/authenticator.js';
+import { adminAuthHook, sessionAuthHook } from './auth/hooks.js';
+import { billingRoutes } from './billing/index.js';
+import { LedgerBillingProvider } from './billing/ledger.js';
+import type { ControlPlaneConfig } from './config.js';
+import { publicUrlOf } from './config.js';
+import type { ControlPlaneContext } from './context.js';
+import type { ControlPlaneSchema } from './db/schema.js';
+import { identityRoutes } from './identity/index.js';
+import { createOidcLogin } from './identity/oidc.js';
+import { membersRoutes } from './members/index.js';
+import { orgRoutes } from './orgs/index.js';
+import { PendingTenantProvisioner, type TenantProvisioner } from './orgs/provisioner.js';
+import { deprecationHeaders } from './prefixes.js';
+import { API_PREFIX, LEGACY_PREFIX, type ControlPlaneDomainRoutes, type ControlPlaneRouteRegistrar } from './routes.js';
+
+/** Every domain of the control plane, in the order their routes are registered. */
+const DOMAINS: ControlPlaneDomainRoutes[] = [identityRoutes, orgRoutes, membersRoutes, billingRoutes, adminRoutes];
+
+export interface ControlPlaneDeps {
+  config: ControlPlaneConfig;
+  db: Kysely<ControlPlaneSchema>;
+  logger: Logger;
+  rateLimiter?: RateLimiter;
+  provisioner?: TenantProvisioner;
+}
+
+export const CONTROL_PLANE_VERSION = '0.1.0';
+
+export const CONTROL_PLANE_SECURITY_SCHEMES = {
+  session: { type: 'apiKey', in: 'cookie', name: 'mcp_session', description: 'Signed-in user (POST /api/v1/auth/login, /auth/signup or OpenID Connect).' },
+  cpAdmin: { type: 'http', scheme: 'bearer', description: 'The platform-root CP_ADMIN_API_TOKEN; /api/v1/admin/* only.' },
+};
+
+/**
+ * The control plane's composition root. Order matters and reads top to bottom: shared plumbing, audit on every
+ * authenticated response, then each tier mounted under `/api/v1` and again under the deprecated `/cp` alias.
+ */
+export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App> {
+  const { config, db, logger } = deps;
+  const { app } = await createBaseApp({
+    logger,
+    title: 'Molecule control plane',
+    description:
+      'Everything above one org: users and sessions, organizations, members, billing and platform administration. ' +
+      `Every path under ${API_PREFIX} is also served under the deprecated ${LEGACY_PREFIX} alias (same body, plus Deprecation, Sunset and Link headers); the alias is not listed here.`,
+    version: CONTROL_PLANE_VERSION,
+    securitySchemes: CONTROL_PLANE_SECURITY_SCHEMES,
+    serviceName: 'molecule-cp',
+  });
+
+  const publicUrl = publicUrlOf(config);
+  const auth = new ControlPlaneAuthenticator(db, config);
+  const auditWriter = new AuditWriter(auditDb(db), logger);
+  const rateLimiter = deps.rateLimiter ?? new MemoryRateLimiter();
+  const provisioner = deps.provisioner ?? new PendingTenantProvisioner();
+  const oidc = createOidcLogin(config, db, logger);
+  const ctx: ControlPlaneContext = { config, db, log: logger, auth, rateLimiter, auditWriter, provisioner, billing: new LedgerBillingProvider(), oidc, publicUrl };
+
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.principal && !request.auditWritten) await auditWriter.enqueue(auditEventFor(request, reply.statusCode, reply.elapsedTime));
+  });
+  app.addHook('onClose', async () => {
+    await provisioner.close();
+    await oidc?.close();
+    await auditWriter.close();
+    if (!deps.rateLimiter) await rateLimiter.close();
+  });
+
+  const mount = (tier: keyof ControlPlaneDomainRoutes) => DOMAINS.flatMap((d) => d[tier] ?? []) as ControlPlaneRouteRegistrar[];
+
+  for (const prefix of [API_PREFIX, LEGACY_PREFIX]) {
+    await app.register(
+      async (api) => {
+        if (prefix === LEGACY_PREFIX) deprecationHeaders(api as unknown as App, LEGACY_PREFIX, API_PREFIX);
+
+        // Tier: public (no credential).
+        await api.register(async (scope) => {
+          for (const register of mount('public')) register(scope as unknown as App, ctx);
+        });
+        // Tier: session cookie; membership per org is the handler's first line.
+        await api.register(async (scope) => {
+          scope.addHook('onRequest', sessionAuthHook(auth, publicUrl, config.TENANT_DOMAIN));
+          for (const register of mount('session')) register(scope as unknown as App, ctx);
+        });
+        // Tier: CP admin bearer.
+        await api.register(async (scope) => {
+          scope.addHook('onRequest', adminAuthHook(auth));
+          for (const register of mount('admin')) register(scope as unknown as App, ctx);
+        });
+      },
+      { prefix },
+    );
+  }
+
+  // Browser pages outside the API prefixes; each authenticates itself.
+  await app.register(async (scope) => {
+    for (const register of mount('pages')) register(scope as unknown as App, ctx);
+  });
+
+  return app;
+}

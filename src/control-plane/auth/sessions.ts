@@ -1,0 +1,63 @@
+import type { Kysely } from 'kysely';
+import { hashCredential, isWellFormed, mintCredential } from '../../core/credentials/format.js';
+import { serializeCookie } from '../../core/http/cookies.js';
+import { newId } from '../../core/ids.js';
+import type { ControlPlaneConfig } from '../config.js';
+import { publicUrlOf } from '../config.js';
+import type { ControlPlaneSchema, UsersTable } from '../db/schema.js';
+
+/** The cookie name the reference uses; tenants forward it to /cp/auth/tenant-member. */
+export const SESSION_COOKIE = 'mcp_session';
+
+export interface SessionUser {
+  sessionId: string;
+  userId: string;
+  email: string;
+  name: string | null;
+  termsVersion: string | null;
+}
+
+/** Starts a session; the plaintext goes into the cookie only, its sha256 into the database. */
+export async function createSession(db: Kysely<ControlPlaneSchema>, userId: string, ttlHours: number, clientIp: string | null) {
+  const minted = mintCredential('session');
+  const id = newId('session');
+  const expiresAt = new Date(Date.now() + ttlHours * 3600_000);
+  await db.insertInto('sessions').values({ id, token_hash: minted.hash, user_id: userId, expires_at: expiresAt, client_ip: clientIp }).execute();
+  return { id, plaintext: minted.plaintext, expiresAt };
+}
+
+/** One indexed equality on the hash over live rows; a malformed value never reaches the database. */
+export async function findSession(db: Kysely<ControlPlaneSchema>, plaintext: string): Promise<SessionUser | null> {
+  if (!isWellFormed('session', plaintext)) return null;
+  const row = await db
+    .selectFrom('sessions')
+    .innerJoin('users', 'users.id', 'sessions.user_id')
+    .select(['sessions.id as session_id', 'sessions.expires_at', 'users.id as user_id', 'users.email', 'users.name', 'users.terms_version'])
+    .where('sessions.token_hash', '=', hashCredential(plaintext))
+    .where('sessions.revoked_at', 'is', null)
+    .executeTakeFirst();
+  if (!row || new Date(row.expires_at).getTime() <= Date.now()) return null;
+  return { sessionId: row.session_id, userId: row.user_id, email: row.email, name: row.name, termsVersion: row.terms_version };
+}
+
+export async function revokeSession(db: Kysely<ControlPlaneSchema>, sessionId: string): Promise<void> {
+  await db.updateTable('sessions').set({ revoked_at: new Date() }).where('id', '=', sessionId).where('revoked_at', 'is', null).execute();
+}
+
+/**
+ * `mcp_session`: HttpOnly, SameSite=Lax, Secure when the CP is served over https, and scoped to TENANT_DOMAIN
+ * when one is configured so `<slug>.<domain>` tenants receive it (reference §3.1).
+ */
+export function sessionCookie(config: ControlPlaneConfig, value: string, maxAgeSeconds: number): string {
+  return serializeCookie(SESSION_COOKIE, value, {
+    maxAgeSeconds,
+    secure: publicUrlOf(config).startsWith('https:'),
+    domain: config.TENANT_DOMAIN,
+  });
+}
+
+export function clearedSessionCookie(config: ControlPlaneConfig): string {
+  return sessionCookie(config, '', 0);
+}
+
+export type UserRow = Pick<UsersTable, 'id' | 'email' | 'name'>;

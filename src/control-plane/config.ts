@@ -1,0 +1,51 @@
+import { ConfigError, env, parseEnv, type EnvOf } from '../core/config.js';
+
+/** The control plane's environment: parsed once at boot, frozen, every bad key reported together. */
+export const controlPlaneEnvSchema = {
+  PORT: env.port('Port to listen on.', 8080),
+  HOST: env.stringWithDefault('Interface to bind.', '127.0.0.1'),
+  DATABASE_URL: env.url('PostgreSQL connection URL for the control plane’s own database. Unset: embedded PGlite under MOLECULE_DATA_DIR.'),
+  MOLECULE_DATA_DIR: env.stringWithDefault('Directory for embedded data (PGlite; the CP uses <dir>/cp).', './.molecule'),
+  DATABASE_POOL_SIZE: env.int('Connections in the PostgreSQL pool.', 10, 1, 200),
+  CP_ADMIN_API_TOKEN: env.secret('Platform-root bearer for /api/v1/admin/*. Unset: every admin route answers 401.', 16),
+  PROVISION_SHARED_SECRET: env.secret('Bearer tenants use for the provisioning API (routes come with provisioning; unset: not mounted).', 16),
+  PUBLIC_URL: env.url('The URL users reach the control plane at (OIDC redirect, billing pages, cookie Secure flag). Default: http://localhost:<PORT>.'),
+  TENANT_DOMAIN: env.pattern(
+    'Parent domain of tenant hosts (<slug>.<domain>); the session cookie is scoped to it so tenant subdomains receive it.',
+    /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/,
+    'must be a lowercase domain name such as moleculesai.app',
+  ),
+  SESSION_TTL_HOURS: env.int('How long a sign-in lasts.', 24 * 7, 1, 24 * 90),
+  TERMS_VERSION: env.stringWithDefault('Current terms-of-service version; users accept it once per version before creating orgs.', '2026-11-01'),
+  MAX_FREE_ORGS_PER_USER: env.int('Free-plan orgs one user may own; beyond it creating an org answers 402.', 3, 0, 1000),
+  INSTANCE_LOOKUP_LIMIT: env.int('Public /orgs/:slug/instance lookups allowed per client per minute (anti-enumeration).', 60, 1, 100_000),
+  LOGIN_ATTEMPT_LIMIT: env.int('Password sign-in attempts allowed per client and email per 15 minutes.', 10, 1, 100_000),
+  SIGNUP_LIMIT: env.int('Sign-ups allowed per client per hour.', 20, 1, 100_000),
+  PASSWORD_HASH_COST: env.int('scrypt cost as log2(N); 15 = 32 MiB of memory per hash.', 15, 10, 20),
+  OIDC_ISSUER_URL: env.url('OpenID Connect issuer (discovery at <issuer>/.well-known/openid-configuration). Unset: password sign-in only.'),
+  OIDC_CLIENT_ID: env.string('OpenID Connect client id registered with the issuer.'),
+  OIDC_CLIENT_SECRET: env.string('OpenID Connect client secret (confidential client).'),
+  OIDC_PROVIDER_NAME: env.pattern('Name of the provider in GET /cp/auth/login?provider=<name>.', /^[a-z][a-z0-9-]{0,31}$/, 'must be a short lowercase name'),
+  OIDC_SCOPES: env.stringWithDefault('Scopes requested from the issuer.', 'openid email profile'),
+  TENANT_PROVISIONER: env.oneOf('How tenants are run for new orgs: `none` records the request and leaves the org provisioning.', ['none'] as const, 'none'),
+  BILLING_PROVIDER: env.oneOf('Billing backend: `ledger` is the built-in self-hosted ledger (plans, credits, invoices).', ['ledger'] as const, 'ledger'),
+  REDIS_URL: env.url('Redis URL; when set, rate limits are shared across replicas.'),
+  MOLECULE_ENV: env.oneOf('Deployment environment.', ['development', 'test', 'production'] as const, 'development'),
+  LOG_LEVEL: env.oneOf('pino log level.', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+};
+
+export type ControlPlaneConfig = EnvOf<typeof controlPlaneEnvSchema>;
+
+export function loadControlPlaneConfig(source: Record<string, string | undefined> = process.env): ControlPlaneConfig {
+  const config = parseEnv(controlPlaneEnvSchema, source);
+  const oidc = [config.OIDC_ISSUER_URL, config.OIDC_CLIENT_ID].filter(Boolean).length;
+  if (oidc === 1) {
+    throw new ConfigError(['OIDC_ISSUER_URL and OIDC_CLIENT_ID: set both to enable OpenID Connect sign-in, or neither']);
+  }
+  return config;
+}
+
+/** The URL the CP is reached at, as users see it (never ends in a slash). */
+export function publicUrlOf(config: ControlPlaneConfig): string {
+  return config.PUBLIC_URL ?? `http://localhost:${config.PORT}`;
+}

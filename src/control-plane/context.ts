@@ -1,0 +1,26 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { AuditWriter } from '../core/audit/writer.js';
+import type { RateLimiter } from '../core/rate-limit.js';
+import type { ControlPlaneAuthenticator } from './auth/authenticator.js';
+import type { BillingProvider } from './billing/provider.js';
+import type { ControlPlaneConfig } from './config.js';
+import type { ControlPlaneSchema } from './db/schema.js';
+import type { OidcLogin } from './identity/oidc.js';
+import type { TenantProvisioner } from './orgs/provisioner.js';
+
+/** What a control-plane route may use. Built once in `buildControlPlaneApp`; routes never reach for globals. */
+export interface ControlPlaneContext {
+  config: ControlPlaneConfig;
+  db: Kysely<ControlPlaneSchema>;
+  log: Logger;
+  auth: ControlPlaneAuthenticator;
+  rateLimiter: RateLimiter;
+  auditWriter: AuditWriter;
+  provisioner: TenantProvisioner;
+  billing: BillingProvider;
+  /** Null when no OpenID Connect provider is configured. */
+  oidc: OidcLogin | null;
+  /** The URL users reach the CP at (PUBLIC_URL or http://localhost:<PORT>). */
+  publicUrl: string;
+}

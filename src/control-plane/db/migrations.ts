@@ -1,0 +1,169 @@
+import { AUDIT_CHAIN_DDL } from '../../core/audit/schema.js';
+import type { Migration } from '../../core/db/migrate.js';
+import { BILLING_SESSION_KINDS, INSTANCE_STATUSES, MEMBER_ROLES, ORG_STATUSES, PLAN_IDS } from './schema.js';
+
+const list = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
+
+/** The control plane database's history. Forward-only: add a new entry, never edit a landed one. */
+export const controlPlaneMigrations: readonly Migration[] = [
+  {
+    id: '202611220101_identity',
+    statements: [
+      `create table if not exists users (
+        id text primary key,
+        email text not null unique,
+        name text,
+        password_hash text,
+        terms_version text,
+        terms_accepted_at timestamptz,
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now()
+      )`,
+      `create table if not exists user_identities (
+        provider text not null,
+        subject text not null,
+        user_id text not null references users(id) on delete cascade,
+        email text,
+        created_at timestamptz not null default now(),
+        primary key (provider, subject)
+      )`,
+      `create table if not exists sessions (
+        id text primary key,
+        token_hash text not null,
+        user_id text not null references users(id) on delete cascade,
+        created_at timestamptz not null default now(),
+        expires_at timestamptz not null,
+        revoked_at timestamptz,
+        client_ip text
+      )`,
+      // Lookup is one equality on the hash over live rows (DESIGN.md §4).
+      `create unique index if not exists sessions_live_hash on sessions (token_hash) where revoked_at is null`,
+      `create index if not exists sessions_user on sessions (user_id)`,
+      `create table if not exists oidc_states (
+        state_hash text primary key,
+        provider text not null,
+        code_verifier text not null,
+        nonce text not null,
+        return_to text,
+        created_at timestamptz not null default now(),
+        expires_at timestamptz not null
+      )`,
+    ],
+  },
+  {
+    id: '202611220102_organizations',
+    statements: [
+      `create table if not exists organizations (
+        id uuid primary key,
+        slug text not null unique,
+        name text not null,
+        plan text not null default 'free' check (plan in (${list(PLAN_IDS)})),
+        status text not null default 'provisioning' check (status in (${list(ORG_STATUSES)})),
+        provider text not null default 'local',
+        is_canary boolean not null default false,
+        credits_balance bigint not null default 0,
+        plan_monthly_credits bigint not null default 0,
+        overage_used_credits bigint not null default 0,
+        overage_cap_credits bigint not null default 0,
+        last_error text,
+        created_by text not null,
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now()
+      )`,
+      `create index if not exists organizations_created on organizations (created_at, id)`,
+      `create table if not exists org_members (
+        org_id uuid not null references organizations(id) on delete cascade,
+        user_id text not null,
+        role text not null check (role in (${list(MEMBER_ROLES)})),
+        invited_by text,
+        created_at timestamptz not null default now(),
+        primary key (org_id, user_id)
+      )`,
+      `create index if not exists org_members_user on org_members (user_id)`,
+      `create table if not exists org_invitations (
+        id text primary key,
+        org_id uuid not null references organizations(id) on delete cascade,
+        token_hash text not null unique,
+        prefix text not null,
+        email text,
+        role text not null check (role in (${list(MEMBER_ROLES)})),
+        invited_by text not null,
+        created_at timestamptz not null default now(),
+        expires_at timestamptz not null,
+        accepted_at timestamptz,
+        accepted_by text,
+        revoked_at timestamptz
+      )`,
+      `create index if not exists org_invitations_org on org_invitations (org_id, created_at)`,
+      `create table if not exists org_instances (
+        org_id uuid primary key references organizations(id) on delete cascade,
+        status text not null check (status in (${list(INSTANCE_STATUSES)})),
+        stage text not null,
+        progress integer not null default 0 check (progress between 0 and 100),
+        message text not null default '',
+        eta_seconds integer not null default 0 check (eta_seconds >= 0),
+        url text,
+        region text,
+        ip text,
+        last_error text,
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now()
+      )`,
+      // Kept after the org row is gone: who purged which slug, when (GDPR Art. 17 accountability).
+      `create table if not exists org_purges (
+        id text primary key,
+        org_id uuid not null,
+        slug text not null,
+        purged_by text not null,
+        purged_at timestamptz not null default now()
+      )`,
+    ],
+  },
+  {
+    id: '202611220103_billing',
+    statements: [
+      `create table if not exists credit_ledger (
+        id text primary key,
+        org_id uuid not null references organizations(id) on delete cascade,
+        delta bigint not null,
+        balance_after bigint not null,
+        reason text not null,
+        reference text,
+        created_by text not null,
+        created_at timestamptz not null default now()
+      )`,
+      `create index if not exists credit_ledger_org on credit_ledger (org_id, created_at)`,
+      `create table if not exists invoices (
+        id text primary key,
+        org_id uuid not null references organizations(id) on delete cascade,
+        number text not null unique,
+        description text not null,
+        amount_cents bigint not null check (amount_cents >= 0),
+        currency text not null default 'usd',
+        status text not null check (status in ('paid', 'open', 'void')),
+        lines jsonb not null default '[]',
+        created_at timestamptz not null default now(),
+        paid_at timestamptz
+      )`,
+      `create index if not exists invoices_org on invoices (org_id, created_at)`,
+      `create table if not exists billing_sessions (
+        id text primary key,
+        org_id uuid not null references organizations(id) on delete cascade,
+        kind text not null check (kind in (${list(BILLING_SESSION_KINDS)})),
+        plan text check (plan in (${list(PLAN_IDS)})),
+        credits bigint,
+        amount_cents bigint,
+        success_url text,
+        cancel_url text,
+        return_url text,
+        status text not null default 'pending' check (status in ('pending', 'completed', 'cancelled', 'expired')),
+        created_by text not null,
+        created_at timestamptz not null default now(),
+        expires_at timestamptz not null,
+        completed_at timestamptz,
+        completed_by text
+      )`,
+    ],
+  },
+  { id: '202611220104_audit', statements: AUDIT_CHAIN_DDL },
+];

@@ -1,0 +1,197 @@
+import type { ColumnType } from 'kysely';
+import type { AuditSchema } from '../../core/audit/schema.js';
+
+/** Kysely table types for the control plane's own database: the one place its shape is written in TypeScript. */
+
+type WithDefault<T> = ColumnType<T, T | undefined, T>;
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+/** bigint columns arrive as strings from node-postgres; the stores convert with Number(). */
+type Int8 = ColumnType<string | number, number | undefined, number>;
+
+export const ORG_STATUSES = ['awaiting_payment', 'provisioning', 'running', 'failed', 'suspended'] as const;
+export type OrgStatus = (typeof ORG_STATUSES)[number];
+
+export const MEMBER_ROLES = ['owner', 'admin', 'member'] as const;
+export type MemberRole = (typeof MEMBER_ROLES)[number];
+
+export const PLAN_IDS = ['free', 'starter', 'pro'] as const;
+export type PlanId = (typeof PLAN_IDS)[number];
+
+export const INSTANCE_STATUSES = ['provisioning', 'running', 'failed', 'deprovisioning', 'deprovisioned'] as const;
+export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
+
+export interface UsersTable {
+  id: string;
+  /** Lower-cased; unique. */
+  email: string;
+  name: string | null;
+  /** `scrypt$<logN>$<r>$<p>$<salt>$<hash>`; null for accounts that only sign in through OpenID Connect. */
+  password_hash: string | null;
+  terms_version: string | null;
+  terms_accepted_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface UserIdentitiesTable {
+  provider: string;
+  subject: string;
+  user_id: string;
+  email: string | null;
+  created_at: Timestamp;
+}
+
+export interface SessionsTable {
+  id: string;
+  /** sha256 of the cookie value; the value itself is never stored. */
+  token_hash: string;
+  user_id: string;
+  created_at: Timestamp;
+  expires_at: Date | string;
+  revoked_at: NullableTimestamp;
+  client_ip: string | null;
+}
+
+export interface OidcStatesTable {
+  /** sha256 of the `state` parameter. */
+  state_hash: string;
+  provider: string;
+  code_verifier: string;
+  nonce: string;
+  return_to: string | null;
+  created_at: Timestamp;
+  expires_at: Date | string;
+}
+
+export interface OrganizationsTable {
+  id: string;
+  slug: string;
+  name: string;
+  plan: WithDefault<PlanId>;
+  status: WithDefault<OrgStatus>;
+  provider: WithDefault<string>;
+  is_canary: WithDefault<boolean>;
+  credits_balance: Int8;
+  plan_monthly_credits: Int8;
+  overage_used_credits: Int8;
+  overage_cap_credits: Int8;
+  last_error: string | null;
+  created_by: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface OrgMembersTable {
+  org_id: string;
+  /** A user id (`usr_…`), or the opaque owner id an admin-created org was given (`e2e-runner:<slug>`). */
+  user_id: string;
+  role: MemberRole;
+  invited_by: string | null;
+  created_at: Timestamp;
+}
+
+export interface OrgInvitationsTable {
+  id: string;
+  org_id: string;
+  token_hash: string;
+  prefix: string;
+  /** When set, only a user with this (lower-cased) email can accept. */
+  email: string | null;
+  role: MemberRole;
+  invited_by: string;
+  created_at: Timestamp;
+  expires_at: Date | string;
+  accepted_at: NullableTimestamp;
+  accepted_by: string | null;
+  revoked_at: NullableTimestamp;
+}
+
+export interface OrgInstancesTable {
+  org_id: string;
+  status: InstanceStatus;
+  stage: string;
+  progress: number;
+  message: string;
+  eta_seconds: number;
+  url: string | null;
+  region: string | null;
+  ip: string | null;
+  last_error: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface OrgPurgesTable {
+  id: string;
+  org_id: string;
+  slug: string;
+  purged_by: string;
+  purged_at: Timestamp;
+}
+
+export interface CreditLedgerTable {
+  id: string;
+  org_id: string;
+  delta: Int8;
+  balance_after: Int8;
+  reason: string;
+  reference: string | null;
+  created_by: string;
+  created_at: Timestamp;
+}
+
+export interface InvoicesTable {
+  id: string;
+  org_id: string;
+  number: string;
+  description: string;
+  amount_cents: Int8;
+  currency: WithDefault<string>;
+  status: 'paid' | 'open' | 'void';
+  lines: ColumnType<InvoiceLine[], string, string>;
+  created_at: Timestamp;
+  paid_at: NullableTimestamp;
+}
+
+export interface InvoiceLine {
+  description: string;
+  amount_cents: number;
+  quantity: number;
+}
+
+export const BILLING_SESSION_KINDS = ['checkout', 'portal', 'topup'] as const;
+export type BillingSessionKind = (typeof BILLING_SESSION_KINDS)[number];
+
+export interface BillingSessionsTable {
+  id: string;
+  org_id: string;
+  kind: BillingSessionKind;
+  plan: PlanId | null;
+  credits: number | null;
+  amount_cents: number | null;
+  success_url: string | null;
+  cancel_url: string | null;
+  return_url: string | null;
+  status: 'pending' | 'completed' | 'cancelled' | 'expired';
+  created_by: string;
+  created_at: Timestamp;
+  expires_at: Date | string;
+  completed_at: NullableTimestamp;
+  completed_by: string | null;
+}
+
+export interface ControlPlaneSchema extends AuditSchema {
+  users: UsersTable;
+  user_identities: UserIdentitiesTable;
+  sessions: SessionsTable;
+  oidc_states: OidcStatesTable;
+  organizations: OrganizationsTable;
+  org_members: OrgMembersTable;
+  org_invitations: OrgInvitationsTable;
+  org_instances: OrgInstancesTable;
+  org_purges: OrgPurgesTable;
+  credit_ledger: CreditLedgerTable;
+  invoices: InvoicesTable;
+  billing_sessions: BillingSessionsTable;
+}

@@ -1,0 +1,13 @@
+import type { ControlPlaneDomainRoutes } from '../routes.js';
+import createOrgRoute from './routes/create.js';
+import deleteOrgRoute from './routes/delete.js';
+import exportOrgRoute from './routes/export.js';
+import getOrgRoute from './routes/get.js';
+import orgInstanceRoute from './routes/instance.js';
+import listOrgsRoute from './routes/list.js';
+import provisionStatusRoute from './routes/provision-status.js';
+
+export const orgRoutes: ControlPlaneDomainRoutes = {
+  public: [orgInstanceRoute],
+  session: [createOrgRoute, listOrgsRoute, getOrgRoute, deleteOrgRoute, exportOrgRoute, provisionStatusRoute],
+};

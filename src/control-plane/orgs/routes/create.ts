@@ -1,0 +1,67 @@
+import { Type, type Static } from 'typebox';
+import { auditEventForReply } from '../../../core/audit/request.js';
+import { DomainError } from '../../../core/errors.js';
+import type { App } from '../../../core/http/app.js';
+import { errorResponses } from '../../../core/http/responses.js';
+import type { SessionPrincipal } from '../../auth/authenticator.js';
+import type { ControlPlaneContext } from '../../context.js';
+import { SESSION_ERRORS } from '../../identity/routes/me.js';
+import { presentOrg } from '../present.js';
+import { Organization, OrgName, PlanSchema, Slug } from '../schemas.js';
+import { countFreeOrgsOwnedBy } from '../store.js';
+import { assertSlugAvailable, createOrg } from '../service.js';
+
+export const CreateOrgRequest = Type.Object(
+  {
+    slug: Slug,
+    name: OrgName,
+    plan: Type.Optional(PlanSchema),
+  },
+  { additionalProperties: false },
+);
+export type CreateOrgRequest = Static<typeof CreateOrgRequest>;
+
+export default function createOrgRoute(app: App, ctx: ControlPlaneContext) {
+  app.post(
+    '/orgs',
+    {
+      schema: {
+        operationId: 'createOrg',
+        tags: ['orgs'],
+        summary: 'Create an org (the caller becomes its owner)',
+        description:
+          'Needs the current terms accepted (412 otherwise). A free org starts `provisioning`; a paid `plan` starts `awaiting_payment` until checkout completes. ' +
+          'A user may own MAX_FREE_ORGS_PER_USER free orgs (402 beyond). Reserved and taken slugs are 409.',
+        security: [{ session: [] }],
+        body: CreateOrgRequest,
+        response: {
+          201: Organization,
+          ...errorResponses(...SESSION_ERRORS, 'VALIDATION_FAILED', 'ORIGIN_FORBIDDEN', 'TERMS_NOT_ACCEPTED', 'PAYMENT_REQUIRED', 'SLUG_TAKEN'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const principal = request.principal as SessionPrincipal;
+      if (principal.session.termsVersion !== ctx.config.TERMS_VERSION) {
+        throw new DomainError('TERMS_NOT_ACCEPTED', 'accept the terms of service first (POST /api/v1/auth/accept-terms)', { terms_version: ctx.config.TERMS_VERSION });
+      }
+      const { slug, name, plan = 'free' } = request.body;
+      assertSlugAvailable(slug);
+      if (plan === 'free') {
+        const owned = await countFreeOrgsOwnedBy(ctx.db, principal.userId);
+        if (owned >= ctx.config.MAX_FREE_ORGS_PER_USER) {
+          throw new DomainError('PAYMENT_REQUIRED', `free plan quota reached: you already own ${owned} free org(s); choose a paid plan or upgrade one`, {
+            quota: ctx.config.MAX_FREE_ORGS_PER_USER,
+          });
+        }
+      }
+      const row = await createOrg(
+        ctx,
+        { slug, name, plan, ownerUserId: principal.userId, provider: 'local', actor: principal.actor },
+        auditEventForReply(reply, 201),
+      );
+      request.auditWritten = true;
+      return reply.code(201).send(presentOrg(row, 'owner'));
+    },
+  );
+}

@@ -1,0 +1,32 @@
+import { Type } from 'typebox';
+import { auditEventForReply } from '../../../core/audit/request.js';
+import type { App } from '../../../core/http/app.js';
+import { errorResponses } from '../../../core/http/responses.js';
+import type { ControlPlaneContext } from '../../context.js';
+import { SESSION_ERRORS } from '../../identity/routes/me.js';
+import { requireOrgRole } from '../access.js';
+import { SlugParams } from '../schemas.js';
+import { purgeOrg } from '../service.js';
+
+export default function deleteOrgRoute(app: App, ctx: ControlPlaneContext) {
+  app.delete(
+    '/orgs/:slug',
+    {
+      schema: {
+        operationId: 'deleteOrg',
+        tags: ['orgs'],
+        summary: 'Delete an org and everything it holds (owners only; irreversible)',
+        description: 'Stops the org’s tenant, then removes its members, invitations, billing records and instance; a purge record and the audit event remain. 204.',
+        security: [{ session: [] }],
+        params: SlugParams,
+        response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(...SESSION_ERRORS, 'VALIDATION_FAILED', 'ORIGIN_FORBIDDEN', 'ORG_NOT_FOUND', 'ROLE_FORBIDDEN') },
+      },
+    },
+    async (request, reply) => {
+      const org = await requireOrgRole(ctx, request.principal, request.params.slug, 'owner', 'delete the org');
+      await purgeOrg(ctx, org, request.principal!.actor, auditEventForReply(reply, 204));
+      request.auditWritten = true;
+      return reply.code(204).send(null);
+    },
+  );
+}

@@ -1,0 +1,143 @@
+import type { Transaction } from 'kysely';
+import { appendAuditEvents, type AuditEventInput } from '../../core/audit/chain.js';
+import { isUniqueViolation } from '../../core/db/index.js';
+import { DomainError } from '../../core/errors.js';
+import { newId, newUuid } from '../../core/ids.js';
+import type { ControlPlaneContext } from '../context.js';
+import type { ControlPlaneSchema, PlanId } from '../db/schema.js';
+import { findInstance, type OrgRow } from './store.js';
+
+/**
+ * Slugs that name the platform's own hosts (reference §1, "mirrored from the CP list"), plus a few more that would
+ * make a tenant host look like ours.
+ */
+export const RESERVED_SLUGS = new Set([
+  'app', 'www', 'api', 'admin', 'cp', 'dashboard', 'billing', 'status', 'docs',
+  'auth', 'login', 'signup', 'console', 'help', 'support', 'mail', 'static', 'assets', 'internal', 'molecule', 'platform',
+]);
+
+export function assertSlugAvailable(slug: string): void {
+  if (RESERVED_SLUGS.has(slug)) throw new DomainError('SLUG_TAKEN', `slug "${slug}" is reserved`, { field: 'slug', reserved: true });
+}
+
+export interface CreateOrgInput {
+  slug: string;
+  name: string;
+  plan: PlanId;
+  ownerUserId: string;
+  provider: string;
+  actor: string;
+}
+
+/** The instance row a provisioning org starts with: the first stage of the boot order, nothing done yet. */
+const FIRST_STAGE = { status: 'provisioning' as const, stage: 'launching', progress: 0, eta_seconds: 240 };
+
+/**
+ * Creates an org in one transaction: the org, its owner, its billing start (plan, credits, ledger), its instance
+ * row and the request's audit event. Provisioning is handed to the TenantProvisioner after commit.
+ */
+export async function createOrg(ctx: ControlPlaneContext, input: CreateOrgInput, audit: AuditEventInput): Promise<OrgRow> {
+  assertSlugAvailable(input.slug);
+  let row: OrgRow;
+  try {
+    row = await ctx.db.transaction().execute(async (tx) => {
+      const id = newUuid();
+      await tx
+        .insertInto('organizations')
+        .values({
+          id,
+          slug: input.slug,
+          name: input.name,
+          provider: input.provider,
+          credits_balance: 0,
+          plan_monthly_credits: 0,
+          overage_used_credits: 0,
+          overage_cap_credits: 0,
+          last_error: null,
+          created_by: input.actor,
+        })
+        .execute();
+      await tx.insertInto('org_members').values({ org_id: id, user_id: input.ownerUserId, role: 'owner', invited_by: null }).execute();
+      const status = await ctx.billing.initializeOrg(tx, { id, plan: input.plan }, input.actor);
+      await setOrgStatus(tx, id, status, ctx.provisioner.name);
+      await appendAuditEvents(tx, [audit]);
+      return tx.selectFrom('organizations').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new DomainError('SLUG_TAKEN', `slug "${input.slug}" is already taken`, { field: 'slug' });
+    throw err;
+  }
+  if (row.status === 'provisioning') await startProvisioning(ctx, row);
+  return row;
+}
+
+/** Moves an org to `status`; entering `provisioning` creates its instance row (once). */
+export async function setOrgStatus(tx: Transaction<ControlPlaneSchema>, orgId: string, status: 'provisioning' | 'awaiting_payment', provisionerName: string) {
+  await tx.updateTable('organizations').set({ status, updated_at: new Date() }).where('id', '=', orgId).execute();
+  if (status === 'provisioning') {
+    await tx
+      .insertInto('org_instances')
+      .values({ org_id: orgId, ...FIRST_STAGE, message: waitingMessage(provisionerName) })
+      .onConflict((oc) => oc.column('org_id').doNothing())
+      .execute();
+  }
+}
+
+function waitingMessage(provisionerName: string): string {
+  return provisionerName === 'none'
+    ? 'queued: no tenant provisioner is configured on this control plane (TENANT_PROVISIONER=none)'
+    : `queued for the ${provisionerName} tenant provisioner`;
+}
+
+/** Hands the org to the provisioner; a provisioner that refuses marks the org failed with the reason. */
+export async function startProvisioning(ctx: ControlPlaneContext, org: Pick<OrgRow, 'id' | 'slug' | 'provider'>): Promise<void> {
+  try {
+    await ctx.provisioner.provision({ orgId: org.id, slug: org.slug, provider: org.provider });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    ctx.log.error({ err, org: org.slug }, 'tenant provisioning could not start');
+    await ctx.db.updateTable('organizations').set({ status: 'failed', last_error: message, updated_at: new Date() }).where('id', '=', org.id).execute();
+    await ctx.db.updateTable('org_instances').set({ status: 'failed', last_error: message, updated_at: new Date() }).where('org_id', '=', org.id).execute();
+  }
+}
+
+/**
+ * The purge (reference §4.6): stop the tenant, then delete the org's rows (members, invitations, instance, billing
+ * cascade with it), keeping an `org_purges` record and the audit event, in one transaction.
+ */
+export async function purgeOrg(ctx: ControlPlaneContext, org: Pick<OrgRow, 'id' | 'slug' | 'provider'>, actor: string, audit: AuditEventInput): Promise<void> {
+  await ctx.provisioner.deprovision({ orgId: org.id, slug: org.slug, provider: org.provider });
+  await ctx.db.transaction().execute(async (tx) => {
+    await tx.deleteFrom('organizations').where('id', '=', org.id).execute();
+    await tx.insertInto('org_purges').values({ id: newId('purge'), org_id: org.id, slug: org.slug, purged_by: actor }).execute();
+    await appendAuditEvents(tx, [audit]);
+  });
+}
+
+export interface ProvisionStatus {
+  status: 'provisioning' | 'running' | 'failed';
+  stage: 'launching' | 'installing' | 'starting' | 'configuring_https' | 'ready' | 'failed';
+  progress: number;
+  message: string;
+  eta_seconds: number;
+  url?: string;
+}
+
+const STAGES = new Set(['launching', 'installing', 'starting', 'configuring_https', 'ready', 'failed']);
+
+/** Reference §4.3. Progress comes from the stored row, which only ever moves forward. */
+export async function provisionStatusOf(ctx: ControlPlaneContext, org: OrgRow): Promise<ProvisionStatus> {
+  if (org.status === 'awaiting_payment') {
+    return { status: 'provisioning', stage: 'launching', progress: 0, message: 'awaiting payment: complete checkout to start provisioning', eta_seconds: FIRST_STAGE.eta_seconds };
+  }
+  const instance = await findInstance(ctx.db, org.id);
+  if (!instance) return { status: 'provisioning', stage: 'launching', progress: 0, message: 'queued', eta_seconds: FIRST_STAGE.eta_seconds };
+  if (instance.status === 'running') {
+    return { status: 'running', stage: 'ready', progress: 100, message: 'ready', eta_seconds: 0, ...(instance.url ? { url: instance.url } : {}) };
+  }
+  if (instance.status !== 'provisioning' || org.status === 'failed') {
+    return { status: 'failed', stage: 'failed', progress: instance.progress, message: instance.last_error ?? org.last_error ?? 'provisioning failed', eta_seconds: 0 };
+  }
+  const stage = (STAGES.has(instance.stage) ? instance.stage : 'launching') as ProvisionStatus['stage'];
+  return { status: 'provisioning', stage, progress: instance.progress, message: instance.message, eta_seconds: Math.max(0, instance.eta_seconds) };
+}

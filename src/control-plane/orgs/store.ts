@@ -1,0 +1,61 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { ControlPlaneSchema, MemberRole, OrganizationsTable } from '../db/schema.js';
+import type { Selectable } from 'kysely';
+
+type Db = Kysely<ControlPlaneSchema> | Transaction<ControlPlaneSchema>;
+export type OrgRow = Selectable<OrganizationsTable>;
+
+export async function findOrgBySlug(db: Db, slug: string): Promise<OrgRow | undefined> {
+  return db.selectFrom('organizations').selectAll().where('slug', '=', slug).executeTakeFirst();
+}
+
+/** The org and the caller's role in it, or undefined when the org is unknown or the caller is not a member. */
+export async function findMembershipBySlug(db: Db, slug: string, userId: string): Promise<(OrgRow & { role: MemberRole }) | undefined> {
+  return db
+    .selectFrom('organizations')
+    .innerJoin('org_members', 'org_members.org_id', 'organizations.id')
+    .selectAll('organizations')
+    .select('org_members.role')
+    .where('organizations.slug', '=', slug)
+    .where('org_members.user_id', '=', userId)
+    .executeTakeFirst();
+}
+
+export async function listOrgsOfUser(db: Db, userId: string) {
+  return db
+    .selectFrom('organizations')
+    .innerJoin('org_members', 'org_members.org_id', 'organizations.id')
+    .selectAll('organizations')
+    .select('org_members.role')
+    .where('org_members.user_id', '=', userId)
+    .orderBy('organizations.created_at', 'asc')
+    .orderBy('organizations.id', 'asc')
+    .execute();
+}
+
+export async function countFreeOrgsOwnedBy(db: Db, userId: string): Promise<number> {
+  const row = await db
+    .selectFrom('organizations')
+    .innerJoin('org_members', 'org_members.org_id', 'organizations.id')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('org_members.user_id', '=', userId)
+    .where('org_members.role', '=', 'owner')
+    .where('organizations.plan', '=', 'free')
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export async function findInstance(db: Db, orgId: string) {
+  return db.selectFrom('org_instances').selectAll().where('org_id', '=', orgId).executeTakeFirst();
+}
+
+export async function listMembers(db: Db, orgId: string) {
+  return db
+    .selectFrom('org_members')
+    .leftJoin('users', 'users.id', 'org_members.user_id')
+    .select(['org_members.user_id', 'org_members.role', 'org_members.created_at', 'org_members.invited_by', 'users.email', 'users.name'])
+    .where('org_members.org_id', '=', orgId)
+    .orderBy('org_members.created_at', 'asc')
+    .orderBy('org_members.user_id', 'asc')
+    .execute();
+}

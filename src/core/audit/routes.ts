@@ -1,0 +1,116 @@
+import { Readable } from 'node:stream';
+import type { FastifyContextConfig } from 'fastify';
+import type { Kysely } from 'kysely';
+import { Type } from 'typebox';
+import type { App } from '../http/app.js';
+import { errorResponses } from '../http/responses.js';
+import type { ErrorCode } from '../errors.js';
+import { verifyChain } from './chain.js';
+import { AuditEvent, AuditFilterQuery, iterateAudit, presentAuditRow, queryAudit } from './query.js';
+import type { AuditSchema } from './schema.js';
+import type { AuditWriter } from './writer.js';
+
+/**
+ * The three audit routes (query, verify, export), shared by the tenant (`/audit`, org admins) and the control plane
+ * (`/admin/audit`, the CP admin bearer). Each service has its own chain in its own database; only the path, the
+ * auth tier and the words differ.
+ */
+export interface AuditRouteOptions {
+  /** `/audit` on the tenant, `/admin/audit` on the control plane. */
+  path: string;
+  db: Kysely<AuditSchema>;
+  writer: AuditWriter;
+  /** Route config the mounting tier reads (minRole, orgWide). */
+  config: FastifyContextConfig;
+  security: Array<Record<string, string[]>>;
+  /** Error codes the tier can answer with, for the OpenAPI entry. */
+  errors: ErrorCode[];
+  /** Prefix for operation ids, so the two services' documents read naturally (`queryAudit`, `queryCpAudit`). */
+  operationNoun?: string;
+}
+
+export function registerAuditRoutes(app: App, o: AuditRouteOptions): void {
+  const noun = o.operationNoun ?? 'Audit';
+  app.get(
+    o.path,
+    {
+      config: o.config,
+      schema: {
+        operationId: `query${noun}`,
+        tags: ['audit'],
+        summary: 'Query the audit trail, newest first',
+        description: 'Every authenticated request is one event. Filter by actor, credential, method, path prefix, status and time; page with `cursor`.',
+        security: o.security,
+        querystring: Type.Object({
+          ...AuditFilterQuery.properties,
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+          cursor: Type.Optional(Type.Integer({ minimum: 1, description: '`next_cursor` from the previous page.' })),
+        }),
+        response: {
+          200: Type.Object({ events: Type.Array(AuditEvent), count: Type.Integer(), next_cursor: Type.Union([Type.Integer(), Type.Null()]) }),
+          ...errorResponses(...o.errors, 'VALIDATION_FAILED'),
+        },
+      },
+    },
+    async (request) => {
+      // Make this request's own predecessors visible: reads are written behind, so flush before querying.
+      await o.writer.flush();
+      const { limit = 100, cursor, ...filter } = request.query;
+      const rows = await queryAudit(o.db, filter, limit, cursor);
+      const events = rows.map(presentAuditRow);
+      return { events, count: events.length, next_cursor: rows.length === limit ? events[events.length - 1]!.seq : null };
+    },
+  );
+
+  app.get(
+    `${o.path}/verify`,
+    {
+      config: o.config,
+      schema: {
+        operationId: `verify${noun}`,
+        tags: ['audit'],
+        summary: 'Prove the audit chain unbroken',
+        description: 'Recomputes every hash. `{ok:true, count, head}`, or `{ok:false, broken_at}` naming the first row that was altered, removed or reordered.',
+        security: o.security,
+        response: {
+          200: Type.Union([
+            Type.Object({ ok: Type.Literal(true), count: Type.Integer(), head: Type.String() }),
+            Type.Object({ ok: Type.Literal(false), count: Type.Integer(), broken_at: Type.Integer(), event_id: Type.Union([Type.String(), Type.Null()]), reason: Type.String() }),
+          ]),
+          ...errorResponses(...o.errors),
+        },
+      },
+    },
+    async () => {
+      await o.writer.flush();
+      return verifyChain(o.db);
+    },
+  );
+
+  app.get(
+    `${o.path}/export`,
+    {
+      config: o.config,
+      schema: {
+        operationId: `export${noun}`,
+        tags: ['audit'],
+        summary: 'Export the audit trail as NDJSON, oldest first',
+        description: `One JSON event per line (\`application/x-ndjson\`), streamed; the same filters as GET ${o.path}.`,
+        security: o.security,
+        querystring: AuditFilterQuery,
+        response: errorResponses(...o.errors, 'VALIDATION_FAILED'),
+      },
+    },
+    async (request, reply) => {
+      await o.writer.flush();
+      const rows = iterateAudit(o.db, request.query);
+      const stream = Readable.from(
+        (async function* () {
+          for await (const row of rows) yield JSON.stringify(presentAuditRow(row)) + '\n';
+        })(),
+      );
+      reply.type('application/x-ndjson').header('content-disposition', 'attachment; filename="audit.ndjson"');
+      return reply.send(stream as never); // a stream, not a schema-shaped object
+    },
+  );
+}

@@ -1,0 +1,136 @@
+/**
+ * Control-plane test harness: a CP app (in-process, `app.inject`, or listening on loopback) on its own fresh
+ * database of the given kind, plus helpers that sign users up and create orgs the way a client would.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { App } from '../src/core/http/app.js';
+import { createLogger } from '../src/core/logger.js';
+import { MemoryRateLimiter } from '../src/core/rate-limit.js';
+import { buildControlPlaneApp } from '../src/control-plane/app.js';
+import { loadControlPlaneConfig, type ControlPlaneConfig } from '../src/control-plane/config.js';
+import { openControlPlaneDatabase } from '../src/control-plane/database.js';
+import type { ControlPlaneSchema } from '../src/control-plane/db/schema.js';
+import type { TenantProvisioner } from '../src/control-plane/orgs/provisioner.js';
+import { createScratchDatabase, type DbKind } from './harness.js';
+
+export interface TestUser {
+  userId: string;
+  email: string;
+  password: string;
+  /** The `mcp_session=…` pair, ready for a Cookie header. */
+  cookie: string;
+}
+
+export interface TestOrg {
+  id: string;
+  slug: string;
+  name: string;
+  status: string;
+  [key: string]: unknown;
+}
+
+export interface TestControlPlane {
+  kind: DbKind;
+  app: App;
+  /** The loopback URL when started with `listen: true`, else ''. */
+  url: string;
+  db: Kysely<ControlPlaneSchema>;
+  config: ControlPlaneConfig;
+  adminToken: string;
+  /** Headers carrying the CP admin bearer. */
+  admin(): Record<string, string>;
+  /** Headers carrying a user's session cookie. */
+  as(user: TestUser): Record<string, string>;
+  /** Signs a new user up (fresh email unless given) and, unless told otherwise, accepts the terms. */
+  signup(opts?: { email?: string; password?: string; name?: string; acceptTerms?: boolean }): Promise<TestUser>;
+  /** Creates an org owned by the user (fresh slug unless given); returns the 201 body. */
+  createOrg(owner: TestUser, body?: Record<string, unknown>): Promise<TestOrg>;
+  close(): Promise<void>;
+}
+
+export interface TestControlPlaneOptions {
+  env?: Record<string, string | undefined>;
+  listen?: boolean;
+  provisioner?: TenantProvisioner;
+}
+
+export function uniqueSlug(prefix = 'org'): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+export function cookieFrom(setCookie: string | string[] | undefined): string {
+  const first = [setCookie ?? []].flat().find((c) => c.startsWith('mcp_session='));
+  if (!first) throw new Error('no mcp_session cookie was set');
+  return first.split(';')[0]!;
+}
+
+export async function startTestControlPlane(kind: DbKind, opts: TestControlPlaneOptions = {}): Promise<TestControlPlane> {
+  const scratch = kind === 'postgres' ? await createScratchDatabase() : null;
+  const adminToken = `cp-admin-${randomBytes(16).toString('hex')}`;
+  const config = loadControlPlaneConfig({
+    CP_ADMIN_API_TOKEN: adminToken,
+    MOLECULE_DATA_DIR: 'memory://',
+    DATABASE_URL: scratch?.url,
+    LOG_LEVEL: 'silent',
+    MOLECULE_ENV: 'test',
+    // Cheap hashes keep suites fast; the cost parameter is exercised by the password unit test.
+    PASSWORD_HASH_COST: '10',
+    // High by default so suites can call freely; rate-limit tests set their own.
+    SIGNUP_LIMIT: '100000',
+    LOGIN_ATTEMPT_LIMIT: '100000',
+    INSTANCE_LOOKUP_LIMIT: '100000',
+    MAX_FREE_ORGS_PER_USER: '50',
+    ...opts.env,
+  });
+  const database = await openControlPlaneDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.MOLECULE_DATA_DIR, poolSize: 5 });
+  const logger = createLogger({ name: 'test-cp', level: config.LOG_LEVEL });
+  const app = await buildControlPlaneApp({
+    config,
+    db: database.db,
+    logger,
+    rateLimiter: new MemoryRateLimiter(),
+    ...(opts.provisioner ? { provisioner: opts.provisioner } : {}),
+  });
+  await app.ready();
+  let url = '';
+  if (opts.listen) {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.server.address();
+    url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  }
+  const cp: TestControlPlane = {
+    kind,
+    app,
+    url,
+    db: database.db,
+    config,
+    adminToken,
+    admin: () => ({ authorization: `Bearer ${adminToken}` }),
+    as: (user) => ({ cookie: user.cookie }),
+    async signup(o = {}) {
+      const email = o.email ?? `user-${randomBytes(5).toString('hex')}@example.com`;
+      const password = o.password ?? `pw-${randomBytes(8).toString('hex')}`;
+      const res = await app.inject({ method: 'POST', url: '/api/v1/auth/signup', payload: { email, password, ...(o.name ? { name: o.name } : {}) } });
+      if (res.statusCode !== 201) throw new Error(`signup failed: ${res.statusCode} ${res.body}`);
+      const user: TestUser = { userId: (res.json() as { user_id: string }).user_id, email, password, cookie: cookieFrom(res.headers['set-cookie']) };
+      if (o.acceptTerms !== false) {
+        const t = await app.inject({ method: 'POST', url: '/api/v1/auth/accept-terms', headers: cp.as(user), payload: {} });
+        if (t.statusCode !== 200) throw new Error(`accept-terms failed: ${t.statusCode} ${t.body}`);
+      }
+      return user;
+    },
+    async createOrg(owner, body = {}) {
+      const slug = uniqueSlug();
+      const res = await app.inject({ method: 'POST', url: '/api/v1/orgs', headers: cp.as(owner), payload: { slug, name: `Org ${slug}`, ...body } });
+      if (res.statusCode !== 201) throw new Error(`createOrg failed: ${res.statusCode} ${res.body}`);
+      return res.json() as TestOrg;
+    },
+    async close() {
+      await app.close();
+      await database.close();
+      await scratch?.drop();
+    },
+  };
+  return cp;
+}
