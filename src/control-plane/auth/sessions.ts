@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { hashCredential, isWellFormed, mintCredential } from '../../core/credentials/format.js';
 import { serializeCookie } from '../../core/http/cookies.js';
 import { newId } from '../../core/ids.js';
@@ -40,7 +40,7 @@ export async function findSession(db: Kysely<ControlPlaneSchema>, plaintext: str
   return { sessionId: row.session_id, userId: row.user_id, email: row.email, name: row.name, termsVersion: row.terms_version };
 }
 
-export async function revokeSession(db: Kysely<ControlPlaneSchema>, sessionId: string): Promise<void> {
+export async function revokeSession(db: Kysely<ControlPlaneSchema> | Transaction<ControlPlaneSchema>, sessionId: string): Promise<void> {
   await db.updateTable('sessions').set({ revoked_at: new Date() }).where('id', '=', sessionId).where('revoked_at', 'is', null).execute();
 }
 

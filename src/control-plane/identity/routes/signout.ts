@@ -1,4 +1,6 @@
 import { Type } from 'typebox';
+import { appendAuditEvents } from '../../../core/audit/chain.js';
+import { auditEventForReply } from '../../../core/audit/request.js';
 import type { App } from '../../../core/http/app.js';
 import { errorResponses } from '../../../core/http/responses.js';
 import type { SessionPrincipal } from '../../auth/authenticator.js';
@@ -21,7 +23,11 @@ export default function signoutRoute(app: App, ctx: ControlPlaneContext) {
     },
     async (request, reply) => {
       const principal = request.principal as SessionPrincipal;
-      await revokeSession(ctx.db, principal.session.sessionId);
+      await ctx.db.transaction().execute(async (tx) => {
+        await revokeSession(tx, principal.session.sessionId);
+        await appendAuditEvents(tx, [auditEventForReply(reply, 200)]);
+      });
+      request.auditWritten = true;
       reply.header('set-cookie', clearedSessionCookie(ctx.config));
       return { ok: true as const, logout_url: '' };
     },

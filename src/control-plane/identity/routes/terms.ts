@@ -1,4 +1,6 @@
 import { Type } from 'typebox';
+import { appendAuditEvents } from '../../../core/audit/chain.js';
+import { auditEventForReply } from '../../../core/audit/request.js';
 import type { App } from '../../../core/http/app.js';
 import { errorResponses } from '../../../core/http/responses.js';
 import { ValidationError } from '../../../core/errors.js';
@@ -46,13 +48,18 @@ export function acceptTermsRoute(app: App, ctx: ControlPlaneContext) {
         response: { 200: TermsStatus, ...errorResponses(...SESSION_ERRORS, 'VALIDATION_FAILED', 'ORIGIN_FORBIDDEN') },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { session } = request.principal as SessionPrincipal;
       const current = ctx.config.TERMS_VERSION;
       if (request.body.version !== undefined && request.body.version !== current) {
         throw new ValidationError(`version ${request.body.version} is not the current terms version (${current})`, { field: 'version', current_version: current });
       }
-      const row = await acceptTerms(ctx.db, session.userId, current);
+      const row = await ctx.db.transaction().execute(async (tx) => {
+        const accepted = await acceptTerms(tx, session.userId, current);
+        await appendAuditEvents(tx, [auditEventForReply(reply, 200)]);
+        return accepted;
+      });
+      request.auditWritten = true;
       return { accepted: true, version: current, accepted_version: row.terms_version };
     },
   );
