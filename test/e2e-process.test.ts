@@ -7,48 +7,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { mintCredential } from '../src/core/credentials/format.js';
 import { newUuid } from '../src/core/ids.js';
 import { createScratchDatabase, forEachDatabase } from './harness.js';
-
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/bin/molecule-platform.js');
-
-interface Child {
-  proc: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-async function startBinary(env: Record<string, string>): Promise<Child> {
-  const proc = spawn(process.execPath, [BIN, 'tenant'], {
-    env: { PATH: process.env['PATH'] ?? '', ...env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening" line within 30 s:\n${out}`)), 30_000);
-    const check = () => {
-      for (const line of out.split('\n')) {
-        if (!line.startsWith('{')) continue;
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === 'listening' && entry.url) {
-          clearTimeout(timer);
-          resolve(entry.url);
-          return;
-        }
-      }
-    };
-    proc.stdout!.on('data', check);
-    void exited.then((code) => reject(new Error(`exited with ${code} before listening:\n${out}`)));
-  });
-  return { proc, url, output: () => out, exited };
-}
+import { BIN, startBinary } from './support/binary.js';
 
 forEachDatabase('the tenant binary over real HTTP', (kind) => {
   const adminToken = mintCredential('tenantAdminToken').plaintext;
@@ -71,7 +34,7 @@ forEachDatabase('the tenant binary over real HTTP', (kind) => {
   after(() => cleanup());
 
   it('serves the seed’s first steps, shuts down cleanly on SIGTERM, and keeps every acknowledged event', async () => {
-    const child = await startBinary(env);
+    const child = await startBinary('tenant', env);
     let keyId = '';
     let keyPlaintext = '';
     const org = { 'x-molecule-org-id': orgId };
@@ -113,7 +76,7 @@ forEachDatabase('the tenant binary over real HTTP', (kind) => {
     assert.equal(/mola_[0-9A-Za-z]{20,}/.test(child.output()), false, 'an org key in the log');
 
     // Restart on the same database: every acknowledged request's audit row and the key's last use are there.
-    const again = await startBinary(env);
+    const again = await startBinary('tenant', env);
     try {
       const admin = { ...org, authorization: `Bearer ${adminToken}` };
       const audit = await fetch(`${again.url}/audit?path=/org/tokens&method=GET&limit=1000`, { headers: admin });
@@ -244,7 +207,7 @@ describe('workspace runtimes never outlive their tenant', () => {
   }
 
   it('SIGTERM stops the runtimes; a restarted tenant starts them again; SIGKILL of the tenant still ends them', async () => {
-    const first = await startBinary(env);
+    const first = await startBinary('tenant', env);
     const created = await fetch(`${first.url}/workspaces`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'survivor' }) });
     assert.equal(created.status, 201);
     const id = ((await created.json()) as { id: string }).id;
@@ -253,7 +216,7 @@ describe('workspace runtimes never outlive their tenant', () => {
     assert.equal(await first.exited, 0);
     assert.ok(await gone(pid1, 2000), 'runtime stopped with its tenant');
 
-    const second = await startBinary(env);
+    const second = await startBinary('tenant', env);
     const pid2 = await onlinePid(second.url, id, pid1);
     second.proc.kill('SIGKILL');
     await second.exited;
@@ -309,7 +272,7 @@ forEachDatabase('a new user drives a workspace over real HTTP (the binary)', (ki
   after(() => cleanup());
 
   it('create with an org key, see it online on the SSE stream, set a secret, pause/resume/restart, kill, delete', async () => {
-    const child = await startBinary(env);
+    const child = await startBinary('tenant', env);
     try {
       const u = child.url;
       const org = { 'x-molecule-org-id': orgId };
