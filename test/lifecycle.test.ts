@@ -102,7 +102,9 @@ forEachDatabase('workspace lifecycle on real processes', (kind) => {
     const pid = ws.process!.pid!;
     process.kill(pid, 'SIGKILL');
     const down = await waitFor(ws.id, 'offline', (w) => w.status === 'offline' || w.process?.pid !== pid, 5000);
-    assert.notEqual(down.status, 'online');
+    // Never "online" on the dead process. On a loaded machine the restart can win the race against our 100 ms
+    // poll, so "online on a new pid" is a truthful first observation too; the events below prove offline happened.
+    assert.ok(!(down.status === 'online' && down.process?.pid === pid), JSON.stringify(down));
     const back = await waitFor(ws.id, 'online again', (w) => w.status === 'online' && w.process?.pid !== pid && w.process?.running === true);
     assert.ok(alive(back.process!.pid!));
     assert.equal(alive(pid), false);
