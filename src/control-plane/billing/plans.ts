@@ -26,3 +26,25 @@ export const PLANS: Record<PlanId, Plan> = {
 export function isPaidPlan(plan: PlanId): boolean {
   return PLANS[plan].price_cents > 0;
 }
+
+/** The plans in the order a price list shows them (cheapest first). */
+export const PLAN_ORDER: readonly PlanId[] = ['free', 'starter', 'pro'];
+
+/**
+ * Credit top-ups: whole credits, bought at a flat 1 cent each. The floor keeps a purchase worth an invoice; the
+ * ceiling ($10,000) bounds what one click can charge.
+ */
+export const TOPUP = { min_credits: 100, max_credits: 1_000_000, cents_per_credit: 1 } as const;
+
+export function topupPriceCents(credits: number): number {
+  return credits * TOPUP.cents_per_credit;
+}
+
+/** Prices are in US cents; every plan and top-up is billed in this currency. */
+export const BILLING_CURRENCY = 'usd';
+
+/** `2900` → `$29.00`, `500000` → `$5,000.00`: how pages and invoice lines show an amount. */
+export function formatCents(cents: number): string {
+  const dollars = Math.floor(cents / 100).toLocaleString('en-US');
+  return `$${dollars}.${String(cents % 100).padStart(2, '0')}`;
+}

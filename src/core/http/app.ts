@@ -158,6 +158,16 @@ export async function createBaseApp(opts: BaseAppOptions): Promise<BaseApp> {
       return typeof incoming === 'string' && REQUEST_ID_RE.test(incoming) ? incoming : `req_${ulid()}`;
     },
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+    // Errors the router raises before any route runs (a malformed URL, an over-long path segment) get the one
+    // error body too, never Fastify's own shape.
+    frameworkErrors: (error, _request, reply) => {
+      const tooLong = (error as { code?: string }).code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const message = tooLong ? 'a path segment is too long (at most 200 characters)' : 'malformed URL';
+      void (reply as unknown as FastifyReply)
+        .code(400)
+        .type('application/json')
+        .send(errorBody('VALIDATION_FAILED', reply.request.id, message));
+    },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   const validators = buildValidators();
