@@ -399,37 +399,32 @@ forEachDatabase('control plane: OpenID Connect sign-in against a real provider',
     }
   });
 
-  it('an existing password account: an unverified email is never linked (no takeover); a verified one is', async () => {
+  it('an existing account is never joined by email, verified or not (no takeover); a new email is a new account', async () => {
     const local = await cp.signup({ email: `owner-${randomBytes(4).toString('hex')}@example.com` });
     const before = await counts();
 
-    const impostor = account({ email: local.email.toUpperCase(), email_verified: false });
-    const refused = await walkToCallback('/cp/auth/login', impostor.sub);
-    const res = await refused.browser.get(refused.callbackUrl);
-    assert.equal(res.status, 409);
-    const body = (await res.json()) as { code: string; error: string };
-    assert.equal(body.code, 'EMAIL_TAKEN');
-    assert.match(body.error, /has not verified the address, so it was not linked/);
-    assert.equal(res.headers.getSetCookie().some((c) => c.startsWith('mcp_session=')), false);
-    assert.deepEqual(await counts(), before);
+    for (const verified of [false, true]) {
+      const claimant = account({ email: verified ? local.email : local.email.toUpperCase(), email_verified: verified });
+      const refused = await walkToCallback('/cp/auth/login', claimant.sub);
+      const res = await refused.browser.get(refused.callbackUrl);
+      assert.equal(res.status, 409, `email_verified: ${verified}`);
+      const body = (await res.json()) as { code: string; error: string };
+      assert.equal(body.code, 'EMAIL_TAKEN');
+      assert.match(body.error, /never joined by email/);
+      assert.equal(res.headers.getSetCookie().some((c) => c.startsWith('mcp_session=')), false);
+      assert.deepEqual(await counts(), before);
+    }
     const linkedToLocal = await cp.db.selectFrom('user_identities').selectAll().where('user_id', '=', local.userId).execute();
     assert.deepEqual(linkedToLocal, []);
 
-    // An unverified email nobody has yet is a new account of its own.
+    // An email nobody has yet is a new account of its own, whether or not the provider verified it.
     const fresh = account({ email_verified: false });
     const created = await signIn('/cp/auth/login', fresh.sub);
     const freshMe = (await (await fetch(`${site}/cp/auth/me`, { headers: { cookie: created.cookie } })).json()) as { user_id: string; email: string };
     assert.notEqual(freshMe.user_id, local.userId);
     assert.equal(freshMe.email, fresh.email);
 
-    // The provider vouches for the address: the identity joins the existing account.
-    const owner = account({ email: local.email, email_verified: true });
-    const linked = await signIn('/cp/auth/login', owner.sub);
-    const me = (await (await fetch(`${site}/cp/auth/me`, { headers: { cookie: linked.cookie } })).json()) as { user_id: string };
-    assert.equal(me.user_id, local.userId);
-    const identities = await cp.db.selectFrom('user_identities').select(['provider', 'subject']).where('user_id', '=', local.userId).execute();
-    assert.deepEqual(identities, [{ provider: 'oidc', subject: owner.sub }]);
-    // The password still works.
+    // The password account still works.
     const pw = await cp.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: local.email, password: local.password } });
     assert.equal(pw.statusCode, 200);
     assert.equal(pw.json().user_id, local.userId);

@@ -305,9 +305,10 @@ async function findUserByIdentity(db: Db, provider: string, subject: string) {
 
 /**
  * Finds or creates the user an identity belongs to and starts their session, in one transaction with the request's
- * audit event: the linked user for (provider, sub); else the account with the same email, but only when the provider
- * vouches for that email (`email_verified: true`) — linking on an unverified email would hand the account to whoever
- * typed it in at the provider; else a new user without a password.
+ * audit event: the linked user for (provider, sub), else a new user without a password. An identity is never joined
+ * to an existing account by email, even one the provider marks verified: local sign-up does not prove the address,
+ * so whoever registered it first (with a password, or through a provider that does not verify) would receive the
+ * victim's sign-ins. Such a sign-in is refused with 409 and the account's own sign-in named instead.
  */
 export async function signInWithOidc(ctx: ControlPlaneContext, request: FastifyRequest, reply: FastifyReply, identity: OidcIdentity): Promise<void> {
   const attempt = () =>
@@ -318,14 +319,14 @@ export async function signInWithOidc(ctx: ControlPlaneContext, request: FastifyR
           throw new DomainError('IDENTITY_PROVIDER_FAILED', 'the identity provider did not share an email address; allow this application to read your email there and sign in again');
         }
         const existing = await findUserByEmail(tx, identity.email);
-        if (existing && !identity.emailVerified) {
+        if (existing) {
           // users.email is unique, so a second account with this address cannot be made either.
           throw new DomainError(
             'EMAIL_TAKEN',
-            'an account with this email already exists and the identity provider has not verified the address, so it was not linked; sign in with your password instead',
+            'an account with this email already exists and accounts are never joined by email; sign in to it the way it was created (password or its original provider)',
           );
         }
-        user = existing ?? (await insertUser(tx, { email: identity.email, name: identity.name, passwordHash: null }));
+        user = await insertUser(tx, { email: identity.email, name: identity.name, passwordHash: null });
         await tx.insertInto('user_identities').values({ provider: identity.provider, subject: identity.subject, user_id: user.id, email: identity.email }).execute();
       }
       await startSession(tx, ctx, request, reply, user, 302);
