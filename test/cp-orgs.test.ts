@@ -274,3 +274,23 @@ forEachDatabase('control plane: the /cp alias', (kind) => {
     assert.deepEqual(res.json(), { service: 'molecule-cp', status: 'ok' });
   });
 });
+
+forEachDatabase('control plane: instance lookups are rate-limited', (kind) => {
+  let cp: TestControlPlane;
+  before(async () => {
+    cp = await startTestControlPlane(kind, { env: { INSTANCE_LOOKUP_LIMIT: '5' } });
+  });
+  after(() => cp.close());
+
+  it('a burst of lookups for random slugs ends in 429 with Retry-After, known slugs included', async () => {
+    const owner = await cp.signup();
+    const org = await cp.createOrg(owner);
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await cp.app.inject({ method: 'GET', url: `/api/v1/orgs/${uniqueSlug('probe')}/instance` })).statusCode);
+    assert.deepEqual(statuses, [404, 404, 404, 404, 404]);
+    const limited = await cp.app.inject({ method: 'GET', url: `/cp/orgs/${org.slug}/instance` });
+    assert.equal(limited.statusCode, 429);
+    assert.ok(Number(limited.headers['retry-after']) > 0);
+    assert.equal(limited.json().code, 'RATE_LIMITED');
+  });
+});
