@@ -51,7 +51,8 @@ const TITLES: Partial<Record<string, string>> = {
   BILLING_SESSION_NOT_FOUND: 'Billing session not found',
   BILLING_SESSION_CLOSED: 'Billing session closed',
   PLAN_UNCHANGED: 'Nothing to change',
-  platform_unavailable: 'Something went wrong',
+  VALIDATION_FAILED: 'Invalid request',
+  platform_unavailable: 'Try again shortly',
 };
 const INVALID_REQUEST = 'Invalid request';
 

@@ -191,7 +191,8 @@ export async function createBaseApp(opts: BaseAppOptions): Promise<BaseApp> {
 
   // JSON bodies: an empty body means "no fields" (the reference accepts a bare POST /org/tokens), and prototype
   // pollution keys are refused rather than parsed.
-  app.removeContentTypeParser(['application/json']);
+  // Only JSON is accepted: a text/plain body is 415 like any other type, not a string the schema then refuses.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, raw, done) => {
     const text = typeof raw === 'string' ? raw : raw.toString('utf8');
     if (text.trim() === '') return done(null, {});

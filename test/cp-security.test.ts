@@ -1,0 +1,969 @@
+/**
+ * The control plane's shared security suite (STYLE.md, Tests: "A shared security suite every protected route
+ * runs"; DESIGN.md §4 "Control plane tiers"; reference-control-plane.md §3 and §7 checks 2, 10, 19–24, 50–54).
+ *
+ * Every CP route, under both `/api/v1` and the deprecated `/cp` alias, on both databases, gets the checks of its
+ * tier: real tenant credentials (an org API key, a workspace token, the tenant ADMIN_TOKEN — minted by a real
+ * tenant) are refused everywhere; the session tier and the billing pages refuse no cookie, bad, unknown, expired
+ * and signed-out cookies, the CP admin bearer and cross-site writes; a member of another org gets 404 on every org
+ * route and a member whose role is too small gets 403, the org unchanged; the admin tier refuses everything but
+ * its bearer (never a session, even an owner's, and every bearer when CP_ADMIN_API_TOKEN is unset). Each tier has
+ * a positive control, so the suite cannot pass by refusing everything. Then: a datastore outage is 503
+ * `platform_unavailable` (never 401), bad bodies are 4xx naming the field and change nothing, `/cp/*` says it is
+ * deprecated and `/api/v1/*` does not, and no response carries a session cookie, a tenant credential, the CP
+ * admin token or a password.
+ *
+ * The route list is the app's own `routeCatalog`: a route with no fixture in test/support/cp-fixtures.ts, or a
+ * fixture whose route is gone, fails the coverage test by name. Expected error strings are the wire contract,
+ * written out literally so a change to src/core/errors.ts cannot silently change the test.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { mintCredential } from '../src/core/credentials/format.js';
+import { startTestControlPlane, type TestControlPlane, type TestControlPlaneOptions, type TestUser } from './cp-harness.js';
+import { forEachDatabase, POSTGRES_ADMIN_URL, startTestTenant, type DbKind, type TestTenant } from './harness.js';
+import {
+  buildWorld,
+  classify,
+  cookieValue,
+  CP_ROUTE_FIXTURES,
+  expireSession,
+  OPEN_ROUTES,
+  PAGE_ROUTES,
+  PREFIXES,
+  routeKey,
+  type CpWorld,
+  type OrgRole,
+  type Prepared,
+  type Reply,
+  type RouteFixture,
+  type Tier,
+} from './support/cp-fixtures.js';
+import { startTestOidcProvider, type TestOidcProvider } from './support/oidc-provider.js';
+
+// ---------------------------------------------------------------------------------------------------------------
+// The routes, from the fixture table (checked against the live catalog by the coverage test)
+// ---------------------------------------------------------------------------------------------------------------
+
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+interface RouteSpec {
+  key: string;
+  method: Method;
+  /** The path without its prefix (pages: the full path). */
+  path: string;
+  tier: Tier;
+  fx: RouteFixture;
+  /** Where it is mounted: under both prefixes, or (a page) at its own path only. */
+  prefixes: readonly string[];
+}
+
+function specOf(key: string, fx: RouteFixture): RouteSpec {
+  const [method, path] = key.split(' ') as [Method, string];
+  if (PAGE_ROUTES.has(key)) return { key, method, path, tier: 'page', fx, prefixes: [''] };
+  const c = classify(method, `${PREFIXES[0]}${path}`);
+  assert.ok(c, `fixture ${key} is classifiable`);
+  return { key, method, path, tier: c.tier, fx, prefixes: PREFIXES };
+}
+
+const SPECS: readonly RouteSpec[] = Object.entries(CP_ROUTE_FIXTURES).map(([key, fx]) => specOf(key, fx));
+const byTier = (...tiers: Tier[]) => SPECS.filter((s) => tiers.includes(s.tier));
+const UNSAFE_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+const ROLE_RANK: Record<OrgRole, number> = { member: 0, admin: 1, owner: 2 };
+
+/** The three tenant credential classes, minted by a real tenant in `before`. */
+const TENANT_CREDENTIALS = [
+  ['an org API key (mola_)', 'orgKey'],
+  ['a workspace token (molw_)', 'workspaceToken'],
+  ['the tenant ADMIN_TOKEN (molt_)', 'tenantAdminToken'],
+] as const;
+type TenantCredentials = Record<(typeof TENANT_CREDENTIALS)[number][1], string>;
+
+/** Any string that looks like more of a credential than its 13-character display prefix. */
+const PLAINTEXT_RE = /mol[awtsi]_[0-9A-Za-z]{9,}/;
+
+/** Tables whose row counts bad input and cross-site writes must leave alone. */
+const COUNTED_TABLES = [
+  'organizations',
+  'org_members',
+  'users',
+  'user_identities',
+  'sessions',
+  'org_invitations',
+  'org_instances',
+  'credit_ledger',
+  'invoices',
+  'billing_sessions',
+] as const;
+
+const CROSS_SITE_ORIGIN = 'https://evil.example';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------------------------
+
+function fill(path: string, params: Record<string, string>): string {
+  return path.replace(/:([A-Za-z_]+)/g, (_m, name: string) => {
+    const value = params[name];
+    if (value === undefined) throw new Error(`no value for :${name} in ${path}`);
+    return encodeURIComponent(value);
+  });
+}
+
+type JsonObject = Record<string, unknown>;
+
+function jsonOf(res: Reply): JsonObject {
+  try {
+    return JSON.parse(res.body) as JsonObject;
+  } catch {
+    assert.fail(`expected a JSON body, got ${res.statusCode} ${JSON.stringify(res.body.slice(0, 200))}`);
+  }
+}
+
+/** Status and the whole error envelope: code, message when given, and a request id that matches the header. */
+function assertError(res: Reply, status: number, code: string, error?: string): JsonObject {
+  assert.equal(res.statusCode, status, `expected ${status} ${code}, got ${res.statusCode}: ${res.body.slice(0, 500)}`);
+  const body = jsonOf(res);
+  assert.equal(body['code'], code, `body: ${res.body}`);
+  if (error !== undefined) assert.equal(body['error'], error, `body: ${res.body}`);
+  else assert.equal(typeof body['error'], 'string');
+  assert.equal(typeof body['request_id'], 'string');
+  assert.ok((body['request_id'] as string).length > 0, 'request_id is not empty');
+  assert.equal(body['request_id'], res.headers['x-request-id'], 'request_id matches X-Request-Id');
+  return body;
+}
+
+/** What the billing pages title each refusal (they answer HTML, with the API's status). */
+const PAGE_TITLES: Record<string, readonly string[]> = {
+  SESSION_REQUIRED: ['Sign in required'],
+  ORIGIN_FORBIDDEN: ['Request refused'],
+  ROLE_FORBIDDEN: ['Not allowed'],
+  BILLING_SESSION_NOT_FOUND: ['Billing session not found'],
+  VALIDATION_FAILED: ['Invalid request'],
+  PAYLOAD_TOO_LARGE: ['Form too large'],
+  UNSUPPORTED_MEDIA_TYPE: ['Unsupported form'],
+  platform_unavailable: ['Try again shortly'],
+};
+
+/** A billing page's refusal: the status, an HTML page with the refusal's title, and a request id. */
+function assertPage(res: Reply, status: number, code: string): void {
+  assert.equal(res.statusCode, status, `expected a ${status} page (${code}), got ${res.statusCode}: ${res.body.slice(0, 500)}`);
+  assert.match(String(res.headers['content-type']), /^text\/html/);
+  const titles = PAGE_TITLES[code];
+  assert.ok(titles, `a page title for ${code}`);
+  assert.ok(
+    titles.some((t) => res.body.includes(`<h1>${t}</h1>`)),
+    `the page is titled ${titles.map((t) => `"${t}"`).join(' or ')}: ${res.body.slice(-300)}`,
+  );
+  assert.match(String(res.headers['x-request-id']), /^req_/);
+}
+
+const SESSION_REQUIRED = ['SESSION_REQUIRED', 'not authenticated: sign in first'] as const;
+const ADMIN_AUTH_REQUIRED = ['ADMIN_AUTH_REQUIRED', 'admin auth required'] as const;
+const INVALID_ADMIN_AUTH = ['INVALID_ADMIN_AUTH', 'invalid admin auth token'] as const;
+const TENANT_CREDENTIAL_REJECTED = [
+  'TENANT_CREDENTIAL_REJECTED',
+  'tenant credentials (org API keys, workspace tokens, tenant admin tokens) are not accepted by the control plane; use them at your tenant',
+] as const;
+
+/** A refusal on a session route (JSON envelope) or a page (HTML with the same status); the JSON body when there is one. */
+function assertRefused(s: RouteSpec, res: Reply, status: number, code: string, message?: string): JsonObject | null {
+  if (s.tier === 'page') {
+    assertPage(res, status, code);
+    return null;
+  }
+  return assertError(res, status, code, message);
+}
+
+/** The handler's own answer: the expected status; a success body is not an error, a handler's refusal has its code. */
+function assertReached(res: Reply, fx: RouteFixture, what: string) {
+  const status = fx.ok.status;
+  assert.equal(res.statusCode, status, `${what}: expected the handler's ${status}, got ${res.statusCode}: ${res.body.slice(0, 500)}`);
+  if (fx.ok.code) {
+    assert.equal(jsonOf(res)['code'], fx.ok.code, res.body);
+  } else if (String(res.headers['content-type'] ?? '').startsWith('application/json') && res.body !== '') {
+    assert.equal(jsonOf(res)['code'], undefined, 'a success body, not an error');
+  }
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const cookie = (pair: string) => ({ cookie: pair });
+
+/** A page's form fields, urlencoded as a browser sends them. */
+const formOf = (fields: Record<string, unknown>) => new URLSearchParams(Object.entries(fields).map(([k, v]): [string, string] => [k, String(v)])).toString();
+
+/** Headers for one request: the fixture's own, then the credential's; two cookie headers become one. */
+function mergeHeaders(base: Record<string, string>, extra: Record<string, string>): Record<string, string> {
+  const out = { ...base, ...extra };
+  if (base['cookie'] && extra['cookie']) out['cookie'] = `${base['cookie']}; ${extra['cookie']}`;
+  return out;
+}
+
+interface Recorded {
+  method: string;
+  url: string;
+  status: number;
+  body: string;
+  headers: Reply['headers'];
+}
+
+/** One OpenAPI/JSON schema node, as much of it as bad-input generation reads. */
+interface JsonSchema {
+  type?: string | string[];
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  additionalProperties?: boolean | JsonSchema;
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  enum?: unknown[];
+  const?: unknown;
+  maxLength?: number;
+  $ref?: string;
+}
+
+interface OpenApiDoc {
+  paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: JsonSchema }> } }>>;
+  components?: { schemas?: Record<string, JsonSchema> };
+}
+
+function resolve(doc: OpenApiDoc, s: JsonSchema): JsonSchema {
+  if (!s.$ref) return s;
+  const name = s.$ref.replace(/^#\/components\/schemas\//, '');
+  const target = doc.components?.schemas?.[name];
+  assert.ok(target, `schema ${s.$ref} resolves`);
+  return resolve(doc, target);
+}
+
+/** A route's documented JSON body (from /api/v1's entry: the /cp alias is the same route, undocumented). */
+function bodySchemaOf(doc: OpenApiDoc, s: RouteSpec): JsonSchema | undefined {
+  const path = `${PREFIXES[0]}${s.path}`.replace(/:([A-Za-z_]+)/g, '{$1}');
+  const schema = doc.paths[path]?.[s.method.toLowerCase()]?.requestBody?.content?.['application/json']?.schema;
+  return schema ? resolve(doc, schema) : undefined;
+}
+
+/** The JSON types a schema accepts, or null when it accepts anything. `integer` counts as `number`. */
+function acceptedTypes(doc: OpenApiDoc, node: JsonSchema): Set<string> | null {
+  const s = resolve(doc, node);
+  const union = s.anyOf ?? s.oneOf;
+  if (union) {
+    const all = new Set<string>();
+    for (const branch of union) {
+      const t = acceptedTypes(doc, branch);
+      if (!t) return null;
+      for (const x of t) all.add(x);
+    }
+    return all;
+  }
+  const jsonType = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+  if (s.const !== undefined) return new Set([jsonType(s.const)]);
+  if (s.enum) return new Set(s.enum.map(jsonType));
+  if (s.type) return new Set([s.type].flat().map((t) => (t === 'integer' ? 'number' : t)));
+  return null;
+}
+
+/** A value of a JSON type the schema refuses, or undefined when it accepts every type. */
+function wrongTypeValue(doc: OpenApiDoc, s: JsonSchema): unknown {
+  const accepted = acceptedTypes(doc, s);
+  if (!accepted) return undefined;
+  const candidates: [string, unknown][] = [
+    ['number', 12345],
+    ['boolean', true],
+    ['object', { nested: 'object' }],
+    ['array', ['an', 'array']],
+    ['string', 'a-string'],
+  ];
+  return candidates.find(([type]) => !accepted.has(type))?.[1];
+}
+
+/** A 400 that names `field`: in `fields` and in the message (JSON), or in the page's message (HTML). */
+function assertNamesField(s: RouteSpec, res: Reply, field: string, what: string) {
+  assert.equal(res.statusCode, 400, `${what}: expected 400 naming "${field}", got ${res.statusCode}: ${res.body.slice(0, 300)}`);
+  if (s.tier === 'page') {
+    assertPage(res, 400, 'VALIDATION_FAILED');
+    assert.ok(res.body.includes(field), `${what}: the page names "${field}"`);
+    return;
+  }
+  const body = assertError(res, 400, 'VALIDATION_FAILED');
+  assert.ok(Array.isArray(body['fields']) && (body['fields'] as unknown[]).includes(field), `${what}: fields ${JSON.stringify(body['fields'])} name "${field}"`);
+  assert.ok(String(body['error']).includes(field), `${what}: the message names "${field}": ${String(body['error'])}`);
+}
+
+/** Drops a scratch database by URL if it still exists (the harness's own drop may not run after an outage). */
+async function dropScratchDatabase(url: string | undefined): Promise<void> {
+  if (!url) return;
+  const name = new URL(url).pathname.slice(1);
+  if (!/^molecule_test_[a-z0-9_]+$/.test(name)) return;
+  const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+  await client.connect();
+  try {
+    await client.query(`drop database if exists ${name} with (force)`);
+  } finally {
+    await client.end();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The suite, per database
+// ---------------------------------------------------------------------------------------------------------------
+
+forEachDatabase('control-plane security suite', (kind: DbKind) => {
+  let tenant: TestTenant;
+  let creds: TenantCredentials;
+  /** A real OpenID provider, so the sign-in routes reach their handlers' real work (and an outage shows there). */
+  let oidc: TestOidcProvider;
+  let cp: TestControlPlane;
+  let w: CpWorld;
+  /** Every response the suite saw, on every control plane, for the header and leak checks at the end. */
+  const recorded: Recorded[] = [];
+  /** Every secret the suite handled: none may ever appear in a response body. */
+  const secrets = new Map<string, string>();
+  const keep = (label: string, value: string) => secrets.set(value, label);
+
+  const oidcEnv = (): TestControlPlaneOptions['env'] => ({ OIDC_ISSUER_URL: oidc.issuer, OIDC_CLIENT_ID: oidc.clientId, OIDC_CLIENT_SECRET: oidc.clientSecret });
+
+  async function send(
+    target: TestControlPlane,
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    payload?: unknown,
+    raw?: { body: string; contentType: string },
+  ): Promise<Reply> {
+    const res = await target.app.inject({
+      method: method as Method,
+      url,
+      headers: raw ? { ...headers, 'content-type': raw.contentType } : headers,
+      ...(raw ? { payload: raw.body } : payload !== undefined ? { payload: payload as object } : {}),
+    });
+    recorded.push({ method, url, status: res.statusCode, body: res.body, headers: res.headers });
+    // A password that worked, and every session cookie ever set, is a secret from here on.
+    if (res.statusCode < 300 && payload && typeof payload === 'object' && typeof (payload as JsonObject)['password'] === 'string') {
+      keep('a password', (payload as JsonObject)['password'] as string);
+    }
+    for (const c of [res.headers['set-cookie'] ?? []].flat()) {
+      const pair = String(c).split(';')[0]!;
+      if (pair.startsWith('mcp_session=') && cookieValue(pair) !== '') keep('a session cookie', cookieValue(pair));
+    }
+    return res;
+  }
+
+  function urlOf(s: RouteSpec, prefix: string, world: CpWorld, over: Prepared = {}): string {
+    return `${prefix}${fill(s.path, over.params ?? s.fx.params?.(world) ?? {})}${over.query ?? s.fx.query?.(world) ?? ''}`;
+  }
+
+  /** Sends a route's request: JSON for the API, a urlencoded form for a page. */
+  function sendRoute(target: TestControlPlane, s: RouteSpec, url: string, headers: Record<string, string>, body: Record<string, unknown> | undefined, world: CpWorld) {
+    const all = mergeHeaders(s.fx.headers?.(world) ?? {}, headers);
+    if (s.tier === 'page' && body !== undefined) {
+      return send(target, s.method, url, all, undefined, { body: formOf(body), contentType: 'application/x-www-form-urlencoded' });
+    }
+    return send(target, s.method, url, all, body);
+  }
+
+  /** The fixture's own request (valid params and body) with the given credential headers. */
+  function call(s: RouteSpec, prefix: string, headers: Record<string, string>, world: CpWorld = w, target: TestControlPlane = cp): Promise<Reply> {
+    return sendRoute(target, s, urlOf(s, prefix, world), headers, s.fx.body?.(world), world);
+  }
+
+  function keepWorld(world: CpWorld) {
+    for (const u of world.users) {
+      keep(`${u.email}'s password`, u.password);
+      keep(`${u.email}'s session cookie`, cookieValue(u.cookie));
+    }
+    for (const t of world.inviteTokens) keep('an invite token', t);
+    keep('the CP admin token', world.cp.adminToken);
+  }
+
+  /** The user a positive control sends as: the least sufficient org role, else the owner. */
+  function leastSufficient(s: RouteSpec): TestUser {
+    if (s.fx.minRole === 'member') return w.member;
+    if (s.fx.minRole === 'admin') return w.orgAdmin;
+    return w.owner;
+  }
+
+  /** The credential a route's tier accepts (the CP admin bearer, nothing, or a session). */
+  function rightCredential(s: RouteSpec, user: TestUser, target: TestControlPlane = cp): Record<string, string> {
+    if (s.tier === 'admin') return bearer(target.adminToken);
+    if (s.tier === 'public') return {};
+    return cookie(user.cookie);
+  }
+
+  /** Sends the positive control of a route on a prefix: fresh data if the fixture prepares it, the right credential. */
+  async function positive(s: RouteSpec, prefix: string, prepared?: Prepared): Promise<Reply> {
+    const p = prepared ?? (s.fx.ok.prepare ? await s.fx.ok.prepare(w) : {});
+    return sendRoute(cp, s, urlOf(s, prefix, w, p), rightCredential(s, p.user ?? leastSufficient(s)), p.body ?? s.fx.body?.(w), w);
+  }
+
+  /** One org with everything hanging off it, to prove a refused request changed nothing. */
+  async function orgSnapshot(orgId: string) {
+    const [org, members, invitations, instance, ledger, invoices, billing] = await Promise.all([
+      cp.db.selectFrom('organizations').selectAll().where('id', '=', orgId).executeTakeFirst(),
+      cp.db.selectFrom('org_members').select(['user_id', 'role', 'invited_by']).where('org_id', '=', orgId).orderBy('user_id').execute(),
+      cp.db.selectFrom('org_invitations').selectAll().where('org_id', '=', orgId).orderBy('id').execute(),
+      cp.db.selectFrom('org_instances').selectAll().where('org_id', '=', orgId).executeTakeFirst(),
+      cp.db.selectFrom('credit_ledger').select('id').where('org_id', '=', orgId).orderBy('id').execute(),
+      cp.db.selectFrom('invoices').select(['id', 'status']).where('org_id', '=', orgId).orderBy('id').execute(),
+      cp.db.selectFrom('billing_sessions').select(['id', 'status', 'completed_at']).where('org_id', '=', orgId).orderBy('id').execute(),
+    ]);
+    assert.ok(org, `org ${orgId} exists`);
+    return { org, members, invitations, instance, ledger, invoices, billing };
+  }
+
+  /** The orgs negative checks point at: A, and D (which DELETE /orgs/:slug names). */
+  const targetedOrgs = async () => ({ a: await orgSnapshot(w.org.id), d: await orgSnapshot(w.doomedOrg.id) });
+
+  /** Row counts of every table a request could add to or remove from, and how many sessions are live. */
+  async function rowCounts(): Promise<Record<string, number>> {
+    const selects = COUNTED_TABLES.map((t) => `(select count(*) from ${t}) as ${t}`).join(', ');
+    const live = `(select count(*) from sessions where revoked_at is null) as live_sessions`;
+    const { rows } = await sql.raw<Record<string, string | number>>(`select ${selects}, ${live}`).execute(cp.db);
+    return Object.fromEntries(Object.entries(rows[0]!).map(([k, v]) => [k, Number(v)]));
+  }
+
+  /** Runs the sends, then proves that no row appeared or went and that the targeted orgs are exactly as they were. */
+  async function unchanged(run: () => Promise<void>) {
+    const [counts, orgs] = [await rowCounts(), await targetedOrgs()];
+    await run();
+    assert.deepEqual(await rowCounts(), counts, 'no row appeared or went');
+    assert.deepEqual(await targetedOrgs(), orgs, 'the targeted orgs are unchanged');
+  }
+
+  /** A session of the owner's, aged past its expiry: only that makes it unusable. One per check, never shared. */
+  async function expiredOwnerCookie(): Promise<string> {
+    const c = await w.login(w.owner);
+    await expireSession(cp, c);
+    keep("the owner's expired session cookie", cookieValue(c));
+    return c;
+  }
+
+  /** A session of the owner's, signed out: only that makes it unusable. One per check, never shared. */
+  async function signedOutOwnerCookie(): Promise<string> {
+    const c = await w.login(w.owner);
+    const out = await cp.app.inject({ method: 'POST', url: '/api/v1/auth/signout', headers: cookie(c) });
+    assert.equal(out.statusCode, 200, `fixture sign-out: ${out.body}`);
+    keep("the owner's signed-out session cookie", cookieValue(c));
+    return c;
+  }
+
+  before(async () => {
+    tenant = await startTestTenant(kind);
+    creds = {
+      orgKey: (await tenant.mintKey({ name: 'cp-security' })).auth_token,
+      workspaceToken: (await tenant.createWorkspace()).auth_token,
+      tenantAdminToken: tenant.adminToken,
+    };
+    for (const [label, k] of TENANT_CREDENTIALS) keep(label, creds[k]);
+    oidc = await startTestOidcProvider({ redirectUris: PREFIXES.map((p) => `http://localhost:8080${p}/auth/callback`) });
+    cp = await startTestControlPlane(kind, { env: oidcEnv() });
+    w = await buildWorld(cp);
+  });
+
+  after(async () => {
+    await cp?.close();
+    await oidc?.close();
+    await tenant?.close();
+  });
+
+  // -------------------------------------------------------------------------------------------------------------
+  describe('route table', () => {
+    it('every CP route is classified and has a fixture, and every fixture a route', () => {
+      const unclassified: string[] = [];
+      const missing: string[] = [];
+      const seen = new Set<string>();
+      for (const r of cp.app.routeCatalog) {
+        const key = routeKey(r.method, r.url);
+        if (OPEN_ROUTES.has(key)) continue;
+        const c = classify(r.method, r.url);
+        if (!c) {
+          unclassified.push(key);
+          continue;
+        }
+        const fixtureKey = routeKey(r.method, c.path);
+        seen.add(fixtureKey);
+        if (!CP_ROUTE_FIXTURES[fixtureKey]) missing.push(key);
+      }
+      assert.deepEqual(unclassified, [], 'routes outside /api/v1 and /cp that are neither open nor a known page: add them to PAGE_ROUTES in test/support/cp-fixtures.ts');
+      assert.deepEqual(missing, [], 'routes with no security fixture: add them to CP_ROUTE_FIXTURES in test/support/cp-fixtures.ts');
+      assert.deepEqual(
+        SPECS.map((s) => s.key).filter((k) => !seen.has(k)),
+        [],
+        'security fixtures whose route is not registered',
+      );
+      for (const open of OPEN_ROUTES) assert.ok(cp.app.routeCatalog.some((r) => routeKey(r.method, r.url) === open), `open route ${open} is registered`);
+    });
+
+    it('every API route is mounted under both /api/v1 and the /cp alias', () => {
+      const keys = new Set(cp.app.routeCatalog.map((r) => routeKey(r.method, r.url)));
+      const notTwice = byTier('public', 'session', 'admin').flatMap((s) =>
+        PREFIXES.filter((p) => !keys.has(routeKey(s.method, `${p}${s.path}`))).map((p) => `${s.method} ${p}${s.path}`),
+      );
+      assert.deepEqual(notTwice, []);
+    });
+
+    it('every API route with a JSON body has a valid body in its fixture, and only those', () => {
+      const doc = cp.app.swagger() as unknown as OpenApiDoc;
+      const mismatched = byTier('public', 'session', 'admin').filter((s) => (bodySchemaOf(doc, s) !== undefined) !== (s.fx.body !== undefined));
+      assert.deepEqual(mismatched.map((s) => s.key), []);
+      assert.ok(byTier('public', 'session', 'admin').filter((s) => s.fx.body).length >= 10, 'the bad-input checks cover the body routes');
+    });
+
+    it('the role checks include routes for admins and for owners only', () => {
+      for (const need of ['admin', 'owner'] as const) assert.ok(byTier('session', 'page').some((s) => s.fx.minRole === need), need);
+    });
+  });
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Session tier and the billing pages (both authenticate the mcp_session cookie)
+  // -------------------------------------------------------------------------------------------------------------
+  for (const s of byTier('session', 'page')) {
+    for (const prefix of s.prefixes) {
+      const name = `${s.method} ${prefix}${s.path}`;
+      const page = s.tier === 'page';
+      describe(`${name} [${s.tier}]`, () => {
+        it(`${name}: no credential → 401 SESSION_REQUIRED`, async () => {
+          assertRefused(s, await call(s, prefix, {}), 401, ...SESSION_REQUIRED);
+        });
+
+        for (const [label, k] of TENANT_CREDENTIALS) {
+          it(`${name}: ${label} as a bearer → 401 ${page ? 'SESSION_REQUIRED' : 'TENANT_CREDENTIAL_REJECTED'}`, async () => {
+            const res = await call(s, prefix, bearer(creds[k]));
+            if (page) assertPage(res, 401, 'SESSION_REQUIRED');
+            else assertError(res, 401, ...TENANT_CREDENTIAL_REJECTED);
+          });
+          it(`${name}: ${label} as the mcp_session cookie → 401 SESSION_REQUIRED`, async () => {
+            assertRefused(s, await call(s, prefix, cookie(`mcp_session=${creds[k]}`)), 401, 'SESSION_REQUIRED');
+          });
+        }
+
+        it(`${name}: the CP admin bearer → 401 SESSION_REQUIRED (an admin token is not a session)`, async () => {
+          assertRefused(s, await call(s, prefix, bearer(cp.adminToken)), 401, 'SESSION_REQUIRED');
+        });
+
+        it(`${name}: a garbage session cookie → 401 SESSION_REQUIRED`, async () => {
+          assertRefused(s, await call(s, prefix, cookie('mcp_session=garbage')), 401, 'SESSION_REQUIRED');
+        });
+
+        it(`${name}: a well-formed but unknown session cookie → 401 SESSION_REQUIRED`, async () => {
+          assertRefused(s, await call(s, prefix, cookie(`mcp_session=${mintCredential('session').plaintext}`)), 401, 'SESSION_REQUIRED');
+        });
+
+        it(`${name}: the owner's expired session cookie → 401 SESSION_REQUIRED`, async () => {
+          assertRefused(s, await call(s, prefix, cookie(await expiredOwnerCookie())), 401, 'SESSION_REQUIRED');
+        });
+
+        it(`${name}: the owner's signed-out session cookie → 401 SESSION_REQUIRED`, async () => {
+          assertRefused(s, await call(s, prefix, cookie(await signedOutOwnerCookie())), 401, 'SESSION_REQUIRED');
+        });
+
+        if (UNSAFE_METHODS.has(s.method)) {
+          it(`${name}: a cross-site Origin with a valid session → 403 ORIGIN_FORBIDDEN, nothing changed`, async () => {
+            const user = s.fx.probeAs?.(w) ?? w.owner;
+            await unchanged(async () => {
+              const res = await call(s, prefix, { ...cookie(user.cookie), origin: CROSS_SITE_ORIGIN });
+              assertRefused(s, res, 403, 'ORIGIN_FORBIDDEN');
+              if (!page) assert.match(String(jsonOf(res)['error']), /evil\.example/);
+            });
+          });
+        }
+
+        const need = s.fx.minRole;
+        if (need) {
+          const nm = s.fx.nonMember;
+          it(`${name}: a member of another org → ${nm ? `${nm.status}${nm.code ? ` ${nm.code}` : ''}` : '404 ORG_NOT_FOUND'}, the targeted orgs unchanged`, async () => {
+            await unchanged(async () => {
+              const res = await call(s, prefix, cookie(w.outsider.cookie));
+              if (nm?.code) assertRefused(s, res, nm.status, nm.code);
+              else if (nm) assert.equal(res.statusCode, nm.status, res.body);
+              else assertRefused(s, res, 404, 'ORG_NOT_FOUND', 'org not found');
+              nm?.check?.(res);
+            });
+          });
+
+          for (const role of (['member', 'admin'] as const).filter((r) => ROLE_RANK[r] < ROLE_RANK[need])) {
+            it(`${name}: an org ${role} (below ${need}) → 403 ROLE_FORBIDDEN, the targeted orgs unchanged`, async () => {
+              await unchanged(async () => {
+                const user = role === 'member' ? w.member : w.orgAdmin;
+                const body = assertRefused(s, await call(s, prefix, cookie(user.cookie)), 403, 'ROLE_FORBIDDEN');
+                if (body) {
+                  assert.equal(body['role'], role);
+                  assert.equal(body['required_role'], need);
+                }
+              });
+            });
+          }
+        }
+
+        it(`${name}: positive control — ${need ? `an org ${need}` : 'a signed-in user'} reaches the handler → ${s.fx.ok.status}`, async () => {
+          assertReached(await positive(s, prefix), s.fx, name);
+        });
+      });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Admin tier
+  // -------------------------------------------------------------------------------------------------------------
+  for (const s of byTier('admin')) {
+    for (const prefix of s.prefixes) {
+      const name = `${s.method} ${prefix}${s.path}`;
+      describe(`${name} [admin]`, () => {
+        it(`${name}: no credential → 401 ADMIN_AUTH_REQUIRED`, async () => {
+          assertError(await call(s, prefix, {}), 401, ...ADMIN_AUTH_REQUIRED);
+        });
+
+        it(`${name}: a wrong bearer → 401 INVALID_ADMIN_AUTH`, async () => {
+          assertError(await call(s, prefix, bearer('cp-admin-not-the-token-0123456789')), 401, ...INVALID_ADMIN_AUTH);
+        });
+
+        it(`${name}: the admin token with one character more, or one less → 401 INVALID_ADMIN_AUTH`, async () => {
+          assertError(await call(s, prefix, bearer(`${cp.adminToken}0`)), 401, ...INVALID_ADMIN_AUTH);
+          assertError(await call(s, prefix, bearer(cp.adminToken.slice(0, -1))), 401, ...INVALID_ADMIN_AUTH);
+        });
+
+        it(`${name}: an org owner's valid session cookie → 401 ADMIN_AUTH_REQUIRED (a session never passes)`, async () => {
+          assertError(await call(s, prefix, cookie(w.owner.cookie)), 401, ...ADMIN_AUTH_REQUIRED);
+        });
+
+        it(`${name}: an org owner's valid session cookie with a wrong bearer → 401 INVALID_ADMIN_AUTH`, async () => {
+          assertError(await call(s, prefix, { ...cookie(w.owner.cookie), ...bearer('nope') }), 401, ...INVALID_ADMIN_AUTH);
+        });
+
+        for (const [label, k] of TENANT_CREDENTIALS) {
+          it(`${name}: ${label} → 401 TENANT_CREDENTIAL_REJECTED`, async () => {
+            assertError(await call(s, prefix, bearer(creds[k])), 401, ...TENANT_CREDENTIAL_REJECTED);
+          });
+        }
+
+        it(`${name}: positive control — the CP admin bearer reaches the handler → ${s.fx.ok.status}`, async () => {
+          assertReached(await positive(s, prefix), s.fx, name);
+        });
+      });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Public tier
+  // -------------------------------------------------------------------------------------------------------------
+  /** Whether two answers are the same answer: status, error code, fields, and (redirects) where they lead. */
+  function assertSameAnswer(withCredential: Reply, anonymous: Reply, exact: boolean) {
+    assert.equal(withCredential.statusCode, anonymous.statusCode, withCredential.body);
+    if (anonymous.statusCode >= 300 && anonymous.statusCode < 400) {
+      const target = (r: Reply) => {
+        const u = new URL(String(r.headers['location']));
+        return `${u.origin}${u.pathname}`;
+      };
+      assert.equal(target(withCredential), target(anonymous));
+      return;
+    }
+    const [a, b] = [jsonOf(anonymous), jsonOf(withCredential)];
+    assert.equal(b['code'], a['code']);
+    assert.deepEqual(Object.keys(b).sort(), Object.keys(a).sort());
+    if (exact) assert.deepEqual(b, a);
+  }
+
+  for (const s of byTier('public')) {
+    for (const prefix of s.prefixes) {
+      const name = `${s.method} ${prefix}${s.path}`;
+      describe(`${name} [public]`, () => {
+        it(`${name}: positive control — no credential needed → ${s.fx.ok.status}`, async () => {
+          assertReached(await positive(s, prefix), s.fx, name);
+        });
+
+        for (const [label, k] of TENANT_CREDENTIALS) {
+          it(`${name}: ${label} grants nothing extra (the anonymous answer, field for field)`, async () => {
+            const anonymous = await call(s, prefix, {});
+            const withCredential = await call(s, prefix, bearer(creds[k]));
+            assertSameAnswer(withCredential, anonymous, s.method === 'GET' && anonymous.statusCode === 200);
+          });
+        }
+
+        it(`${name}: the answer carries no admin_token and no mol*_ credential, even asked with one`, async () => {
+          for (const res of [await positive(s, prefix), await call(s, prefix, bearer(creds.tenantAdminToken))]) {
+            assert.equal(res.body.includes('admin_token'), false, res.body);
+            assert.equal(PLAINTEXT_RE.test(res.body), false, res.body);
+          }
+        });
+      });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Bad input on every body
+  // -------------------------------------------------------------------------------------------------------------
+  /** The credential the route accepts, so only the body can be what is refused. */
+  const probeCredential = (s: RouteSpec) => rightCredential(s, s.fx.probeAs?.(w) ?? w.owner);
+
+  for (const s of byTier('public', 'session', 'admin').filter((x) => x.fx.body !== undefined)) {
+    for (const prefix of s.prefixes) {
+      const name = `${s.method} ${prefix}${s.path}`;
+      describe(`${name} [bad input]`, () => {
+        let doc: OpenApiDoc;
+        let schema: JsonSchema;
+        before(() => {
+          doc = cp.app.swagger() as unknown as OpenApiDoc;
+          const found = bodySchemaOf(doc, s);
+          assert.ok(found, `${s.key} documents its body`);
+          schema = found;
+        });
+
+        const url = () => urlOf(s, prefix, w);
+        const sendBody = (body: unknown) => sendRoute(cp, s, url(), probeCredential(s), body as Record<string, unknown>, w);
+        const sendRaw = (text: string, contentType: string) => send(cp, s.method, url(), mergeHeaders(s.fx.headers?.(w) ?? {}, probeCredential(s)), undefined, { body: text, contentType });
+
+        it(`${name}: the body is strict (additionalProperties: false) and an unknown field → 400 naming it, nothing changed`, async () => {
+          assert.equal(schema.additionalProperties, false, 'the documented body refuses unknown fields');
+          await unchanged(async () => {
+            assertNamesField(s, await sendBody({ ...s.fx.body!(w), unexpected_field: 'x' }), 'unexpected_field', 'unknown field');
+          });
+        });
+
+        it(`${name}: each required field missing → 400 naming it; all missing → 400 naming them all; nothing changed`, async () => {
+          const required = schema.required ?? [];
+          await unchanged(async () => {
+            for (const field of required) {
+              const body = s.fx.body!(w);
+              delete body[field];
+              assertNamesField(s, await sendBody(body), field, `without ${field}`);
+            }
+            if (required.length > 0) {
+              const res = await sendBody({});
+              const body = assertError(res, 400, 'VALIDATION_FAILED');
+              assert.deepEqual([...(body['fields'] as string[])].sort(), [...required].sort(), res.body);
+            }
+          });
+        });
+
+        it(`${name}: each field with a value of the wrong type → 400 naming it, nothing changed`, async () => {
+          await unchanged(async () => {
+            for (const [field, fieldSchema] of Object.entries(schema.properties ?? {})) {
+              const wrong = wrongTypeValue(doc, fieldSchema);
+              assert.notEqual(wrong, undefined, `${field} declares its type`);
+              assertNamesField(s, await sendBody({ ...s.fx.body!(w), [field]: wrong }), field, `${field} = ${JSON.stringify(wrong)}`);
+            }
+          });
+        });
+
+        it(`${name}: each string field oversized → 400 naming it, nothing changed`, async () => {
+          await unchanged(async () => {
+            for (const [field, fieldSchema] of Object.entries(schema.properties ?? {})) {
+              const types = acceptedTypes(doc, fieldSchema);
+              if (types && !types.has('string')) continue;
+              const limit = resolve(doc, fieldSchema).maxLength;
+              const oversized = 'a'.repeat(limit !== undefined ? limit + 1 : 100_000);
+              assertNamesField(s, await sendBody({ ...s.fx.body!(w), [field]: oversized }), field, `${field} of ${oversized.length} characters`);
+            }
+          });
+        });
+
+        it(`${name}: not an object (a JSON array, null, a string, a number) → 400 VALIDATION_FAILED, nothing changed`, async () => {
+          await unchanged(async () => {
+            for (const text of ['[]', 'null', '"text"', '42']) assertError(await sendRaw(text, 'application/json'), 400, 'VALIDATION_FAILED');
+          });
+        });
+
+        it(`${name}: invalid JSON and prototype-polluting JSON → 400 INVALID_JSON, nothing changed`, async () => {
+          await unchanged(async () => {
+            const valid = JSON.stringify(s.fx.body!(w));
+            for (const text of [valid.slice(0, -1), '{"a":', '{"__proto__":{"admin":true}}', '{"constructor":{"prototype":{"admin":true}}}']) {
+              assertError(await sendRaw(text, 'application/json'), 400, 'INVALID_JSON');
+            }
+          });
+        });
+
+        it(`${name}: a valid body under a non-JSON content type → 415 UNSUPPORTED_MEDIA_TYPE (text: 400, a string is not an object), nothing changed`, async () => {
+          await unchanged(async () => {
+            const valid = JSON.stringify(s.fx.body!(w));
+            for (const contentType of ['application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml']) {
+              assertError(await sendRaw(valid, contentType), 415, 'UNSUPPORTED_MEDIA_TYPE');
+            }
+            // Only JSON is parsed: text/plain is refused like any other content type.
+            assertError(await sendRaw(valid, 'text/plain'), 415, 'UNSUPPORTED_MEDIA_TYPE');
+          });
+        });
+
+        it(`${name}: a body over the 1 MiB limit → 413 PAYLOAD_TOO_LARGE, nothing changed`, async () => {
+          await unchanged(async () => {
+            const body = JSON.stringify({ ...s.fx.body!(w), padding: 'x'.repeat(1024 * 1024) });
+            assertError(await sendRaw(body, 'application/json'), 413, 'PAYLOAD_TOO_LARGE');
+          });
+        });
+      });
+    }
+  }
+
+  // The pages' forms: every field is a required choice (plan, decision), so each case is known without a schema.
+  for (const s of byTier('page').filter((x) => x.fx.body !== undefined)) {
+    const name = `${s.method} ${s.path}`;
+    describe(`${name} [bad input]`, () => {
+      const url = () => urlOf(s, '', w);
+      const sendForm = (form: string, contentType = 'application/x-www-form-urlencoded') => send(cp, s.method, url(), probeCredential(s), undefined, { body: form, contentType });
+
+      it(`${name}: an unknown field, a missing field, a value outside its choices, a repeated field → 400 naming it, nothing changed`, async () => {
+        await unchanged(async () => {
+          assertNamesField(s, await sendForm(formOf({ ...s.fx.body!(w), unexpected_field: 'x' })), 'unexpected_field', 'unknown field');
+          for (const field of Object.keys(s.fx.body!(w))) {
+            const without = s.fx.body!(w);
+            delete without[field];
+            assertNamesField(s, await sendForm(formOf(without)), field, `without ${field}`);
+            assertNamesField(s, await sendForm(formOf({ ...s.fx.body!(w), [field]: 'not-a-choice' })), field, `${field}=not-a-choice`);
+            assertNamesField(s, await sendForm(`${formOf(s.fx.body!(w))}&${field}=x`), field, `${field} twice`);
+          }
+        });
+      });
+
+      it(`${name}: a form over 4 KiB → 413, a multipart form → 415, nothing changed`, async () => {
+        await unchanged(async () => {
+          assertPage(await sendForm(`${formOf(s.fx.body!(w))}&padding=${'x'.repeat(5000)}`), 413, 'PAYLOAD_TOO_LARGE');
+          assertPage(await sendForm(formOf(s.fx.body!(w)), 'multipart/form-data; boundary=x'), 415, 'UNSUPPORTED_MEDIA_TYPE');
+        });
+      });
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // CP_ADMIN_API_TOKEN unset: its own control plane
+  // -------------------------------------------------------------------------------------------------------------
+  describe('CP_ADMIN_API_TOKEN unset: admin routes stay mounted and refuse every bearer', () => {
+    let bare: TestControlPlane;
+    let bareWorld: CpWorld;
+
+    before(async () => {
+      bare = await startTestControlPlane(kind, { env: { CP_ADMIN_API_TOKEN: undefined } });
+      bareWorld = await buildWorld(bare);
+      keepWorld(bareWorld);
+    });
+
+    after(async () => {
+      await bare?.close();
+    });
+
+    it('the control plane really has no admin token, and its session tier works (control)', async () => {
+      assert.equal(bare.config.CP_ADMIN_API_TOKEN, undefined);
+      const res = await send(bare, 'GET', '/api/v1/auth/me', cookie(bareWorld.owner.cookie));
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(jsonOf(res)['user_id'], bareWorld.owner.userId);
+    });
+
+    for (const s of byTier('admin')) {
+      for (const prefix of s.prefixes) {
+        const name = `${s.method} ${prefix}${s.path}`;
+        it(`${name}: no bearer → 401 ADMIN_AUTH_REQUIRED; any bearer (another CP's admin token, a random one) → 401 INVALID_ADMIN_AUTH; a session → 401`, async () => {
+          assertError(await call(s, prefix, {}, bareWorld, bare), 401, ...ADMIN_AUTH_REQUIRED);
+          for (const token of [bare.adminToken, cp.adminToken, `cp-admin-${'0'.repeat(32)}`, 'x']) {
+            assertError(await call(s, prefix, bearer(token), bareWorld, bare), 401, ...INVALID_ADMIN_AUTH);
+          }
+          assertError(await call(s, prefix, cookie(bareWorld.owner.cookie), bareWorld, bare), 401, ...ADMIN_AUTH_REQUIRED);
+        });
+      }
+    }
+  });
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Datastore outage: its own control plane, whose database is destroyed underneath it
+  // -------------------------------------------------------------------------------------------------------------
+  describe('datastore outage: 503 platform_unavailable with a well-formed credential, never 401', () => {
+    let down: TestControlPlane;
+    let downWorld: CpWorld;
+
+    before(async () => {
+      down = await startTestControlPlane(kind, { env: oidcEnv() });
+      downWorld = await buildWorld(down);
+      keepWorld(downWorld);
+      // The outage: every query from here on fails (pool ended / embedded database closed).
+      await down.db.destroy();
+    });
+
+    after(async () => {
+      try {
+        await down?.close();
+      } catch {
+        // Closing a control plane whose database is already gone may fail; the point is only not to throw here.
+      }
+      if (kind === 'postgres') await dropScratchDatabase(down?.config.DATABASE_URL);
+    });
+
+    for (const s of SPECS) {
+      for (const prefix of s.prefixes) {
+        const name = `${s.method} ${prefix}${s.path}`;
+        const credential = s.tier === 'admin' ? 'the CP admin bearer' : s.tier === 'public' ? 'no credential (a public route)' : "the owner's session cookie";
+        const expected = s.fx.datastoreFree ? `${s.fx.ok.status} (it reads no datastore)` : '503 platform_unavailable';
+        it(`${name}: outage with ${credential} → ${expected}`, async () => {
+          const res = await call(s, prefix, rightCredential(s, downWorld.owner, down), downWorld, down);
+          assert.notEqual(res.statusCode, 401, `an outage must not look like bad credentials: ${res.body}`);
+          if (s.fx.datastoreFree) assert.equal(res.statusCode, s.fx.ok.status, res.body);
+          else if (s.tier === 'page') assertPage(res, 503, 'platform_unavailable');
+          else assertError(res, 503, 'platform_unavailable');
+        });
+      }
+    }
+  });
+
+  // -------------------------------------------------------------------------------------------------------------
+  // The deprecated alias
+  // -------------------------------------------------------------------------------------------------------------
+  describe('the /cp alias', () => {
+    it('every /cp/* response carries Deprecation, Sunset (a future HTTP date) and a Link to its /api/v1 successor; no /api/v1/* response does', () => {
+      const cpResponses = recorded.filter((r) => r.url.startsWith('/cp/'));
+      const apiResponses = recorded.filter((r) => r.url.startsWith('/api/v1/'));
+      assert.ok(cpResponses.length > 100 && apiResponses.length > 100, `both prefixes were exercised (${cpResponses.length}, ${apiResponses.length})`);
+      const problems: string[] = [];
+      for (const r of cpResponses) {
+        const path = r.url.split('?')[0]!;
+        const deprecation = r.headers['deprecation'];
+        const sunset = String(r.headers['sunset'] ?? '');
+        const link = r.headers['link'];
+        if (typeof deprecation !== 'string' || !/^(true|@\d+)$/.test(deprecation)) problems.push(`${r.method} ${r.url} ${r.status}: Deprecation ${String(deprecation)}`);
+        const date = new Date(sunset);
+        if (Number.isNaN(date.getTime()) || date.toUTCString() !== sunset || date.getTime() <= Date.now()) problems.push(`${r.method} ${r.url} ${r.status}: Sunset ${sunset}`);
+        if (link !== `</api/v1${path.slice('/cp'.length)}>; rel="successor-version"`) problems.push(`${r.method} ${r.url} ${r.status}: Link ${String(link)}`);
+      }
+      for (const r of apiResponses) {
+        for (const h of ['deprecation', 'sunset', 'link']) if (r.headers[h] !== undefined) problems.push(`${r.method} ${r.url} ${r.status}: ${h} ${String(r.headers[h])}`);
+      }
+      assert.deepEqual(problems.slice(0, 20), []);
+    });
+
+    for (const s of byTier('public', 'session', 'admin').filter((x) => x.method === 'GET' && !x.fx.volatile && x.fx.ok.status === 200)) {
+      it(`GET ${s.path}: /api/v1 and /cp answer the same body`, async () => {
+        const p = s.fx.ok.prepare ? await s.fx.ok.prepare(w) : {};
+        const [a, b] = [await positive(s, '/api/v1', p), await positive(s, '/cp', p)];
+        assertReached(a, s.fx, `GET /api/v1${s.path}`);
+        assertReached(b, s.fx, `GET /cp${s.path}`);
+        assert.equal(b.body, a.body);
+      });
+    }
+  });
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Secrets never in responses (last: it reads every response the suite recorded)
+  // -------------------------------------------------------------------------------------------------------------
+  describe('credentials never in responses', () => {
+    /** The responses allowed to carry a fresh credential: a mint route's success. */
+    const mintPatterns = byTier('public', 'session', 'admin')
+      .filter((s) => s.fx.mints)
+      .map((s) => new RegExp(`^(${PREFIXES.join('|')})${s.path.replace(/:[A-Za-z_]+/g, '[^/?]+')}(\\?|$)`));
+    const isMint = (r: Recorded) => r.status >= 200 && r.status < 300 && r.method === 'POST' && mintPatterns.some((re) => re.test(r.url));
+
+    it('no response body carries a session cookie, a tenant credential, the CP admin token, a password or a hash', () => {
+      keepWorld(w);
+      assert.ok(recorded.length > 1000, `the suite recorded its responses (${recorded.length})`);
+      assert.ok(secrets.size > 30, `the suite knows its secrets (${secrets.size})`);
+      const offenders: string[] = [];
+      for (const r of recorded) {
+        for (const [value, label] of secrets) if (r.body.includes(value)) offenders.push(`${r.method} ${r.url} ${r.status}: ${label}`);
+        for (const marker of ['password_hash', 'token_hash', 'scrypt$']) if (r.body.includes(marker)) offenders.push(`${r.method} ${r.url} ${r.status}: ${marker}`);
+        if (!isMint(r) && PLAINTEXT_RE.test(r.body)) offenders.push(`${r.method} ${r.url} ${r.status}: a mol*_ credential`);
+      }
+      assert.deepEqual(offenders.slice(0, 20), []);
+    });
+
+    it('the mint exemption is narrow: only successful invitation mints carried a token (control)', () => {
+      const minted = recorded.filter(isMint);
+      assert.ok(minted.length >= 2, 'the invitation mint was exercised on both prefixes');
+      for (const r of minted) assert.match(r.body, /"invite_token":"moli_[0-9A-Za-z]{49}"/);
+    });
+  });
+});

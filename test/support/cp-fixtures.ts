@@ -1,0 +1,394 @@
+/**
+ * The control plane's route fixtures for the shared security suite (test/cp-security.test.ts).
+ *
+ * Every route the control plane serves is classified by its path (the prefix stripped: `/admin/…` is the admin
+ * tier, the lists below name the public routes and the browser pages, everything else is the session tier) and
+ * has one entry in CP_ROUTE_FIXTURES: the path params, query and a VALID body of its negative checks (so a
+ * refused request can only have been refused by auth or membership, never by validation), the least org role it
+ * needs, and a positive control. A route with no entry fails the suite's coverage test, listed by name: add it here.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { hashCredential } from '../../src/core/credentials/format.js';
+import { cookieFrom, uniqueSlug, type TestControlPlane, type TestOrg, type TestUser } from '../cp-harness.js';
+
+export type Tier = 'public' | 'session' | 'admin' | 'page';
+export type OrgRole = 'member' | 'admin' | 'owner';
+
+/** The stable prefix and the deprecated alias every tier but `pages` is mounted under. */
+export const PREFIXES = ['/api/v1', '/cp'] as const;
+export type Prefix = (typeof PREFIXES)[number];
+
+/** Routes outside every tier on purpose: probes and the API document. */
+export const OPEN_ROUTES: ReadonlySet<string> = new Set(['GET /health', 'GET /metrics', 'GET /openapi.json']);
+
+/** Routes (prefix stripped) that take no credential. Everything under a prefix not listed here, nor `/admin/…`, is session. */
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set([
+  'POST /auth/signup',
+  'POST /auth/login',
+  'GET /auth/login',
+  'GET /auth/signup',
+  'GET /auth/callback',
+  'GET /orgs/:slug/instance',
+  'GET /billing/plans',
+]);
+
+/** Browser pages outside the prefixes (their full path); each authenticates the cookie itself. */
+export const PAGE_ROUTES: ReadonlySet<string> = new Set([
+  'GET /billing/confirm/:id',
+  'POST /billing/confirm/:id',
+  'GET /billing/portal/:id',
+  'POST /billing/portal/:id',
+]);
+
+export const routeKey = (method: string, path: string) => `${method} ${path}`;
+
+/** The tier a catalog entry belongs to by its path, and the path without its prefix; null when unclassifiable. */
+export function classify(method: string, url: string): { tier: Tier; prefix: Prefix | ''; path: string } | null {
+  for (const prefix of PREFIXES) {
+    if (!url.startsWith(`${prefix}/`)) continue;
+    const path = url.slice(prefix.length);
+    if (path.startsWith('/admin/')) return { tier: 'admin', prefix, path };
+    if (PUBLIC_ROUTES.has(routeKey(method, path))) return { tier: 'public', prefix, path };
+    return { tier: 'session', prefix, path };
+  }
+  if (PAGE_ROUTES.has(routeKey(method, url))) return { tier: 'page', prefix: '', path: url };
+  return null;
+}
+
+/**
+ * The shared data of one control plane: org A (owner, an org admin, two plain members, a pending invitation and
+ * pending billing sessions), and an outsider who owns org B and is a member of nothing else. Negative checks point
+ * at A; they must never reach a handler.
+ */
+export interface CpWorld {
+  cp: TestControlPlane;
+  owner: TestUser;
+  orgAdmin: TestUser;
+  member: TestUser;
+  /** A plain member of A that member-management routes name in negative checks (never `member` itself). */
+  target: TestUser;
+  /** Owns org B; a member of nothing else. */
+  outsider: TestUser;
+  org: TestOrg;
+  outsiderOrg: TestOrg;
+  /**
+   * Org D, set up like A (owner, org admin, member): DELETE /orgs/:slug's negative checks name it, so were one let
+   * through it would delete D, not the org every other check depends on.
+   */
+  doomedOrg: TestOrg;
+  /** A pending open invitation to A (its token is a secret: only its mint response may carry it). */
+  invitation: { id: string; token: string };
+  /** A pending checkout of A (to the starter plan) and a pending portal session of A. */
+  checkoutSessionId: string;
+  portalSessionId: string;
+  /** Every user made for this world (and by positive controls), for the "no password in a response" check. */
+  users: TestUser[];
+  /** Every invite token made for this world. */
+  inviteTokens: string[];
+  /** Signs a fresh user up (terms accepted) and remembers them in `users`. */
+  newUser(): Promise<TestUser>;
+  /** Signs `user` in again: a second, independent session cookie of the same user. */
+  login(user: TestUser): Promise<string>;
+  /** A fresh user, placed in A with `role`. */
+  addMember(role: OrgRole): Promise<TestUser>;
+  /** A fresh pending open invitation to A, made by its owner. */
+  invite(): Promise<{ id: string; token: string }>;
+  /** A fresh org of the owner's with a pending top-up session: confirming or cancelling it touches nothing shared. */
+  freshTopup(): Promise<{ slug: string; sessionId: string }>;
+}
+
+/** What a positive control sends, beyond the fixture's own params, query and body. */
+export interface Prepared {
+  params?: Record<string, string>;
+  query?: string;
+  body?: Record<string, unknown>;
+  /** The session that sends it (session and page tiers); defaults to the least sufficient role. */
+  user?: TestUser;
+}
+
+export interface Reply {
+  statusCode: number;
+  body: string;
+  headers: Record<string, string | string[] | number | undefined>;
+}
+
+export interface RouteFixture {
+  /** Path params of the negative checks (valid values: validation must never be what refuses them). */
+  params?: (w: CpWorld) => Record<string, string>;
+  /** Query string (with `?`) of every request. */
+  query?: (w: CpWorld) => string;
+  /** A valid body (pages: the form's fields); called afresh for every request (unique slugs, emails). */
+  body?: (w: CpWorld) => Record<string, unknown>;
+  /** Extra request headers every request carries (never a credential). */
+  headers?: (w: CpWorld) => Record<string, string>;
+  /**
+   * Session and page routes naming an org (in the path, query or body, or through a billing session): the least
+   * member role the handler requires for the fixture's request.
+   */
+  minRole?: OrgRole;
+  /** A different, documented answer for a non-member than 404 ORG_NOT_FOUND: an error code, or a success body to check. */
+  nonMember?: { status: number; code?: string; check?: (res: Reply) => void };
+  /** The positive control: the right credential reaches the handler and gets `status` (and `code`, for a handler's refusal). */
+  ok: { status: number; code?: string; prepare?: (w: CpWorld) => Promise<Prepared> };
+  /** A GET whose body legitimately differs between two identical calls (timestamps, the audit trail itself). */
+  volatile?: boolean;
+  /** Its successful response carries a freshly minted credential (shown once): exempt from the plaintext check. */
+  mints?: boolean;
+  /** The route never reads the datastore (an outage cannot change its answer). */
+  datastoreFree?: boolean;
+  /**
+   * The session the bad-input and cross-site checks send (default: the owner, who may do anything), chosen so that
+   * a request let through would change something those checks look at.
+   */
+  probeAs?: (w: CpWorld) => TestUser;
+}
+
+const slugOfA = (w: CpWorld) => ({ slug: w.org.slug });
+/** A fresh org owned by the owner: positive controls of destructive routes act on it, never on A. */
+const freshOwnedOrg = async (w: CpWorld): Promise<Prepared> => ({ params: { slug: (await w.cp.createOrg(w.owner)).slug }, user: w.owner });
+const freshEmail = () => `sec-${randomBytes(5).toString('hex')}@example.com`;
+const freshPassword = () => `pw-${randomBytes(10).toString('hex')}`;
+/** An OpenID Connect callback whose state matches its browser-binding cookie, but was never issued. */
+const UNISSUED_STATE = `state-${randomBytes(12).toString('hex')}`;
+
+export const CP_ROUTE_FIXTURES: Record<string, RouteFixture> = {
+  // --- public ---------------------------------------------------------------------------------------------------
+  'POST /auth/signup': { body: () => ({ email: freshEmail(), password: freshPassword() }), ok: { status: 201 } },
+  'POST /auth/login': {
+    // Negative checks send a wrong password (a public route: a tenant credential must not turn it into a sign-in).
+    body: (w) => ({ email: w.owner.email, password: 'not-the-owners-password' }),
+    ok: { status: 200, prepare: async (w) => ({ body: { email: w.owner.email, password: w.owner.password } }) },
+  },
+  // A real provider is configured (the suite starts one), so these redirect to it. Beginning a sign-in is limited to
+  // 60 per client per minute: the suite sends about 36 per control plane.
+  'GET /auth/login': { query: () => '?return_to=%2Forgs', ok: { status: 302 } },
+  'GET /auth/signup': { query: () => '?return_to=%2Forgs', ok: { status: 302 } },
+  // Reaching the handler (no credential needed) means the state is looked up: unknown → 400 naming `state`.
+  'GET /auth/callback': {
+    query: () => `?state=${UNISSUED_STATE}&code=code-never-issued`,
+    headers: () => ({ cookie: `mcp_oidc_state=${UNISSUED_STATE}` }),
+    ok: { status: 400, code: 'VALIDATION_FAILED' },
+  },
+  'GET /orgs/:slug/instance': { params: slugOfA, ok: { status: 200 } },
+  'GET /billing/plans': { datastoreFree: true, ok: { status: 200 } },
+
+  // --- session: identity ----------------------------------------------------------------------------------------
+  'GET /auth/me': { ok: { status: 200 } },
+  // Its own user: a positive control signs that session out.
+  'POST /auth/signout': { ok: { status: 200, prepare: async (w) => ({ user: await w.newUser() }) } },
+  'GET /auth/terms-status': { ok: { status: 200 } },
+  'POST /auth/accept-terms': { body: () => ({}), ok: { status: 200 } },
+  'GET /auth/tenant-member': {
+    query: (w) => `?slug=${w.org.slug}`,
+    minRole: 'member',
+    // Tenants ask this for any cookie: a non-member is told "no", the same as for an unknown org (reference §3.1).
+    nonMember: { status: 200, check: (res) => assert.deepEqual(JSON.parse(res.body), { member: false }) },
+    ok: { status: 200 },
+  },
+
+  // --- session: orgs --------------------------------------------------------------------------------------------
+  'POST /orgs': { body: () => ({ slug: uniqueSlug('sec'), name: 'Security suite org' }), ok: { status: 201 } },
+  'GET /orgs': { ok: { status: 200 } },
+  'GET /orgs/:slug': { params: slugOfA, minRole: 'member', ok: { status: 200 } },
+  'DELETE /orgs/:slug': { params: (w) => ({ slug: w.doomedOrg.slug }), minRole: 'owner', ok: { status: 204, prepare: freshOwnedOrg } },
+  'GET /orgs/:slug/export': { params: slugOfA, minRole: 'member', volatile: true, ok: { status: 200 } },
+  'GET /orgs/:slug/provision-status': { params: slugOfA, minRole: 'member', ok: { status: 200 } },
+
+  // --- session: members -----------------------------------------------------------------------------------------
+  'GET /orgs/:slug/members': { params: slugOfA, minRole: 'member', ok: { status: 200 } },
+  'POST /orgs/:slug/members/invitations': {
+    params: slugOfA,
+    minRole: 'admin',
+    body: () => ({ email: freshEmail(), role: 'member' }),
+    mints: true,
+    ok: { status: 201 },
+  },
+  'GET /orgs/:slug/members/invitations': { params: slugOfA, minRole: 'admin', ok: { status: 200 } },
+  'DELETE /orgs/:slug/members/invitations/:id': {
+    params: (w) => ({ slug: w.org.slug, id: w.invitation.id }),
+    minRole: 'admin',
+    ok: { status: 200, prepare: async (w) => ({ params: { slug: w.org.slug, id: (await w.invite()).id } }) },
+  },
+  // Any signed-in user with a live token (not org-scoped by the path). The shared token is A's pending invitation:
+  // a request let through would make its sender a member of A.
+  'POST /invitations/accept': {
+    body: (w) => ({ token: w.invitation.token }),
+    probeAs: (w) => w.outsider,
+    ok: { status: 200, prepare: async (w) => ({ user: await w.newUser(), body: { token: (await w.invite()).token } }) },
+  },
+  'PATCH /orgs/:slug/members/:user_id': {
+    params: (w) => ({ slug: w.org.slug, user_id: w.target.userId }),
+    minRole: 'admin',
+    body: () => ({ role: 'admin' }),
+    ok: { status: 200, prepare: async (w) => ({ params: { slug: w.org.slug, user_id: (await w.addMember('member')).userId } }) },
+  },
+  // Removing someone else needs an admin; leaving needs only membership (the positive control: a member leaves).
+  'DELETE /orgs/:slug/members/:user_id': {
+    params: (w) => ({ slug: w.org.slug, user_id: w.target.userId }),
+    minRole: 'admin',
+    ok: {
+      status: 204,
+      prepare: async (w) => {
+        const leaving = await w.addMember('member');
+        return { user: leaving, params: { slug: w.org.slug, user_id: leaving.userId } };
+      },
+    },
+  },
+
+  // --- session: billing -----------------------------------------------------------------------------------------
+  'GET /billing/invoices': { query: (w) => `?org_slug=${w.org.slug}`, minRole: 'admin', ok: { status: 200 } },
+  'POST /billing/checkout': {
+    body: (w) => ({ org_slug: w.org.slug, plan: 'pro', success_url: '/orgs', cancel_url: '/orgs' }),
+    minRole: 'admin',
+    ok: { status: 200 },
+  },
+  'POST /billing/portal': { body: (w) => ({ org_slug: w.org.slug, return_url: '/orgs' }), minRole: 'admin', ok: { status: 200 } },
+  'POST /billing/topup': { body: (w) => ({ org_slug: w.org.slug, credits: 100 }), minRole: 'admin', ok: { status: 200 } },
+  // Billing sessions are reached by id: another org's (or an unknown) session is 404 either way.
+  'GET /billing/sessions/:id': {
+    params: (w) => ({ id: w.checkoutSessionId }),
+    minRole: 'member',
+    nonMember: { status: 404, code: 'BILLING_SESSION_NOT_FOUND' },
+    ok: { status: 200 },
+  },
+  'POST /billing/sessions/:id/confirm': {
+    params: (w) => ({ id: w.checkoutSessionId }),
+    body: () => ({}),
+    minRole: 'owner',
+    nonMember: { status: 404, code: 'BILLING_SESSION_NOT_FOUND' },
+    ok: { status: 200, prepare: async (w) => ({ params: { id: (await w.freshTopup()).sessionId } }) },
+  },
+  'POST /billing/sessions/:id/cancel': {
+    params: (w) => ({ id: w.checkoutSessionId }),
+    body: () => ({}),
+    minRole: 'owner',
+    nonMember: { status: 404, code: 'BILLING_SESSION_NOT_FOUND' },
+    ok: { status: 200, prepare: async (w) => ({ params: { id: (await w.freshTopup()).sessionId } }) },
+  },
+
+  // --- pages (HTML; forms are application/x-www-form-urlencoded) --------------------------------------------------
+  'GET /billing/confirm/:id': {
+    params: (w) => ({ id: w.checkoutSessionId }),
+    minRole: 'member',
+    nonMember: { status: 404, code: 'BILLING_SESSION_NOT_FOUND' },
+    ok: { status: 200 },
+  },
+  'POST /billing/confirm/:id': {
+    params: (w) => ({ id: w.checkoutSessionId }),
+    body: () => ({ decision: 'confirm' }),
+    minRole: 'owner',
+    nonMember: { status: 404, code: 'BILLING_SESSION_NOT_FOUND' },
+    ok: { status: 303, prepare: async (w) => ({ params: { id: (await w.freshTopup()).sessionId } }) },
+  },
+  'GET /billing/portal/:id': {
+    params: (w) => ({ id: w.portalSessionId }),
+    minRole: 'admin',
+    nonMember: { status: 404, code: 'BILLING_SESSION_NOT_FOUND' },
+    ok: { status: 200 },
+  },
+  'POST /billing/portal/:id': {
+    params: (w) => ({ id: w.portalSessionId }),
+    body: () => ({ plan: 'pro' }),
+    minRole: 'admin',
+    nonMember: { status: 404, code: 'BILLING_SESSION_NOT_FOUND' },
+    ok: { status: 303 },
+  },
+
+  // --- admin ----------------------------------------------------------------------------------------------------
+  'GET /admin/orgs': { query: () => '?limit=500', ok: { status: 200 } },
+  'POST /admin/orgs': { body: (w) => ({ slug: uniqueSlug('sec-adm'), name: 'Admin-made org', owner_user_id: w.outsider.userId }), ok: { status: 201 } },
+  // The trail grows with every request: two calls never read the same.
+  'GET /admin/audit': { query: () => '?limit=5', volatile: true, ok: { status: 200 } },
+  'GET /admin/audit/verify': { volatile: true, ok: { status: 200 } },
+  'GET /admin/audit/export': { volatile: true, ok: { status: 200 } },
+};
+
+/** A session cookie pair (`mcp_session=…`) → its bare value. */
+export const cookieValue = (cookie: string) => cookie.slice(cookie.indexOf('=') + 1);
+
+async function postJson(cp: TestControlPlane, url: string, user: TestUser, payload: Record<string, unknown>, status: number): Promise<Record<string, unknown>> {
+  const res = await cp.app.inject({ method: 'POST', url, headers: { cookie: user.cookie }, payload });
+  if (res.statusCode !== status) throw new Error(`fixture POST ${url}: ${res.statusCode} ${res.body}`);
+  return res.json() as Record<string, unknown>;
+}
+
+/**
+ * Builds the shared data of one control plane through its own API; members are placed directly (the invitation
+ * flow has its own suite, and the negative checks must not depend on it).
+ */
+export async function buildWorld(cp: TestControlPlane): Promise<CpWorld> {
+  const users: TestUser[] = [];
+  const inviteTokens: string[] = [];
+  const newUser = async () => {
+    const u = await cp.signup();
+    users.push(u);
+    return u;
+  };
+  const login = async (user: TestUser) => {
+    const res = await cp.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: user.email, password: user.password } });
+    if (res.statusCode !== 200) throw new Error(`login failed: ${res.statusCode} ${res.body}`);
+    return cookieFrom(res.headers['set-cookie']);
+  };
+  const [owner, orgAdmin, member, target, outsider] = [await newUser(), await newUser(), await newUser(), await newUser(), await newUser()];
+  const org = await cp.createOrg(owner);
+  const outsiderOrg = await cp.createOrg(outsider);
+  const doomedOrg = await cp.createOrg(owner);
+  const addMember = async (role: OrgRole, user?: TestUser, to: TestOrg = org) => {
+    const u = user ?? (await newUser());
+    await cp.db.insertInto('org_members').values({ org_id: to.id, user_id: u.userId, role, invited_by: owner.userId }).execute();
+    return u;
+  };
+  await addMember('admin', orgAdmin);
+  await addMember('member', member);
+  await addMember('member', target);
+  await addMember('admin', orgAdmin, doomedOrg);
+  await addMember('member', member, doomedOrg);
+  const invite = async () => {
+    const body = await postJson(cp, `/api/v1/orgs/${org.slug}/members/invitations`, owner, {}, 201);
+    const made = { id: String(body['id']), token: String(body['invite_token']) };
+    inviteTokens.push(made.token);
+    return made;
+  };
+  const invitation = await invite();
+  const checkoutSessionId = String(
+    (await postJson(cp, '/api/v1/billing/checkout', owner, { org_slug: org.slug, plan: 'starter', success_url: '/orgs', cancel_url: '/orgs' }, 200))['id'],
+  );
+  const portalSessionId = String((await postJson(cp, '/api/v1/billing/portal', owner, { org_slug: org.slug, return_url: '/orgs' }, 200))['id']);
+  const freshTopup = async () => {
+    const { slug } = await cp.createOrg(owner);
+    const body = await postJson(cp, '/api/v1/billing/topup', owner, { org_slug: slug, credits: 100 }, 200);
+    return { slug, sessionId: String(body['id']) };
+  };
+  return {
+    cp,
+    owner,
+    orgAdmin,
+    member,
+    target,
+    outsider,
+    org,
+    outsiderOrg,
+    doomedOrg,
+    invitation,
+    checkoutSessionId,
+    portalSessionId,
+    users,
+    inviteTokens,
+    newUser,
+    login,
+    addMember: (role) => addMember(role),
+    invite,
+    freshTopup,
+  };
+}
+
+/** Ages the session behind a cookie past its expiry, in the database (no sleeping in tests). */
+export async function expireSession(cp: TestControlPlane, cookie: string): Promise<void> {
+  const res = await cp.db
+    .updateTable('sessions')
+    .set({ expires_at: new Date(Date.now() - 60_000) })
+    .where('token_hash', '=', hashCredential(cookieValue(cookie)))
+    .executeTakeFirst();
+  assert.equal(Number(res.numUpdatedRows), 1, 'the session to expire exists');
+}
