@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { App } from '../core/http/app.js';
 import { createLogger } from '../core/logger.js';
+import { listenAndAnnounce } from '../core/http/serve.js';
 import { createRateLimiter } from '../core/rate-limit.js';
 import { buildControlPlaneApp } from './app.js';
 import { loadControlPlaneConfig, type ControlPlaneConfig } from './config.js';
@@ -23,11 +24,7 @@ export async function startControlPlane(source: Record<string, string | undefine
   if (!config.CP_ADMIN_API_TOKEN) logger.warn('CP_ADMIN_API_TOKEN is not set: every /api/v1/admin/* route answers 401.');
   const rateLimiter = await createRateLimiter(config.REDIS_URL);
   const app = await buildControlPlaneApp({ config, db: database.db, logger, rateLimiter });
-  await app.listen({ port: config.PORT, host: config.HOST });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.PORT;
-  const url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
-  if (!logger.isLevelEnabled('info') && config.LOG_LEVEL !== 'silent') logger.child({}, { level: 'info' }).info({ url }, 'listening');
+  const url = await listenAndAnnounce(app, logger, { port: config.PORT, host: config.HOST, logLevel: config.LOG_LEVEL });
   return {
     app,
     url,

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { createLogger } from '../core/logger.js';
+import { listenAndAnnounce } from '../core/http/serve.js';
 import { createRateLimiter } from '../core/rate-limit.js';
 import type { App } from '../core/http/app.js';
 import { buildTenantApp } from './app.js';
@@ -30,12 +31,7 @@ export async function startTenant(source: Record<string, string | undefined> = p
   }
   const rateLimiter = await createRateLimiter(config.REDIS_URL);
   const app = await buildTenantApp({ config, db: database.db, logger, rateLimiter });
-  await app.listen({ port: config.PORT, host: config.HOST });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.PORT;
-  const url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
-  // Supervisors wait for this line; it is printed even when LOG_LEVEL hides info (Fastify's own goes through info).
-  if (!logger.isLevelEnabled('info') && config.LOG_LEVEL !== 'silent') logger.child({}, { level: 'info' }).info({ url }, 'listening');
+  const url = await listenAndAnnounce(app, logger, { port: config.PORT, host: config.HOST, logLevel: config.LOG_LEVEL });
   return {
     app,
     url,

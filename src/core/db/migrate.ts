@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { sql, type Kysely } from 'kysely';
+import { openDatabase, type Database } from './index.js';
 import { crc32 } from '../credentials/format.js';
 
 /**
@@ -48,4 +50,23 @@ export async function migrate(db: Kysely<unknown>, scope: string, migrations: re
       await sql`select pg_advisory_unlock(${lockKey})`.execute(conn);
     }
   });
+}
+
+/**
+ * Opens a service's own database — PostgreSQL when `databaseUrl` is set, else PGlite in `<dataDir>/<subdir>` — and
+ * brings its schema up to date. A failed migration closes the database again instead of leaking it.
+ */
+export async function openMigratedDatabase<Schema>(
+  opts: { databaseUrl?: string | undefined; dataDir: string; poolSize?: number },
+  service: { subdir: string; scope: string; migrations: readonly Migration[] },
+): Promise<Database<Schema>> {
+  const dataDir = opts.dataDir.startsWith('memory://') ? opts.dataDir : path.join(opts.dataDir, service.subdir);
+  const database = await openDatabase<Schema>({ databaseUrl: opts.databaseUrl, dataDir, poolSize: opts.poolSize ?? 10 });
+  try {
+    await migrate(database.db as never, service.scope, service.migrations);
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+  return database;
 }
