@@ -185,3 +185,31 @@ forEachDatabase('control plane: sign-in rate limits', (kind) => {
     assert.equal(await cp.db.selectFrom('users').select('id').where('email', '=', 'rl-2@example.com').executeTakeFirst(), undefined);
   });
 });
+
+forEachDatabase('control plane: the session cookie behind https with tenant subdomains', (kind) => {
+  let cp: TestControlPlane;
+  before(async () => {
+    cp = await startTestControlPlane(kind, { env: { PUBLIC_URL: 'https://api.example.test', TENANT_DOMAIN: 'example.test', SESSION_TTL_HOURS: '2' } });
+  });
+  after(() => cp.close());
+
+  it('is Secure, scoped to TENANT_DOMAIN so <slug>.<domain> receives it, and lives SESSION_TTL_HOURS', async () => {
+    const res = await cp.app.inject({ method: 'POST', url: '/api/v1/auth/signup', payload: { email: 'secure@example.com', password: 'long enough password' } });
+    assert.equal(res.statusCode, 201);
+    assert.match(String(res.headers['set-cookie']), /^mcp_session=mols_\w+; Path=\/; Max-Age=7200; HttpOnly; SameSite=Lax; Domain=example\.test; Secure$/);
+    const expires = Date.parse(res.json().expires_at);
+    assert.ok(Math.abs(expires - (Date.now() + 7200_000)) < 60_000);
+  });
+
+  it('accepts cookie-authenticated writes from its own origin and tenant hosts, refuses foreign origins', async () => {
+    const u = await cp.signup();
+    const post = (origin: string) => cp.app.inject({ method: 'POST', url: '/api/v1/auth/accept-terms', headers: { ...cp.as(u), origin }, payload: {} });
+    assert.equal((await post('https://api.example.test')).statusCode, 200);
+    assert.equal((await post('https://acme.example.test')).statusCode, 200);
+    for (const origin of ['https://evil.test', 'http://acme.example.test', 'https://example.test.evil.test', 'null']) {
+      const res = await post(origin);
+      assert.equal(res.statusCode, 403, origin);
+      assert.equal(res.json().code, 'ORIGIN_FORBIDDEN');
+    }
+  });
+});
