@@ -1,3 +1,4 @@
+import { printControlPlaneFigures, runControlPlaneBench } from './control-plane.js';
 import { measureLifecycle } from './lifecycle.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -26,6 +27,8 @@ import { freePort, spawnTenant, type TenantProcess } from './tenant-process.js';
  * short window each, in the order 4 2 1 then 1 2 4 (ABBA: linear drift cancels out of both ratios), one tenant under
  * load at a time. A ratio is the requests of its numerator over those of its denominator in equal time, summed over
  * the rounds; the per-round ratios show how noisy it was. Scenario 3 is one window, as it is in no ratio.
+ * Then the workspace lifecycle, and, once the tenants are stopped, the control plane's own scenarios and ratios
+ * (bench/control-plane.ts), in the same style; its figures go under `controlPlane` in latest.json.
  */
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -633,6 +636,29 @@ async function main(): Promise<number> {
     console.log(`  ${lifecycle.concurrent.count} created concurrently → all online        ${fmt(lifecycle.concurrent.wallMs, 0)} ms wall time`);
     console.log(`  RSS of one idle runtime process           median ${fmt(lifecycle.idleRuntimeRssMiB.median, 1)} MiB (${lifecycle.idleRuntimeRssMiB.samples} processes)`);
 
+    // The control plane (bench/control-plane.ts), alone on the machine: the tenants and their runtimes stop first
+    // (the cleanup still checks their exit codes).
+    await Promise.all([tenantS, tenantL].map((t) => t.process.stop()));
+    const controlPlane = await runControlPlaneBench({
+      bin: TENANT_BIN,
+      host: HOST,
+      adminDatabaseUrl: config.adminDatabaseUrl,
+      connections: config.connections,
+      durationSeconds: config.durationSeconds,
+      windowSeconds: config.windowSeconds,
+      rounds: ROUNDS,
+      roundWarmupSeconds: ROUND_WARMUP_SECONDS,
+      cleanup,
+      runLoad,
+      trackLoad: (child) => {
+        activeLoads.add(child);
+        return () => activeLoads.delete(child);
+      },
+      assertClean,
+      aggregate,
+    });
+    printControlPlaneFigures(controlPlane, printAligned);
+
     mkdirSync(RESULTS_DIR, { recursive: true });
     const resultsFile = `${RESULTS_DIR}/latest.json`;
     writeFileSync(
@@ -670,6 +696,7 @@ async function main(): Promise<number> {
           ratios,
           lifecycle,
           tenantWarnings: { S: tenantS.process.warnings, L: tenantL.process.warnings },
+          controlPlane,
           notes: [
             'Shared, noisy machines: compare ratios measured in one run, not absolute figures across runs.',
             `Two tenant processes run side by side with the same env, each on its own fresh database: S holds the ${LIST_LIMIT} keys minted through its API; L holds the same rows (copied) plus ${REVOKED_ROWS} revoked and ${LIVE_ROWS} live seeded keys. Scenarios 1, 2 and 3 run on S, scenario 4 on L.`,
@@ -681,6 +708,7 @@ async function main(): Promise<number> {
             'Ratios are figures, not tests: a ratio below its target does not fail the run; any non-2xx, error or timeout in any window does.',
             `A ${PRIME_SECONDS} s priming run per tenant precedes its scenarios so that the first rounds do not measure a process still warming up (a fresh process's first database traffic is several times slower for ~10 s). Order: prime S, scenario 3 on S, prime L, rounds (opening on L).`,
             'Scenario 3 (ADMIN_TOKEN) is in no ratio and is measured in one window; the workspace lifecycle runs on tenant S after the scenarios.',
+            'The control plane\'s figures are under "controlPlane" (its own scenarios, ratios and notes), measured after the tenants were stopped.',
           ],
         },
         null,

@@ -5,21 +5,23 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * The tenant under test as a real child process (`molecule-platform tenant`), so the benchmark measures what an
- * operator runs: its own event loop, its own pg pool, its env parsed by the real launcher.
+ * A server under test as a real child process (`molecule-platform tenant` or `molecule-platform cp`), so the
+ * benchmark measures what an operator runs: its own event loop, its own pg pool, its env parsed by the real launcher.
  */
 
-export interface TenantProcess {
+export interface ServerProcess {
   child: ChildProcess;
   /** Resolves with the base URL once the server answers; rejects if it exits or stalls first. */
   ready: Promise<string>;
-  /** Log lines at warn or above. The tenant runs at LOG_LEVEL=warn, so each of these is worth a look. */
+  /** Log lines at warn or above. The server runs at LOG_LEVEL=warn, so each of these is worth a look. */
   warnings: string[];
   /** The last lines the child wrote, for a failure message. */
   tail(): string;
   /** SIGTERM, then wait for exit; SIGKILL and throw when it does not exit in time. Idempotent. */
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
+
+export type TenantProcess = ServerProcess;
 
 /** A port nobody listens on right now. The tiny race before the child binds it is acceptable for a benchmark. */
 export async function freePort(host: string): Promise<number> {
@@ -36,8 +38,28 @@ export async function freePort(host: string): Promise<number> {
 const PINO_WARN = 40;
 const TAIL_LINES = 40;
 
-export function spawnTenant(opts: { bin: string; env: Record<string, string>; host: string; port: number; readyTimeoutMs: number }): TenantProcess {
-  const child = spawn(process.execPath, [opts.bin, 'tenant'], { env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+export interface SpawnOptions {
+  bin: string;
+  env: Record<string, string>;
+  host: string;
+  port: number;
+  readyTimeoutMs: number;
+}
+
+/** The launcher commands the benchmark runs, and how its messages name each. */
+const SERVERS = { tenant: 'the tenant', cp: 'the control plane' } as const;
+
+export function spawnTenant(opts: SpawnOptions): TenantProcess {
+  return spawnServer('tenant', opts);
+}
+
+export function spawnControlPlane(opts: SpawnOptions): ServerProcess {
+  return spawnServer('cp', opts);
+}
+
+function spawnServer(command: keyof typeof SERVERS, opts: SpawnOptions): ServerProcess {
+  const what = SERVERS[command];
+  const child = spawn(process.execPath, [opts.bin, command], { env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
   const warnings: string[] = [];
   const lines: string[] = [];
   let listeningUrl: string | null = null;
@@ -75,12 +97,12 @@ export function spawnTenant(opts: { bin: string; env: Record<string, string>; ho
     let childGone = false;
     void exited.then(() => (childGone = true));
     // The "listening" line is the launcher's readiness signal, but pino drops it below LOG_LEVEL=info, and the
-    // benchmark runs the tenant at warn. So the line is taken when it comes, and /health on the port we chose is
+    // benchmark runs its servers at warn. So the line is taken when it comes, and /health on the port we chose is
     // polled alongside it: either proves the server accepts requests.
     while (Date.now() < deadline) {
       if (listeningUrl) return listeningUrl;
-      if (spawnError) throw new Error(`could not start the tenant: ${(spawnError as Error).message}`);
-      if (childGone) throw new Error(`the tenant exited before it was ready (exit code ${child.exitCode}, signal ${child.signalCode}):\n${tail()}`);
+      if (spawnError) throw new Error(`could not start ${what}: ${(spawnError as Error).message}`);
+      if (childGone) throw new Error(`${what} exited before it was ready (exit code ${child.exitCode}, signal ${child.signalCode}):\n${tail()}`);
       try {
         const res = await fetch(healthUrl, { signal: AbortSignal.timeout(1000) });
         await res.arrayBuffer();
@@ -90,23 +112,23 @@ export function spawnTenant(opts: { bin: string; env: Record<string, string>; ho
       }
       await sleep(100);
     }
-    throw new Error(`the tenant was not ready within ${opts.readyTimeoutMs} ms:\n${tail()}`);
+    throw new Error(`${what} was not ready within ${opts.readyTimeoutMs} ms:\n${tail()}`);
   })();
 
   let stopping: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | null = null;
   const stop = () => {
     stopping ??= (async () => {
       if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, signal: child.signalCode };
-      if (child.pid === undefined) throw new Error(`the tenant never started: ${spawnError ? (spawnError as Error).message : 'no pid'}`);
+      if (child.pid === undefined) throw new Error(`${what} never started: ${spawnError ? (spawnError as Error).message : 'no pid'}`);
       child.kill('SIGTERM');
-      // The tenant's SIGTERM path closes Fastify, flushes the audit write-behind and closes the pool; 15 s is
+      // Both servers' SIGTERM path closes Fastify, flushes the audit write-behind and closes the pool; 15 s is
       // far more than that takes, so running out of it is a shutdown bug worth failing on.
       const timedOut = sleep(15_000).then(() => 'timeout' as const);
       const outcome = await Promise.race([exited, timedOut]);
       if (outcome === 'timeout') {
         child.kill('SIGKILL');
         await exited;
-        throw new Error(`the tenant did not exit within 15 s of SIGTERM; killed:\n${tail()}`);
+        throw new Error(`${what} did not exit within 15 s of SIGTERM; killed:\n${tail()}`);
       }
       const [code, signal] = outcome;
       return { code, signal };
