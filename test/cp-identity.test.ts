@@ -213,3 +213,32 @@ forEachDatabase('control plane: the session cookie behind https with tenant subd
     }
   });
 });
+
+forEachDatabase('control plane: dead sessions are swept', (kind) => {
+  let cp: TestControlPlane;
+  before(async () => {
+    cp = await startTestControlPlane(kind);
+  });
+  after(() => cp.close());
+
+  it('deletes sessions a day after they expire or are revoked, and expired OIDC states; live ones stay', async () => {
+    const { sweepSessions } = await import('../src/control-plane/auth/sessions.js');
+    const live = await cp.signup();
+    const expired = await cp.signup();
+    const revoked = await cp.signup();
+    const recentlyExpired = await cp.signup();
+    const dayAndABit = new Date(Date.now() - 25 * 3600_000);
+    await cp.db.updateTable('sessions').set({ expires_at: dayAndABit }).where('user_id', '=', expired.userId).execute();
+    await cp.db.updateTable('sessions').set({ revoked_at: dayAndABit }).where('user_id', '=', revoked.userId).execute();
+    await cp.db.updateTable('sessions').set({ expires_at: new Date(Date.now() - 3600_000) }).where('user_id', '=', recentlyExpired.userId).execute();
+    await cp.db
+      .insertInto('oidc_states')
+      .values({ state_hash: 'a'.repeat(64), provider: 'oidc', code_verifier: 'v', nonce: 'n', return_to: null, expires_at: new Date(Date.now() - 1000) })
+      .execute();
+    const swept = await sweepSessions(cp.db);
+    assert.deepEqual(swept, { sessions: 2, oidcStates: 1 });
+    const left = await cp.db.selectFrom('sessions').select('user_id').where('user_id', 'in', [live.userId, expired.userId, revoked.userId, recentlyExpired.userId]).execute();
+    assert.deepEqual(left.map((r) => r.user_id).sort(), [live.userId, recentlyExpired.userId].sort());
+    assert.equal((await cp.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: cp.as(live) })).statusCode, 200);
+  });
+});

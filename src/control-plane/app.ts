@@ -8,6 +8,7 @@ import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limit.js';
 import { adminRoutes } from './admin/index.js';
 import { ControlPlaneAuthenticator } from './auth/authenticator.js';
 import { adminAuthHook, sessionAuthHook } from './auth/hooks.js';
+import { startSessionSweeper } from './auth/sessions.js';
 import { billingRoutes } from './billing/index.js';
 import { LedgerBillingProvider } from './billing/ledger.js';
 import type { ControlPlaneConfig } from './config.js';
@@ -68,7 +69,10 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
   app.addHook('onResponse', async (request, reply) => {
     if (request.principal && !request.auditWritten) await auditWriter.enqueue(auditEventFor(request, reply.statusCode, reply.elapsedTime));
   });
+  // Expired and revoked sessions are deleted a day after they stop working (hourly, in the background).
+  const stopSweeper = startSessionSweeper(db, logger);
   app.addHook('onClose', async () => {
+    stopSweeper();
     await provisioner.close();
     await oidc?.close();
     await auditWriter.close();

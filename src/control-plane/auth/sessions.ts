@@ -61,3 +61,26 @@ export function clearedSessionCookie(config: ControlPlaneConfig): string {
 }
 
 export type UserRow = Pick<UsersTable, 'id' | 'email' | 'name'>;
+
+/**
+ * Deletes sessions that can never be used again — expired or revoked more than `graceMs` ago — and abandoned OIDC
+ * login states, so the tables (and the live-hash index) stay proportional to real use. Returns how many went.
+ */
+export async function sweepSessions(db: Kysely<ControlPlaneSchema>, now = new Date(), graceMs = 24 * 3600_000): Promise<{ sessions: number; oidcStates: number }> {
+  const cutoff = new Date(now.getTime() - graceMs);
+  const sessions = await db
+    .deleteFrom('sessions')
+    .where((eb) => eb.or([eb('expires_at', '<', cutoff), eb('revoked_at', '<', cutoff)]))
+    .executeTakeFirst();
+  const states = await db.deleteFrom('oidc_states').where('expires_at', '<', now).executeTakeFirst();
+  return { sessions: Number(sessions.numDeletedRows), oidcStates: Number(states.numDeletedRows) };
+}
+
+/** Runs `sweepSessions` every `intervalMs` in the background; the returned function stops it. */
+export function startSessionSweeper(db: Kysely<ControlPlaneSchema>, log: { warn(obj: unknown, msg: string): void }, intervalMs = 3600_000): () => void {
+  const timer = setInterval(() => {
+    sweepSessions(db).catch((err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'session sweep failed; retrying next interval'));
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
