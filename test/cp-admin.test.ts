@@ -164,3 +164,27 @@ forEachDatabase('control plane: admin routes without CP_ADMIN_API_TOKEN', (kind)
     }
   });
 });
+
+forEachDatabase('control plane: failed admin bearer attempts are limited', (kind) => {
+  let cp: TestControlPlane;
+  before(async () => {
+    cp = await startTestControlPlane(kind, { env: { ADMIN_AUTH_FAILURE_LIMIT: '3' } });
+  });
+  after(() => cp.close());
+
+  it('past the limit a client gets 429 for the window, even with the right token; other clients are unaffected', async () => {
+    const attempt = (bearer: string, remoteAddress = '10.0.0.7') =>
+      cp.app.inject({ method: 'GET', url: '/api/v1/admin/orgs', headers: { authorization: `Bearer ${bearer}` }, remoteAddress });
+    // Successes and missing credentials do not count.
+    assert.equal((await attempt(cp.adminToken)).statusCode, 200);
+    assert.equal((await cp.app.inject({ method: 'GET', url: '/api/v1/admin/orgs', remoteAddress: '10.0.0.7' })).statusCode, 401);
+    for (let i = 0; i < 3; i++) assert.equal((await attempt(`wrong-${i}-guess-of-the-token`)).statusCode, 401);
+    const limited = await attempt('wrong-3-guess-of-the-token');
+    assert.equal(limited.statusCode, 429);
+    assert.equal(limited.json().code, 'RATE_LIMITED');
+    assert.ok(Number(limited.headers['retry-after']) > 0);
+    const right = await attempt(cp.adminToken);
+    assert.equal(right.statusCode, 429, 'a correct guess is not confirmed while blocked');
+    assert.equal((await attempt(cp.adminToken, '10.0.0.8')).statusCode, 200);
+  });
+});

@@ -97,7 +97,7 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
         });
         // Tier: CP admin bearer.
         await api.register(async (scope) => {
-          scope.addHook('onRequest', adminAuthHook(auth));
+          scope.addHook('onRequest', adminAuthHook(auth, rateLimiter, config.ADMIN_AUTH_FAILURE_LIMIT));
           for (const register of mount('admin')) register(scope as unknown as App, ctx);
         });
       },

@@ -20,6 +20,7 @@ export const controlPlaneEnvSchema = {
   MAX_FREE_ORGS_PER_USER: env.int('Free-plan orgs one user may own; beyond it creating an org answers 402.', 3, 0, 1000),
   INSTANCE_LOOKUP_LIMIT: env.int('Public /orgs/:slug/instance lookups allowed per client per minute (anti-enumeration).', 60, 1, 100_000),
   LOGIN_ATTEMPT_LIMIT: env.int('Password sign-in attempts allowed per client and email per 15 minutes.', 10, 1, 100_000),
+  ADMIN_AUTH_FAILURE_LIMIT: env.int('Failed CP admin bearer attempts allowed per client per minute; beyond it the client gets 429 for the rest of the minute.', 20, 1, 100_000),
   SIGNUP_LIMIT: env.int('Sign-ups allowed per client per hour.', 20, 1, 100_000),
   PASSWORD_HASH_COST: env.int('scrypt cost as log2(N); 15 = 32 MiB of memory per hash.', 15, 10, 20),
   OIDC_ISSUER_URL: env.url('OpenID Connect issuer (discovery at <issuer>/.well-known/openid-configuration). Unset: password sign-in only.'),

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../../core/errors.js';
 import '../../core/http/types.js';
+import type { RateLimiter } from '../../core/rate-limit.js';
 import type { ControlPlaneAuthenticator } from './authenticator.js';
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -32,8 +33,39 @@ export function sessionAuthHook(auth: ControlPlaneAuthenticator, publicUrl: stri
   };
 }
 
-export function adminAuthHook(auth: ControlPlaneAuthenticator) {
-  return async function adminAuth(request: FastifyRequest, _reply: FastifyReply) {
-    request.principal = auth.authenticateAdmin(request);
+const ADMIN_FAILURE_WINDOW_MS = 60_000;
+
+/**
+ * The CP admin gate: the bearer, plus a limit on failed attempts per client (reference §3.2, "bearer plus rate
+ * limit"). Failures are counted in the shared limiter; once a client exceeds `failureLimit` in a minute it gets 429
+ * for the rest of the window — even with the right token, so guessing cannot be confirmed by a success.
+ */
+export function adminAuthHook(auth: ControlPlaneAuthenticator, limiter: RateLimiter, failureLimit: number) {
+  const blockedUntil = new Map<string, number>();
+  const refuse = (reply: FastifyReply, until: number) => {
+    const retryAfter = Math.max(1, Math.ceil((until - Date.now()) / 1000));
+    reply.header('retry-after', String(retryAfter));
+    return new DomainError('RATE_LIMITED', 'too many failed admin authentication attempts; retry later', { retry_after: retryAfter });
+  };
+  return async function adminAuth(request: FastifyRequest, reply: FastifyReply) {
+    const until = blockedUntil.get(request.ip);
+    if (until !== undefined) {
+      if (until > Date.now()) throw refuse(reply, until);
+      blockedUntil.delete(request.ip);
+    }
+    try {
+      request.principal = auth.authenticateAdmin(request);
+    } catch (err) {
+      if (err instanceof DomainError && err.code === 'INVALID_ADMIN_AUTH') {
+        const d = await limiter.hit(`cp-admin-fail:${request.ip}`, failureLimit, ADMIN_FAILURE_WINDOW_MS);
+        if (!d.allowed) {
+          const blocked = Date.now() + d.resetMs;
+          if (blockedUntil.size > 10_000) blockedUntil.clear();
+          blockedUntil.set(request.ip, blocked);
+          throw refuse(reply, blocked);
+        }
+      }
+      throw err;
+    }
   };
 }
