@@ -1,11 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
 import pg from 'pg';
 import { hashPassword } from '../src/control-plane/auth/passwords.js';
 import { mintCredential } from '../src/core/credentials/format.js';
 import { ID_PREFIXES, ulid } from '../src/core/ids.js';
-import { parseLoadOutput, type LoadArgs, type LoadOutput, type LoadSummary } from './protocol.js';
+import { type LoadArgs, type LoadOutput, type LoadSummary } from './protocol.js';
+import { fmt, interleavedRatio, rate, type InterleavedRatio } from './stats.js';
 import { freePort, spawnControlPlane, type ServerProcess } from './tenant-process.js';
 
 /**
@@ -32,10 +31,8 @@ export interface ControlPlaneBenchContext {
   rounds: number;
   roundWarmupSeconds: number;
   cleanup: { add(name: string, fn: () => Promise<void>): void };
-  /** One window in bench/load.ts (GET only). */
+  /** One window (with its warm-up) in bench/load.ts. */
   runLoad(args: LoadArgs): Promise<LoadOutput>;
-  /** Registers a load process so an interrupted run stops it; returns the unregister function. */
-  trackLoad(child: ChildProcess): () => void;
   assertClean(scenario: string, phase: string, s: LoadSummary): void;
   aggregate(windows: LoadSummary[]): LoadSummary;
 }
@@ -60,21 +57,7 @@ export interface ControlPlaneScenario {
   windows: ControlPlaneWindow[] | null;
 }
 
-export interface ControlPlaneRatio {
-  name: string;
-  numerator: string;
-  denominator: string;
-  value: number;
-  method: 'interleaved';
-  numeratorRequests: number;
-  numeratorSeconds: number;
-  denominatorRequests: number;
-  denominatorSeconds: number;
-  perRound: number[];
-  perRoundMin: number;
-  perRoundMedian: number;
-  perRoundMax: number;
-}
+export type ControlPlaneRatio = InterleavedRatio;
 
 export interface ControlPlaneSeed {
   viaApi: string[];
@@ -117,7 +100,6 @@ const LOGIN_CONNECTIONS = 4;
 const BENCH_SLUG = 'bench-org';
 const DAY_MS = 86_400_000;
 
-const AUTOCANNON_CLI = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
 
 interface HttpResult {
   status: number;
@@ -143,41 +125,6 @@ async function expectJson(what: string, expected: number, res: Promise<HttpResul
   if (typeof body !== 'object' || body === null) throw new Error(`${what} answered a non-object: ${r.text.slice(0, 300)}`);
   const cookie = r.setCookie.find((c) => c.startsWith('mcp_session='))?.split(';')[0] ?? null;
   return { ...(body as Record<string, unknown>), cookie };
-}
-
-const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-const rate = (s: LoadSummary) => s.requestsTotal / s.durationSeconds;
-
-function interleavedRatio(name: string, num: ControlPlaneScenario, den: ControlPlaneScenario): ControlPlaneRatio {
-  const numWindows = num.windows!;
-  const denWindows = den.windows!;
-  const numeratorRequests = sum(numWindows.map((w) => w.measured.requestsTotal));
-  const numeratorSeconds = sum(numWindows.map((w) => w.measured.durationSeconds));
-  const denominatorRequests = sum(denWindows.map((w) => w.measured.requestsTotal));
-  const denominatorSeconds = sum(denWindows.map((w) => w.measured.durationSeconds));
-  const perRound = numWindows.map((w, i) => rate(w.measured) / rate(denWindows[i]!.measured));
-  return {
-    name,
-    numerator: num.name,
-    denominator: den.name,
-    value: numeratorRequests / numeratorSeconds / (denominatorRequests / denominatorSeconds),
-    method: 'interleaved',
-    numeratorRequests,
-    numeratorSeconds,
-    denominatorRequests,
-    denominatorSeconds,
-    perRound,
-    perRoundMin: Math.min(...perRound),
-    perRoundMedian: median(perRound),
-    perRoundMax: Math.max(...perRound),
-  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -377,66 +324,6 @@ async function tableFigures(client: pg.Client): Promise<Record<string, { rows: n
  * One POST window in autocannon's own CLI, in its own process: bench/load.ts sends GETs only. The CLI prints its
  * result as one JSON line (`-j`), summarized here the way load.ts summarizes its own.
  */
-async function runPostLoad(
-  ctx: ControlPlaneBenchContext,
-  args: { url: string; body: string; connections: number; durationSeconds: number },
-): Promise<LoadSummary> {
-  const argv = [
-    AUTOCANNON_CLI, '-j', '-n',
-    '-c', String(args.connections),
-    // As load.ts does: N − 0.5 ends the window on the N-th one-second sample tick.
-    '-d', String(Math.max(1, Math.ceil(args.durationSeconds)) - 0.5),
-    '-t', '10',
-    '-m', 'POST',
-    '-H', 'content-type=application/json',
-    '-b', args.body,
-    args.url,
-  ];
-  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const untrack = ctx.trackLoad(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (c) => resolve(c));
-  });
-  untrack();
-  const line = stdout.trim().split('\n').at(-1) ?? '';
-  if (code !== 0 || !line.startsWith('{')) throw new Error(`autocannon (POST ${args.url}) exited with ${code} and printed no result:\n${stderr.slice(-2000)}`);
-  const r = JSON.parse(line) as {
-    duration: number;
-    errors: number;
-    timeouts: number;
-    non2xx: number;
-    resets: number;
-    statusCodeStats: Record<string, { count: number }>;
-    latency: { mean: number; p50: number; p90: number; p99: number; max: number };
-    requests: { mean: number; stddev: number; total?: number };
-    throughput: { total?: number };
-  };
-  const responses = sum(Object.values(r.statusCodeStats).map((s) => s.count));
-  const summary: LoadSummary = {
-    requestsPerSecMean: r.requests.mean,
-    requestsPerSecStddev: r.requests.stddev,
-    requestsTotal: r.requests.total ?? responses,
-    durationSeconds: r.duration,
-    latencyMs: { mean: r.latency.mean, p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max },
-    non2xx: r.non2xx,
-    errors: r.errors,
-    timeouts: r.timeouts,
-    resets: r.resets,
-    statusCodes: Object.fromEntries(Object.entries(r.statusCodeStats).map(([c, s]) => [c, s.count])),
-    bytesPerResponse: responses > 0 ? Math.round((r.throughput.total ?? 0) / responses) : 0,
-  };
-  // The same shape check load.ts's output goes through.
-  return parseLoadOutput(JSON.stringify({ warmup: null, measured: summary })).measured;
-}
-
-function fmt(n: number, digits: number): string {
-  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // The run
@@ -624,10 +511,17 @@ export async function runControlPlaneBench(ctx: ControlPlaneBenchContext): Promi
   // 5: last, as every sign-in adds a session row; few connections, as it is CPU-bound by design.
   const loginName = `POST /auth/login (scrypt N=2^${passwordHashCost})`;
   process.stdout.write(`  running 5. ${loginName}, ${LOGIN_CONNECTIONS} connections …`);
-  const loginArgs = { url: loginUrl, body: loginBody, connections: LOGIN_CONNECTIONS };
-  const loginWarmup = await runPostLoad(ctx, { ...loginArgs, durationSeconds: LOGIN_WARMUP_SECONDS });
-  ctx.assertClean(loginName, 'warm-up', loginWarmup);
-  const login = await runPostLoad(ctx, { ...loginArgs, durationSeconds: singleSeconds });
+  const loginRun = await ctx.runLoad({
+    url: loginUrl,
+    method: 'POST',
+    body: loginBody,
+    headers: { 'content-type': 'application/json' },
+    connections: LOGIN_CONNECTIONS,
+    warmupSeconds: LOGIN_WARMUP_SECONDS,
+    durationSeconds: singleSeconds,
+  });
+  const login = loginRun.measured;
+  if (loginRun.warmup) ctx.assertClean(loginName, 'warm-up', loginRun.warmup);
   ctx.assertClean(loginName, 'measured', login);
   process.stdout.write(` ${fmt(rate(login), 1)} req/s\n`);
   const loginResult: ControlPlaneScenario = {
@@ -638,7 +532,7 @@ export async function runControlPlaneBench(ctx: ControlPlaneBenchContext): Promi
     connections: LOGIN_CONNECTIONS,
     responseBodyBytes: Buffer.byteLength(loginCheck.text),
     measured: login,
-    warmup: loginWarmup,
+    warmup: loginRun.warmup,
     windows: null,
   };
   const measuringSeconds = (performance.now() - phaseStarted) / 1000;

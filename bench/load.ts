@@ -16,7 +16,17 @@ function parseArgs(raw: string | undefined): LoadArgs {
   if (typeof args.connections !== 'number' || args.connections < 1) throw new Error('connections must be ≥ 1');
   if (typeof args.durationSeconds !== 'number' || args.durationSeconds <= 0) throw new Error('durationSeconds must be > 0');
   if (typeof args.warmupSeconds !== 'number' || args.warmupSeconds < 0) throw new Error('warmupSeconds must be ≥ 0');
-  return { url: args.url, headers: args.headers ?? {}, connections: args.connections, warmupSeconds: args.warmupSeconds, durationSeconds: args.durationSeconds };
+  if (args.method !== undefined && args.method !== 'GET' && args.method !== 'POST') throw new Error('method must be GET or POST');
+  if (args.body !== undefined && typeof args.body !== 'string') throw new Error('body must be a string');
+  return {
+    url: args.url,
+    method: args.method ?? 'GET',
+    ...(args.body !== undefined ? { body: args.body } : {}),
+    headers: args.headers ?? {},
+    connections: args.connections,
+    warmupSeconds: args.warmupSeconds,
+    durationSeconds: args.durationSeconds,
+  };
 }
 
 function summarize(result: autocannon.Result): LoadSummary {
@@ -49,7 +59,15 @@ function autocannonDuration(seconds: number): number {
 async function run(args: LoadArgs): Promise<LoadSummary> {
   // A 10 s request timeout: any request that slow is a failure worth seeing, not a latency sample.
   return summarize(
-    await autocannon({ url: args.url, method: 'GET', headers: args.headers, connections: args.connections, duration: autocannonDuration(args.durationSeconds), timeout: 10 }),
+    await autocannon({
+      url: args.url,
+      method: args.method ?? 'GET',
+      ...(args.body !== undefined ? { body: args.body } : {}),
+      headers: args.headers,
+      connections: args.connections,
+      duration: autocannonDuration(args.durationSeconds),
+      timeout: 10,
+    }),
   );
 }
 

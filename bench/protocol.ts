@@ -5,6 +5,9 @@
 
 export interface LoadArgs {
   url: string;
+  /** GET unless said otherwise (the control plane's login scenario POSTs a JSON body). */
+  method?: 'GET' | 'POST';
+  body?: string;
   headers: Record<string, string>;
   connections: number;
   warmupSeconds: number;
