@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import { PendingTenantProvisioner } from '../src/control-plane/orgs/provisioner.js';
+import { RecordingProvisioner } from './support/recording-provisioner.js';
 import type { MemberRole } from '../src/control-plane/db/schema.js';
 import { forEachDatabase } from './harness.js';
 import { startTestControlPlane, type TestControlPlane, type TestOrg, type TestUser } from './cp-harness.js';
@@ -12,7 +12,7 @@ const SESSION_ID = /^bs_[0-9A-HJKMNP-TV-Z]{26}$/;
 
 forEachDatabase('control plane: billing on the self-hosted ledger', (kind) => {
   let cp: TestControlPlane;
-  const provisioner = new PendingTenantProvisioner();
+  const provisioner = new RecordingProvisioner();
 
   before(async () => {
     cp = await startTestControlPlane(kind, { env: { PUBLIC_URL: SITE, TENANT_DOMAIN }, provisioner });
@@ -99,7 +99,7 @@ forEachDatabase('control plane: billing on the self-hosted ledger', (kind) => {
     const org = await cp.createOrg(owner);
     assert.equal(org.plan, 'free');
     assert.equal(org.credits_balance, 500);
-    const provisionedBefore = provisioner.requests.filter((r) => r.orgId === org.id).length;
+    const provisionedBefore = provisioner.provisioned.filter((r) => r.orgId === org.id).length;
 
     const started = await post('/api/v1/billing/checkout', owner, {
       org_slug: org.slug,
@@ -183,7 +183,7 @@ forEachDatabase('control plane: billing on the self-hosted ledger', (kind) => {
     assert.deepEqual(await auditRows(`/api/v1/billing/sessions/${id}/confirm`), [
       { actor: `session:${owner.userId}`, method: 'POST', route: '/api/v1/billing/sessions/:id/confirm', path: `/api/v1/billing/sessions/${id}/confirm`, status: 200 },
     ]);
-    assert.equal(provisioner.requests.filter((r) => r.orgId === org.id).length, provisionedBefore);
+    assert.equal(provisioner.provisioned.filter((r) => r.orgId === org.id).length, provisionedBefore);
     assert.equal(url, `${SITE}/billing/confirm/${id}`);
   });
 
@@ -193,7 +193,7 @@ forEachDatabase('control plane: billing on the self-hosted ledger', (kind) => {
     assert.equal(org.status, 'awaiting_payment');
     assert.equal(org.plan, 'free');
     assert.equal(org.credits_balance, 0);
-    assert.equal(provisioner.requests.some((r) => r.orgId === org.id), false);
+    assert.equal(provisioner.provisioned.some((r) => r.orgId === org.id), false);
     const waiting = await get(`/api/v1/orgs/${org.slug}/provision-status`, owner);
     assert.match(waiting.json().message, /awaiting payment/);
 
@@ -205,7 +205,7 @@ forEachDatabase('control plane: billing on the self-hosted ledger', (kind) => {
     assert.equal(done.organization.plan_monthly_credits, 25000);
     assert.equal(done.organization.overage_cap_credits, 10000);
 
-    assert.deepEqual(provisioner.requests.filter((r) => r.orgId === org.id), [{ orgId: org.id, slug: org.slug, provider: 'local' }]);
+    assert.deepEqual(provisioner.provisioned.filter((r) => r.orgId === org.id), [{ orgId: org.id, slug: org.slug, provider: 'local' }]);
     const instance = await cp.db.selectFrom('org_instances').selectAll().where('org_id', '=', org.id).executeTakeFirst();
     assert.equal(instance?.status, 'provisioning');
     const status = await get(`/api/v1/orgs/${org.slug}/provision-status`, owner);

@@ -128,9 +128,13 @@ export async function startTestControlPlane(kind: DbKind, opts: TestControlPlane
       return res.json() as TestOrg;
     },
     async close() {
-      await app.close();
-      await database.close();
-      await scratch?.drop();
+      // The scratch database goes even when closing fails (a suite that destroyed the database under the app).
+      try {
+        await app.close();
+        await database.close();
+      } finally {
+        await scratch?.drop();
+      }
     },
   };
   return cp;

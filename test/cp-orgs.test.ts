@@ -2,28 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { forEachDatabase } from './harness.js';
 import { startTestControlPlane, uniqueSlug, type TestControlPlane } from './cp-harness.js';
-import type { TenantProvisioner, TenantProvisionRequest } from '../src/control-plane/orgs/provisioner.js';
+import { RecordingProvisioner } from './support/recording-provisioner.js';
 
 const ORG_FIELDS = [
   'id', 'slug', 'name', 'plan', 'status', 'provider', 'is_canary', 'credits_balance', 'plan_monthly_credits',
   'overage_used_credits', 'overage_cap_credits', 'last_error', 'created_at', 'updated_at', 'role',
 ].sort();
-
-/** A provisioner that records what it was asked, and can be told to refuse. */
-class RecordingProvisioner implements TenantProvisioner {
-  readonly name = 'recording';
-  provisioned: TenantProvisionRequest[] = [];
-  deprovisioned: TenantProvisionRequest[] = [];
-  refuse: string | null = null;
-  async provision(r: TenantProvisionRequest) {
-    if (this.refuse) throw new Error(this.refuse);
-    this.provisioned.push(r);
-  }
-  async deprovision(r: TenantProvisionRequest) {
-    this.deprovisioned.push(r);
-  }
-  async close() {}
-}
 
 forEachDatabase('control plane: organizations', (kind) => {
   let cp: TestControlPlane;

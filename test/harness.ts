@@ -183,9 +183,13 @@ export async function startTestTenant(kind: DbKind, opts: TestTenantOptions = {}
       return res.json() as CreatedWorkspaceBody;
     },
     async close() {
-      await app.close();
-      await database.close();
-      await scratch?.drop();
+      // The scratch database goes even when closing fails (a suite that destroyed the database under the app).
+      try {
+        await app.close();
+        await database.close();
+      } finally {
+        await scratch?.drop();
+      }
     },
   };
   return t;

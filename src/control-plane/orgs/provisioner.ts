@@ -19,16 +19,10 @@ export interface TenantProvisioner {
   close(): Promise<void>;
 }
 
-/** `TENANT_PROVISIONER=none`: nothing runs tenants; orgs wait in `provisioning`. */
+/** `TENANT_PROVISIONER=none`: nothing runs tenants; orgs wait in `provisioning` (their instance message says so). */
 export class PendingTenantProvisioner implements TenantProvisioner {
   readonly name = 'none';
-  readonly requests: TenantProvisionRequest[] = [];
-  async provision(request: TenantProvisionRequest): Promise<void> {
-    this.requests.push(request);
-  }
-  async deprovision(request: TenantProvisionRequest): Promise<void> {
-    const i = this.requests.findIndex((r) => r.orgId === request.orgId);
-    if (i >= 0) this.requests.splice(i, 1);
-  }
+  async provision(): Promise<void> {}
+  async deprovision(): Promise<void> {}
   async close(): Promise<void> {}
 }
