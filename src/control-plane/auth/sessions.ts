@@ -1,10 +1,8 @@
 import type { Kysely, Transaction } from 'kysely';
-import { hashCredential, isWellFormed, mintCredential } from '../../core/credentials/format.js';
+import { hashCredential, isWellFormed } from '../../core/credentials/format.js';
 import { serializeCookie } from '../../core/http/cookies.js';
-import { newId } from '../../core/ids.js';
-import type { ControlPlaneConfig } from '../config.js';
-import { publicUrlOf } from '../config.js';
-import type { ControlPlaneSchema, UsersTable } from '../db/schema.js';
+import { publicUrlOf, type ControlPlaneConfig } from '../config.js';
+import type { ControlPlaneSchema } from '../db/schema.js';
 
 /** The cookie name the reference uses; tenants forward it to /cp/auth/tenant-member. */
 export const SESSION_COOKIE = 'mcp_session';
@@ -15,15 +13,6 @@ export interface SessionUser {
   email: string;
   name: string | null;
   termsVersion: string | null;
-}
-
-/** Starts a session; the plaintext goes into the cookie only, its sha256 into the database. */
-export async function createSession(db: Kysely<ControlPlaneSchema>, userId: string, ttlHours: number, clientIp: string | null) {
-  const minted = mintCredential('session');
-  const id = newId('session');
-  const expiresAt = new Date(Date.now() + ttlHours * 3600_000);
-  await db.insertInto('sessions').values({ id, token_hash: minted.hash, user_id: userId, expires_at: expiresAt, client_ip: clientIp }).execute();
-  return { id, plaintext: minted.plaintext, expiresAt };
 }
 
 /** One indexed equality on the hash over live rows; a malformed value never reaches the database. */
@@ -59,8 +48,6 @@ export function sessionCookie(config: ControlPlaneConfig, value: string, maxAgeS
 export function clearedSessionCookie(config: ControlPlaneConfig): string {
   return sessionCookie(config, '', 0);
 }
-
-export type UserRow = Pick<UsersTable, 'id' | 'email' | 'name'>;
 
 /**
  * Deletes sessions that can never be used again — expired or revoked more than `graceMs` ago — and abandoned OIDC

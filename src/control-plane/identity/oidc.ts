@@ -1,17 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import * as client from 'openid-client';
 import type { Logger } from 'pino';
 import { ConfigError } from '../../core/config.js';
-import { isUniqueViolation } from '../../core/db/index.js';
 import { DomainError } from '../../core/errors.js';
 import { serializeCookie } from '../../core/http/cookies.js';
 import type { ControlPlaneConfig } from '../config.js';
-import type { ControlPlaneContext } from '../context.js';
 import type { ControlPlaneSchema } from '../db/schema.js';
-import { startSession } from './service.js';
-import { findUserByEmail, insertUser } from './store.js';
 
 /**
  * Sign-in through one OpenID Connect provider configured by env: authorization code flow with PKCE (S256), `state`
@@ -58,8 +53,6 @@ export interface OidcIdentity {
   provider: string;
   subject: string;
   email: string | null;
-  /** Only a literal `email_verified: true` from the provider counts. */
-  emailVerified: boolean;
   name: string | null;
 }
 
@@ -124,11 +117,6 @@ function nameOf(value: unknown): string | null {
   // Same rule as a local account's display name: 1-100 characters, no control characters.
   const name = value.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 100);
   return name === '' ? null : name;
-}
-
-/** Some providers send the flag as the string "true"; anything else (absent, false, "false") is unverified. */
-function verifiedOf(value: unknown): boolean {
-  return value === true || value === 'true';
 }
 
 export function createOidcLogin(config: ControlPlaneConfig, db: Kysely<ControlPlaneSchema>, log: Logger): OidcLogin | null {
@@ -218,8 +206,7 @@ export function createOidcLogin(config: ControlPlaneConfig, db: Kysely<ControlPl
       const prompt = signup ? signupPrompt(cfg.serverMetadata()) : undefined;
       if (prompt) params['prompt'] = prompt;
       const now = Date.now();
-      // Expired rows of abandoned sign-ins go when the next one begins; the table stays as small as the traffic.
-      await db.deleteFrom('oidc_states').where('expires_at', '<', new Date(now)).execute();
+      // Abandoned sign-ins' rows are deleted by the hourly session sweep (auth/sessions.ts), not on this path.
       await db
         .insertInto('oidc_states')
         .values({
@@ -266,16 +253,14 @@ export function createOidcLogin(config: ControlPlaneConfig, db: Kysely<ControlPl
         // Many providers put email and name in the ID token only when no access token can fetch them; then the
         // userinfo endpoint has them (and its `sub` must be the ID token's, which openid-client checks).
         const userinfoEndpoint = cfg.serverMetadata().userinfo_endpoint;
-        if ((emailOf(claims['email']) === null || claims['email_verified'] === undefined) && userinfoEndpoint) {
+        if (emailOf(claims['email']) === null && userinfoEndpoint) {
           const userinfo = await client.fetchUserInfo(cfg, tokens.access_token, claims.sub);
           if (emailOf(userinfo.email) !== null) source = userinfo;
         }
         return {
           provider,
           subject: claims.sub,
-          // Email and its verification come from the same document, never mixed across the two.
           email: emailOf(source['email']),
-          emailVerified: emailOf(source['email']) !== null && verifiedOf(source['email_verified']),
           name: nameOf(source['name']) ?? nameOf(claims['name']),
         };
       } catch (err) {
@@ -289,59 +274,4 @@ export function createOidcLogin(config: ControlPlaneConfig, db: Kysely<ControlPl
       discovered = null;
     },
   };
-}
-
-type Db = Transaction<ControlPlaneSchema>;
-
-async function findUserByIdentity(db: Db, provider: string, subject: string) {
-  return db
-    .selectFrom('user_identities')
-    .innerJoin('users', 'users.id', 'user_identities.user_id')
-    .select(['users.id', 'users.email', 'users.name', 'users.terms_version'])
-    .where('user_identities.provider', '=', provider)
-    .where('user_identities.subject', '=', subject)
-    .executeTakeFirst();
-}
-
-/**
- * Finds or creates the user an identity belongs to and starts their session, in one transaction with the request's
- * audit event: the linked user for (provider, sub), else a new user without a password. An identity is never joined
- * to an existing account by email, even one the provider marks verified: local sign-up does not prove the address,
- * so whoever registered it first (with a password, or through a provider that does not verify) would receive the
- * victim's sign-ins. Such a sign-in is refused with 409 and the account's own sign-in named instead.
- */
-export async function signInWithOidc(ctx: ControlPlaneContext, request: FastifyRequest, reply: FastifyReply, identity: OidcIdentity): Promise<void> {
-  const attempt = () =>
-    ctx.db.transaction().execute(async (tx) => {
-      let user = await findUserByIdentity(tx, identity.provider, identity.subject);
-      if (!user) {
-        if (!identity.email) {
-          throw new DomainError('IDENTITY_PROVIDER_FAILED', 'the identity provider did not share an email address; allow this application to read your email there and sign in again');
-        }
-        const existing = await findUserByEmail(tx, identity.email);
-        if (existing) {
-          // users.email is unique, so a second account with this address cannot be made either.
-          throw new DomainError(
-            'EMAIL_TAKEN',
-            'an account with this email already exists and accounts are never joined by email; sign in to it the way it was created (password or its original provider)',
-          );
-        }
-        user = await insertUser(tx, { email: identity.email, name: identity.name, passwordHash: null });
-        await tx.insertInto('user_identities').values({ provider: identity.provider, subject: identity.subject, user_id: user.id, email: identity.email }).execute();
-      }
-      await startSession(tx, ctx, request, reply, user, 302);
-    });
-  try {
-    await attempt();
-  } catch (err) {
-    // A concurrent first sign-in of the same identity (or a sign-up with the same email) won the race: the second
-    // attempt sees its row and takes the linked or by-email path.
-    if (!isUniqueViolation(err)) throw err;
-    try {
-      await attempt();
-    } catch (again) {
-      if (isUniqueViolation(again)) throw new DomainError('CONFLICT', 'another sign-in of this account is in progress; try again');
-      throw again;
-    }
-  }
 }

@@ -32,3 +32,17 @@ export async function acceptTerms(db: Db, userId: string, version: string) {
     .returning(['terms_version', 'terms_accepted_at'])
     .executeTakeFirstOrThrow();
 }
+
+export async function findUserByIdentity(db: Db, provider: string, subject: string) {
+  return db
+    .selectFrom('user_identities')
+    .innerJoin('users', 'users.id', 'user_identities.user_id')
+    .select(['users.id', 'users.email', 'users.name', 'users.terms_version'])
+    .where('user_identities.provider', '=', provider)
+    .where('user_identities.subject', '=', subject)
+    .executeTakeFirst();
+}
+
+export async function insertIdentity(db: Db, identity: { provider: string; subject: string; userId: string; email: string | null }) {
+  await db.insertInto('user_identities').values({ provider: identity.provider, subject: identity.subject, user_id: identity.userId, email: identity.email }).execute();
+}

@@ -5,7 +5,8 @@ import { readCookie } from '../../../core/http/cookies.js';
 import { errorResponses } from '../../../core/http/responses.js';
 import { DomainError, ValidationError } from '../../../core/errors.js';
 import type { ControlPlaneContext } from '../../context.js';
-import { OIDC_STATE_COOKIE, oidcStateCookie, signInWithOidc } from '../oidc.js';
+import { OIDC_STATE_COOKIE, oidcStateCookie } from '../oidc.js';
+import { signInWithOidc } from '../service.js';
 import { Redirect } from './oidc-login.js';
 
 /** What the provider appends (RFC 6749 §4.1.2, RFC 9207 `iss`); providers may add more, which are passed on. */
