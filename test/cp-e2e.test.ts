@@ -93,6 +93,8 @@ forEachDatabase('the control plane binary over real HTTP', (kind) => {
       member: true,
       user_id: bob.body.user_id,
       role: 'member',
+      org_id: created.body.id,
+      slug: 'acme-e2e',
     });
     const members = await call('GET', '/api/v1/orgs/acme-e2e/members', { cookie: aliceCookie });
     assert.deepEqual(members.body.members.map((m: { user_id: string; role: string }) => [m.user_id, m.role]), [

@@ -110,20 +110,33 @@ forEachDatabase('control plane: local accounts and sessions', (kind) => {
     assert.equal(anon.statusCode, 401);
   });
 
-  it('tenant-member: members get {member:true,user_id,role}; others and unknown slugs get {member:false}', async () => {
+  it('tenant-member: members get {member:true,user_id,role,org_id,slug}; others and unknown orgs get {member:false}', async () => {
     const owner = await cp.signup();
     const stranger = await cp.signup();
     const org = await cp.createOrg(owner);
-    const yes = await cp.app.inject({ method: 'GET', url: `/cp/auth/tenant-member?slug=${org.slug}`, headers: cp.as(owner) });
-    assert.equal(yes.statusCode, 200);
-    assert.deepEqual(yes.json(), { member: true, user_id: owner.userId, role: 'owner' });
-    const no = await cp.app.inject({ method: 'GET', url: `/cp/auth/tenant-member?slug=${org.slug}`, headers: cp.as(stranger) });
-    assert.deepEqual(no.json(), { member: false });
-    const unknown = await cp.app.inject({ method: 'GET', url: '/cp/auth/tenant-member?slug=no-such-org', headers: cp.as(owner) });
-    assert.deepEqual(unknown.json(), { member: false });
-    const bad = await cp.app.inject({ method: 'GET', url: '/cp/auth/tenant-member?slug=NOT_A_SLUG', headers: cp.as(owner) });
-    assert.equal(bad.statusCode, 400);
-    const anon = await cp.app.inject({ method: 'GET', url: `/cp/auth/tenant-member?slug=${org.slug}` });
+    const other = await cp.createOrg(stranger);
+    const ask = (query: string, headers: Record<string, string> = cp.as(owner)) => cp.app.inject({ method: 'GET', url: `/cp/auth/tenant-member?${query}`, headers });
+    const yes = { member: true, user_id: owner.userId, role: 'owner', org_id: org.id, slug: org.slug };
+    for (const query of [`slug=${org.slug}`, `org_id=${org.id}`, `org_id=${org.id.toUpperCase()}`, `org_id=${org.id}&slug=${org.slug}`]) {
+      const res = await ask(query);
+      assert.equal(res.statusCode, 200, `${query}: ${res.body}`);
+      assert.deepEqual(res.json(), yes, query);
+    }
+    // Asked for one org, the answer is about that org only: membership elsewhere, or a slug naming another org, is a no.
+    for (const query of [`org_id=${other.id}`, `org_id=${org.id}&slug=${other.slug}`, `org_id=00000000-0000-4000-8000-000000000000`, 'slug=no-such-org']) {
+      const res = await ask(query);
+      assert.equal(res.statusCode, 200, `${query}: ${res.body}`);
+      assert.deepEqual(res.json(), { member: false }, query);
+    }
+    assert.deepEqual((await ask(`slug=${org.slug}`, cp.as(stranger))).json(), { member: false });
+    assert.deepEqual((await ask(`org_id=${org.id}`, cp.as(stranger))).json(), { member: false });
+    for (const [query, field] of [['slug=NOT_A_SLUG', 'slug'], ['org_id=acme', 'org_id'], ['', 'org_id']] as const) {
+      const bad = await ask(query);
+      assert.equal(bad.statusCode, 400, `${query}: ${bad.body}`);
+      assert.equal(bad.json().code, 'VALIDATION_FAILED');
+      assert.equal(bad.json().field, field, bad.body);
+    }
+    const anon = await cp.app.inject({ method: 'GET', url: `/cp/auth/tenant-member?org_id=${org.id}` });
     assert.equal(anon.statusCode, 401);
   });
 

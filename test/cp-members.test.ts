@@ -115,7 +115,7 @@ forEachDatabase('control plane: members and invitations', (kind) => {
     assert.deepEqual(orgs.json().map((o: { slug: string; role: string }) => [o.slug, o.role]), [[org.slug, 'member']]);
     const member = await call('GET', `/cp/auth/tenant-member?slug=${org.slug}`, bob);
     assert.equal(member.statusCode, 200);
-    assert.deepEqual(member.json(), { member: true, user_id: bob.userId, role: 'member' });
+    assert.deepEqual(member.json(), { member: true, user_id: bob.userId, role: 'member', org_id: org.id, slug: org.slug });
 
     const list = await call('GET', `/api/v1/orgs/${org.slug}/members`, bob);
     assert.equal(list.statusCode, 200, list.body);

@@ -208,9 +208,80 @@ forEachDatabase('control plane: organizations', (kind) => {
     const purge = await cp.db.selectFrom('org_purges').selectAll().where('org_id', '=', org.id).executeTakeFirstOrThrow();
     assert.equal(purge.slug, org.slug);
     assert.equal(purge.purged_by, `session:${owner.userId}`);
-    // The slug is free again.
+  });
+
+  it('a purged slug is tombstoned for SLUG_TOMBSTONE_DAYS on both create routes (409 naming why), then free again', async () => {
+    const owner = await cp.signup();
+    const org = await cp.createOrg(owner);
+    const del = await cp.app.inject({ method: 'DELETE', url: `/api/v1/orgs/${org.slug}`, headers: cp.as(owner) });
+    assert.equal(del.statusCode, 204, del.body);
+    const before = await count('organizations');
+    const attempts = [
+      await cp.app.inject({ method: 'POST', url: '/api/v1/orgs', headers: cp.as(owner), payload: { slug: org.slug, name: 'reborn' } }),
+      await cp.app.inject({ method: 'POST', url: '/cp/orgs', headers: cp.as(await cp.signup()), payload: { slug: org.slug, name: 'squatter' } }),
+      await cp.app.inject({ method: 'POST', url: '/api/v1/admin/orgs', headers: cp.admin(), payload: { slug: org.slug, name: 'admin', owner_user_id: 'u' } }),
+      await cp.app.inject({ method: 'POST', url: '/api/v1/admin/orgs?dry_run=true', headers: cp.admin(), payload: { slug: org.slug, name: 'dry', owner_user_id: 'u' } }),
+    ];
+    const purge = await cp.db.selectFrom('org_purges').selectAll().where('org_id', '=', org.id).executeTakeFirstOrThrow();
+    const availableAt = new Date(new Date(purge.purged_at).getTime() + 30 * 86_400_000).toISOString();
+    for (const res of attempts) {
+      assert.equal(res.statusCode, 409, res.body);
+      const body = res.json();
+      assert.equal(body.code, 'SLUG_TAKEN');
+      assert.equal(body.field, 'slug');
+      assert.equal(body.reason, 'recently_deleted');
+      assert.equal(body.available_at, availableAt);
+      assert.match(body.error, new RegExp(`slug "${org.slug}" belonged to an org deleted .*; it can be reused from ${availableAt}`));
+    }
+    assert.equal(await count('organizations'), before, 'nothing created');
+    // Still inside the period a day before it ends; free once it has passed.
+    const age = async (days: number) =>
+      cp.db.updateTable('org_purges').set({ purged_at: new Date(Date.now() - days * 86_400_000) }).where('org_id', '=', org.id).execute();
+    await age(29);
+    const early = await cp.app.inject({ method: 'POST', url: '/api/v1/orgs', headers: cp.as(owner), payload: { slug: org.slug, name: 'early' } });
+    assert.equal(early.statusCode, 409, early.body);
+    assert.equal(early.json().reason, 'recently_deleted');
+    await age(31);
     const again = await cp.app.inject({ method: 'POST', url: '/api/v1/orgs', headers: cp.as(owner), payload: { slug: org.slug, name: 'reborn' } });
-    assert.equal(again.statusCode, 201);
+    assert.equal(again.statusCode, 201, again.body);
+    assert.notEqual(again.json().id, org.id, 'a new org under the old slug');
+  });
+
+  it('delete stops the tenant first; if that fails the delete fails (503) and the org and its slug stay', async () => {
+    const owner = await cp.signup();
+    const org = await cp.createOrg(owner);
+    const seen: Array<{ orgStillThere: boolean; purged: boolean }> = [];
+    provisioner.whileDeprovisioning = async (r) => {
+      const row = await cp.db.selectFrom('organizations').select('id').where('id', '=', r.orgId).executeTakeFirst();
+      const purge = await cp.db.selectFrom('org_purges').select('id').where('org_id', '=', r.orgId).executeTakeFirst();
+      seen.push({ orgStillThere: row !== undefined, purged: purge !== undefined });
+    };
+    provisioner.refuseDeprovision = 'tenant process did not exit';
+    try {
+      const failed = await cp.app.inject({ method: 'DELETE', url: `/api/v1/orgs/${org.slug}`, headers: cp.as(owner) });
+      assert.equal(failed.statusCode, 503, failed.body);
+      assert.equal(failed.json().code, 'TENANT_DEPROVISION_FAILED');
+      assert.match(failed.json().error, /tenant could not be stopped; nothing was deleted — the org and its slug are kept/);
+      assert.equal(failed.body.includes('tenant process did not exit'), false, 'the provisioner’s own error stays in the log');
+      // The org, its members and its slug are all still there; no tombstone was written.
+      const get = await cp.app.inject({ method: 'GET', url: `/api/v1/orgs/${org.slug}`, headers: cp.as(owner) });
+      assert.equal(get.statusCode, 200, get.body);
+      assert.equal(get.json().id, org.id);
+      assert.equal((await cp.db.selectFrom('org_purges').select('id').where('org_id', '=', org.id).execute()).length, 0);
+      const taken = await cp.app.inject({ method: 'POST', url: '/api/v1/orgs', headers: cp.as(await cp.signup()), payload: { slug: org.slug, name: 'squat' } });
+      assert.equal(taken.statusCode, 409);
+      assert.equal(taken.json().reason, undefined, 'taken by the live org, not tombstoned');
+
+      provisioner.refuseDeprovision = null;
+      const ok = await cp.app.inject({ method: 'DELETE', url: `/api/v1/orgs/${org.slug}`, headers: cp.as(owner) });
+      assert.equal(ok.statusCode, 204, ok.body);
+      // Both attempts reached the provisioner while the org row still existed and before any purge record.
+      assert.deepEqual(seen, [{ orgStillThere: true, purged: false }, { orgStillThere: true, purged: false }]);
+      assert.equal((await cp.app.inject({ method: 'GET', url: `/api/v1/orgs/${org.slug}`, headers: cp.as(owner) })).statusCode, 404);
+    } finally {
+      provisioner.refuseDeprovision = null;
+      provisioner.whileDeprovisioning = null;
+    }
   });
 });
 

@@ -116,6 +116,18 @@ forEachDatabase('the tenant binary over real HTTP', (kind) => {
     assert.match(err, /MOLECULE_ORG_ID: must be a UUID/);
     assert.match(err, /ADMIN_TOKEN: must be at least 16 characters/);
   });
+
+  it('refuses to boot with CP_UPSTREAM_URL but no MOLECULE_ORG_ID, saying what to set', async () => {
+    const proc = spawn(process.execPath, [BIN, 'tenant'], {
+      env: { PATH: process.env['PATH'] ?? '', CP_UPSTREAM_URL: 'http://127.0.0.1:1', MOLECULE_DATA_DIR: 'memory://' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((r) => proc.on('exit', r));
+    assert.equal(code, 1);
+    assert.match(err, /MOLECULE_ORG_ID: required when CP_UPSTREAM_URL is set; set it to the UUID of the org this tenant serves/);
+  });
 });
 
 describe('npm start (molecule-platform up)', () => {

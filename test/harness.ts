@@ -123,12 +123,12 @@ export interface TestTenantOptions {
 export async function startTestTenant(kind: DbKind, opts: TestTenantOptions = {}): Promise<TestTenant> {
   const scratch = kind === 'postgres' ? await createScratchDatabase() : null;
   const adminToken = mintCredential('tenantAdminToken').plaintext;
-  const orgId = newUuid();
-  const orgSlug = `org-${randomBytes(3).toString('hex')}`;
+  const generatedOrgId = newUuid();
+  const generatedSlug = `org-${randomBytes(3).toString('hex')}`;
   const config = loadTenantConfig({
     ADMIN_TOKEN: opts.withoutAdminToken ? undefined : adminToken,
-    MOLECULE_ORG_ID: orgId,
-    MOLECULE_ORG_SLUG: orgSlug,
+    MOLECULE_ORG_ID: generatedOrgId,
+    MOLECULE_ORG_SLUG: generatedSlug,
     MOLECULE_DATA_DIR: 'memory://',
     DATABASE_URL: scratch?.url,
     LOG_LEVEL: 'silent',
@@ -139,6 +139,9 @@ export async function startTestTenant(kind: DbKind, opts: TestTenantOptions = {}
     WORKSPACE_PROVISIONER: 'none',
     ...opts.env,
   });
+  // A suite may name the org itself (a tenant of a real control-plane org); the routing helpers follow it.
+  const orgId = config.MOLECULE_ORG_ID ?? generatedOrgId;
+  const orgSlug = config.MOLECULE_ORG_SLUG ?? generatedSlug;
   const database = await openTenantDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.MOLECULE_DATA_DIR, poolSize: 5 });
   const logger = createLogger({ name: 'test-tenant', level: config.LOG_LEVEL });
   const app = await buildTenantApp({

@@ -16,6 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import type { AuditEvent } from '../src/core/audit/query.js';
 import { mintCredential } from '../src/core/credentials/format.js';
 import { newUuid } from '../src/core/ids.js';
+import { FakeControlPlane } from './support/fake-control-plane.js';
 import {
   forEachDatabase,
   startTestTenant,
@@ -62,6 +63,12 @@ interface Fixtures {
   expired: MintedKeyBody;
   /** Well-formed (right prefix, length and checksum) but never stored. */
   unknownOrgKey: string;
+  /** A live key whose row says it belongs to another org (a database carried over from another tenant). */
+  foreignOrgKey: MintedKeyBody;
+  /** `mcp_session` cookies: an org member's (verified by the stub CP), another org's member's, and a malformed one. */
+  memberCookie: string;
+  otherOrgCookie: string;
+  malformedCookie: string;
 }
 
 /** Fresh data for a positive control, so a mutating check never depends on (or damages) another test's data. */
@@ -358,6 +365,8 @@ async function deadKeys(tenant: TestTenant): Promise<DeadKeys> {
 forEachDatabase('security suite', (kind) => {
   let t: TestTenant;
   let fx: Fixtures;
+  /** A real HTTP server answering tier 1's membership question, so the session tier runs on every route too. */
+  const cp = new FakeControlPlane();
   /** Every response this suite saw, for the "no credential ever leaks" checks at the end. */
   const recorded: Recorded[] = [];
 
@@ -382,7 +391,12 @@ forEachDatabase('security suite', (kind) => {
   }
 
   before(async () => {
-    t = await startTestTenant(kind);
+    await cp.start();
+    t = await startTestTenant(kind, { env: { CP_UPSTREAM_URL: cp.url } });
+    const member = mintCredential('session').plaintext;
+    const otherOrgMember = mintCredential('session').plaintext;
+    cp.members.set(member, { user_id: 'user_sec_member', role: 'member', org_id: t.orgId });
+    cp.members.set(otherOrgMember, { user_id: 'user_sec_other', role: 'owner', org_id: newUuid() });
     const [wsA, wsB, wsDelete] = [await t.createWorkspace(), await t.createWorkspace(), await t.createWorkspace()];
     const extra = await t.app.inject({ method: 'POST', url: `/workspaces/${wsA.id}/tokens`, headers: t.admin(), payload: {} });
     assert.equal(extra.statusCode, 201, `fixture workspace token: ${extra.body}`);
@@ -396,12 +410,22 @@ forEachDatabase('security suite', (kind) => {
     const targetKey = await t.mintKey({ name: 'sec-target' });
 
     const { revoked, expired } = await deadKeys(t);
+    const foreignOrgKey = await t.mintKey({ name: 'sec-foreign-org' });
+    await t.db.updateTable('org_api_tokens').set({ org_id: newUuid() }).where('id', '=', foreignOrgKey.id).execute();
 
-    fx = { wsA, wsB, wsAExtraTokenId, wsDelete, targetKey, keys, boundToB, revoked, expired, unknownOrgKey: mintCredential('orgKey').plaintext };
+    fx = {
+      wsA, wsB, wsAExtraTokenId, wsDelete, targetKey, keys, boundToB, revoked, expired, foreignOrgKey,
+      unknownOrgKey: mintCredential('orgKey').plaintext,
+      memberCookie: `mcp_session=${member}`,
+      otherOrgCookie: `mcp_session=${otherOrgMember}`,
+      // A session whose checksum does not match: refused offline, never sent to the CP.
+      malformedCookie: `mcp_session=${member.slice(0, -1)}${member.endsWith('0') ? '1' : '0'}`,
+    };
   });
 
   after(async () => {
     await t?.close();
+    await cp.stop();
   });
 
   describe('route table', () => {
@@ -457,6 +481,10 @@ forEachDatabase('security suite', (kind) => {
         assertError(await call(c, t.as(fx.unknownOrgKey)), 401, invalidCode, invalidMessage);
       });
 
+      it(`${name}: an org key whose row names another org → 401 "${invalidMessage}" (as if unknown)`, async () => {
+        assertError(await call(c, t.as(fx.foreignOrgKey.auth_token)), 401, invalidCode, invalidMessage);
+      });
+
       it(`${name}: garbage bearer → 401 "${invalidMessage}"`, async () => {
         assertError(await call(c, withAuthorization('Bearer nope')), 401, invalidCode, invalidMessage);
       });
@@ -464,6 +492,21 @@ forEachDatabase('security suite', (kind) => {
       it(`${name}: lower-case "bearer" scheme with ADMIN_TOKEN → 401 "${missingMessage}" (not a bearer at all)`, async () => {
         assertError(await call(c, withAuthorization(`bearer ${t.adminToken}`)), 401, missingCode, missingMessage);
       });
+
+      // --- session cookie (tier 1) ---------------------------------------------------------------------------
+      it(`${name}: a malformed mcp_session cookie → 401 "${missingMessage}"`, async () => {
+        assertError(await call(c, { ...routing(), cookie: fx.malformedCookie }), 401, missingCode, missingMessage);
+      });
+
+      it(`${name}: another org's member's session → 401 "${missingMessage}"`, async () => {
+        assertError(await call(c, { ...routing(), cookie: fx.otherOrgCookie }), 401, missingCode, missingMessage);
+      });
+
+      if (c.method !== 'GET') {
+        it(`${name}: an org member's session from a foreign Origin → 403 ORIGIN_FORBIDDEN`, async () => {
+          assertError(await call(c, { ...routing(), cookie: fx.memberCookie, origin: 'https://evil.example' }), 403, 'ORIGIN_FORBIDDEN');
+        });
+      }
 
       // --- wrong tier -----------------------------------------------------------------------------------------
       if (c.auth !== 'workspace') {
@@ -543,9 +586,11 @@ forEachDatabase('security suite', (kind) => {
       }
 
       // --- positive controls ----------------------------------------------------------------------------------
-      async function reachesHandler(bearer: (fresh: Fresh) => string) {
+      async function reachesHandler(credential: (fresh: Fresh) => string | Record<string, string>) {
         const fresh = c.fresh ? await c.fresh(t) : { params: {} };
-        const res = await send(c, fill(c.route, fresh.params) + (c.query ?? ''), t.as(bearer(fresh)), c.body?.());
+        const given = credential(fresh);
+        const headers = typeof given === 'string' ? t.as(given) : { ...routing(), ...given };
+        const res = await send(c, fill(c.route, fresh.params) + (c.query ?? ''), headers, c.body?.());
         assert.equal(res.statusCode, c.okStatus, `expected the handler's ${c.okStatus}, got ${res.statusCode}: ${res.body}`);
         if (c.okStatus < 400 && String(res.headers['content-type']).startsWith('application/json')) {
           assert.equal(jsonOf(res)['code'], undefined, 'a success body, not an error');
@@ -557,6 +602,10 @@ forEachDatabase('security suite', (kind) => {
 
       it(`${name}: ${/^[aeiou]/.test(c.minRole) ? 'an' : 'a'} ${c.minRole} key (the least sufficient role) reaches the handler → ${c.okStatus}`, async () => {
         await reachesHandler(() => fx.keys[c.minRole].auth_token);
+      });
+
+      it(`${name}: an org member's session from the tenant's own origin reaches the handler → ${c.okStatus}`, async () => {
+        await reachesHandler(() => ({ cookie: fx.memberCookie, host: 'tenant.example:8443', origin: 'https://tenant.example:8443' }));
       });
 
       if (c.auth === 'workspace') {
@@ -678,6 +727,15 @@ forEachDatabase('security suite', (kind) => {
         (await auditEvents(`credential_id=${key.id}`)).find((e) => e.path === '/workspaces'),
       );
       assert.equal(event.actor, `org-token:${key.prefix}`);
+    });
+  });
+
+  describe('tier 1 never asks the CP about a malformed session', () => {
+    it('the stub CP saw member and other-org sessions, and not one malformed value', () => {
+      const sent = cp.calls.map((call) => call.cookie);
+      assert.ok(sent.includes(fx.memberCookie) && sent.includes(fx.otherOrgCookie), 'the session checks did reach the CP');
+      assert.equal(sent.filter((cookie) => cookie === fx.malformedCookie).length, 0);
+      assert.ok(cp.calls.every((call) => call.orgId === t.orgId), 'always asked about this org');
     });
   });
 

@@ -17,6 +17,12 @@ export const controlPlaneEnvSchema = {
   ),
   SESSION_TTL_HOURS: env.int('How long a sign-in lasts.', 24 * 7, 1, 24 * 90),
   TERMS_VERSION: env.stringWithDefault('Current terms-of-service version; users accept it once per version before creating orgs.', '2026-11-01'),
+  SLUG_TOMBSTONE_DAYS: env.int(
+    'Days a deleted org’s slug stays refused for new orgs (409), so nothing still addressing the old org reaches a new owner. 0: reusable at once.',
+    30,
+    0,
+    3650,
+  ),
   MAX_FREE_ORGS_PER_USER: env.int('Free-plan orgs one user may own; beyond it creating an org answers 402.', 3, 0, 1000),
   INSTANCE_LOOKUP_LIMIT: env.int('Public /orgs/:slug/instance lookups allowed per client per minute (anti-enumeration).', 60, 1, 100_000),
   LOGIN_ATTEMPT_LIMIT: env.int('Password sign-in attempts allowed per client and email per 15 minutes.', 10, 1, 100_000),

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { loadControlPlaneConfig } from '../control-plane/config.js';
 import { loadTenantConfig } from '../tenant/config.js';
 import { ConfigError } from './config.js';
 
@@ -32,5 +33,41 @@ describe('tenant configuration', () => {
     assert.equal(c.CP_UPSTREAM_URL, 'http://cp.local:8080');
     assert.equal(c.MOLECULE_ORG_ID, 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee');
     assert.equal(c.ADMIN_TOKEN, undefined);
+  });
+
+  it('refuses CP_UPSTREAM_URL without MOLECULE_ORG_ID, telling the operator what to set', () => {
+    // Tier 1 proves membership of one org by its id; without the id a session could only be checked by slug,
+    // and slugs are reused once an org is deleted.
+    try {
+      loadTenantConfig({ CP_UPSTREAM_URL: 'http://cp.local:8080' });
+      assert.fail('expected a ConfigError');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.problems.length, 1);
+      assert.match(err.problems[0]!, /^MOLECULE_ORG_ID: required when CP_UPSTREAM_URL is set; set it to the UUID of the org this tenant serves/);
+    }
+    assert.equal(loadTenantConfig({ CP_UPSTREAM_URL: 'http://cp.local:8080', MOLECULE_ORG_ID: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee' }).CP_UPSTREAM_URL, 'http://cp.local:8080');
+  });
+
+  it('parses the tenant’s own-origin settings: TENANT_DOMAIN (a domain) and CP_PUBLIC_URL (an http(s) origin)', () => {
+    const c = loadTenantConfig({ TENANT_DOMAIN: 'tenants.example', CP_PUBLIC_URL: 'https://app.example/' });
+    assert.equal(c.TENANT_DOMAIN, 'tenants.example');
+    assert.equal(c.CP_PUBLIC_URL, 'https://app.example');
+    try {
+      loadTenantConfig({ TENANT_DOMAIN: 'https://tenants.example', CP_PUBLIC_URL: 'postgres://db/x' });
+      assert.fail('expected a ConfigError');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(err.problems.map((p) => p.split(':')[0]), ['TENANT_DOMAIN', 'CP_PUBLIC_URL']);
+    }
+  });
+});
+
+describe('control plane configuration', () => {
+  it('tombstones purged slugs for 30 days by default; SLUG_TOMBSTONE_DAYS sets it (0 turns it off)', () => {
+    assert.equal(loadControlPlaneConfig({}).SLUG_TOMBSTONE_DAYS, 30);
+    assert.equal(loadControlPlaneConfig({ SLUG_TOMBSTONE_DAYS: '0' }).SLUG_TOMBSTONE_DAYS, 0);
+    assert.equal(loadControlPlaneConfig({ SLUG_TOMBSTONE_DAYS: '365' }).SLUG_TOMBSTONE_DAYS, 365);
+    assert.throws(() => loadControlPlaneConfig({ SLUG_TOMBSTONE_DAYS: '-1' }), /SLUG_TOMBSTONE_DAYS: must be an integer/);
   });
 });

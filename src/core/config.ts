@@ -91,6 +91,18 @@ export const env = {
       },
     };
   },
+  /** An http(s) URL only (a browser-facing address), trailing slashes removed. */
+  httpUrl(describe: string): EnvField<string | undefined> {
+    const base = env.url(describe);
+    return {
+      describe,
+      parse: (raw) => {
+        const value = base.parse(raw);
+        if (value !== undefined && !/^https?:$/.test(new URL(value).protocol)) throw new Error(`must be an http:// or https:// URL, got "${raw}"`);
+        return value;
+      },
+    };
+  },
   oneOf<const T extends string>(describe: string, values: readonly T[], fallback: T): EnvField<T> {
     return {
       describe,

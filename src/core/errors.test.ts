@@ -51,6 +51,7 @@ describe('error table', () => {
         TOKEN_LIMIT: '429 maximum 50 active tokens per workspace',
         INTERNAL: '500 internal server error',
         PROVISIONER_UNAVAILABLE: '503 provisioner not available',
+        TENANT_DEPROVISION_FAILED: "503 the org's tenant could not be stopped; nothing was deleted",
         platform_unavailable: '503 platform datastore unavailable — retry shortly',
       },
     );

@@ -51,6 +51,8 @@ export const ERROR_CODES = {
   TOKEN_LIMIT: { status: 429, message: 'maximum 50 active tokens per workspace' },
   INTERNAL: { status: 500, message: 'internal server error' },
   PROVISIONER_UNAVAILABLE: { status: 503, message: 'provisioner not available' },
+  // An org is deleted only once its tenant is stopped: its slug must not be released while the old tenant runs.
+  TENANT_DEPROVISION_FAILED: { status: 503, message: "the org's tenant could not be stopped; nothing was deleted" },
   // Lower-case for wire compatibility: reference clients match `code == "platform_unavailable"`.
   platform_unavailable: { status: 503, message: 'platform datastore unavailable — retry shortly' },
 } as const satisfies Record<string, { status: number; message: string }>;

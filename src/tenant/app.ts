@@ -8,6 +8,7 @@ import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limit.js';
 import { auditRoutes } from './audit/index.js';
 import { TenantAuthenticator } from './auth/authenticator.js';
 import { adminAuthHook, requirePermissionDeclared, workspaceAuthHook } from './auth/hooks.js';
+import type { TenantOrigins } from './auth/origin.js';
 import { SessionVerifier } from './auth/session-verifier.js';
 import { budgetsRoutes } from './budgets/index.js';
 import type { TenantConfig } from './config.js';
@@ -69,12 +70,14 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
     securitySchemes: TENANT_SECURITY_SCHEMES,
   });
 
+  // Tier 1 asks the CP about this org by id; config refuses CP_UPSTREAM_URL without MOLECULE_ORG_ID.
   const sessionVerifier =
     deps.sessionVerifier !== undefined
       ? deps.sessionVerifier
-      : config.CP_UPSTREAM_URL && config.MOLECULE_ORG_SLUG
-        ? new SessionVerifier({ cpUpstreamUrl: config.CP_UPSTREAM_URL, slug: config.MOLECULE_ORG_SLUG, log: logger })
+      : config.CP_UPSTREAM_URL && config.MOLECULE_ORG_ID
+        ? new SessionVerifier({ cpUpstreamUrl: config.CP_UPSTREAM_URL, orgId: config.MOLECULE_ORG_ID, log: logger })
         : null;
+  const origins: TenantOrigins = { slug: config.MOLECULE_ORG_SLUG, tenantDomain: config.TENANT_DOMAIN, cpPublicUrl: config.CP_PUBLIC_URL };
   const auth = new TenantAuthenticator({ db, log: logger, adminToken: config.ADMIN_TOKEN, orgId: config.MOLECULE_ORG_ID, sessionVerifier });
   const auditWriter = new AuditWriter(auditDb(db), logger);
   const rateLimiter = deps.rateLimiter ?? new MemoryRateLimiter();
@@ -117,21 +120,21 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
   // Tier: admin chain (org-wide routes and collections).
   await app.register(async (scope) => {
     scope.addHook('onRoute', requirePermissionDeclared);
-    scope.addHook('onRequest', adminAuthHook(auth));
+    scope.addHook('onRequest', adminAuthHook(auth, origins));
     for (const register of mount('admin')) register(scope as unknown as App, ctx);
   });
 
   // Tier: admin chain bound to the :id workspace (a key confined elsewhere gets 404; workspace tokens only via tier 3).
   await app.register(async (scope) => {
     scope.addHook('onRoute', requirePermissionDeclared);
-    scope.addHook('onRequest', adminAuthHook(auth, { bindToParam: 'id' }));
+    scope.addHook('onRequest', adminAuthHook(auth, origins, { bindToParam: 'id' }));
     for (const register of mount('adminBound')) register(scope as unknown as App, ctx);
   });
 
   // Tier: workspace routes — the admin chain or that workspace's own token.
   await app.register(async (scope) => {
     scope.addHook('onRoute', requirePermissionDeclared);
-    scope.addHook('onRequest', workspaceAuthHook(auth));
+    scope.addHook('onRequest', workspaceAuthHook(auth, origins));
     for (const register of mount('workspace')) register(scope as unknown as App, ctx);
   });
 

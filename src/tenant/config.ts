@@ -1,4 +1,4 @@
-import { env, parseEnv, type EnvOf } from '../core/config.js';
+import { ConfigError, env, parseEnv, type EnvOf } from '../core/config.js';
 
 /** The tenant server's environment: parsed once at boot, frozen, every bad key reported together. */
 export const tenantEnvSchema = {
@@ -17,7 +17,15 @@ export const tenantEnvSchema = {
   SECRETS_ENCRYPTION_KEYS_PREVIOUS: env.string(
     'Comma-separated earlier SECRETS_ENCRYPTION_KEY values, still accepted for reading during a key rotation.',
   ),
-  CP_UPSTREAM_URL: env.url('Control plane base URL; enables session (cookie) verification via /cp/auth/tenant-member.'),
+  CP_UPSTREAM_URL: env.url(
+    'Control plane base URL; enables session (cookie) verification via /cp/auth/tenant-member?org_id=. Requires MOLECULE_ORG_ID.',
+  ),
+  TENANT_DOMAIN: env.pattern(
+    'Parent domain of tenant hosts: cookie-authenticated writes from https://<MOLECULE_ORG_SLUG>.<TENANT_DOMAIN> count as same-origin.',
+    /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/,
+    'must be a lowercase domain name such as moleculesai.app',
+  ),
+  CP_PUBLIC_URL: env.httpUrl('The URL users reach the control plane at; cookie-authenticated writes from its origin count as same-origin.'),
   REDIS_URL: env.url('Redis URL; when set, rate limits are shared across replicas.'),
   MOLECULE_ENV: env.oneOf('Deployment environment.', ['development', 'test', 'production'] as const, 'development'),
   LOG_LEVEL: env.oneOf('pino log level.', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
@@ -39,5 +47,12 @@ export const tenantEnvSchema = {
 export type TenantConfig = EnvOf<typeof tenantEnvSchema>;
 
 export function loadTenantConfig(source: Record<string, string | undefined> = process.env): TenantConfig {
-  return parseEnv(tenantEnvSchema, source);
+  const config = parseEnv(tenantEnvSchema, source);
+  if (config.CP_UPSTREAM_URL !== undefined && config.MOLECULE_ORG_ID === undefined) {
+    // Tier 1 proves membership of one org, named by its id: a slug alone is reused once its org is deleted.
+    throw new ConfigError([
+      'MOLECULE_ORG_ID: required when CP_UPSTREAM_URL is set; set it to the UUID of the org this tenant serves (its id at the control plane), or unset CP_UPSTREAM_URL to run standalone',
+    ]);
+  }
+  return config;
 }

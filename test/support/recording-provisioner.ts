@@ -6,11 +6,17 @@ export class RecordingProvisioner implements TenantProvisioner {
   provisioned: TenantProvisionRequest[] = [];
   deprovisioned: TenantProvisionRequest[] = [];
   refuse: string | null = null;
+  /** When set, deprovision fails with this message (the tenant could not be stopped). */
+  refuseDeprovision: string | null = null;
+  /** Runs inside deprovision, before it returns: lets a test look at the world while the tenant is being stopped. */
+  whileDeprovisioning: ((r: TenantProvisionRequest) => Promise<void>) | null = null;
   async provision(r: TenantProvisionRequest) {
     if (this.refuse) throw new Error(this.refuse);
     this.provisioned.push(r);
   }
   async deprovision(r: TenantProvisionRequest) {
+    if (this.whileDeprovisioning) await this.whileDeprovisioning(r);
+    if (this.refuseDeprovision) throw new Error(this.refuseDeprovision);
     this.deprovisioned.push(r);
   }
   async close() {}

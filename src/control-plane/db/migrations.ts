@@ -166,4 +166,9 @@ export const controlPlaneMigrations: readonly Migration[] = [
     ],
   },
   { id: '202611220104_audit', statements: AUDIT_CHAIN_DDL },
+  {
+    // Org creation looks up the newest purge of a slug (its tombstone) on every create.
+    id: '202611250101_slug_tombstones',
+    statements: [`create index if not exists org_purges_slug on org_purges (slug, purged_at desc)`],
+  },
 ];

@@ -14,7 +14,10 @@ export interface TenantProvisioner {
   readonly name: string;
   /** Starts provisioning in the background; resolves once the request is recorded, not when the tenant is up. */
   provision(request: TenantProvisionRequest): Promise<void>;
-  /** Stops and removes the org's tenant and its data; idempotent. */
+  /**
+   * Stops and removes the org's tenant and its data; idempotent. Resolves only once the tenant can no longer serve
+   * a request; rejects when it cannot be stopped — the org is then kept, and its slug is not released.
+   */
   deprovision(request: TenantProvisionRequest): Promise<void>;
   close(): Promise<void>;
 }

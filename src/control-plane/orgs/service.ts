@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { appendAuditEvents, type AuditEventInput } from '../../core/audit/chain.js';
 import { isUniqueViolation } from '../../core/db/index.js';
 import { DomainError } from '../../core/errors.js';
@@ -18,6 +18,32 @@ export const RESERVED_SLUGS = new Set([
 
 export function assertSlugAvailable(slug: string): void {
   if (RESERVED_SLUGS.has(slug)) throw new DomainError('SLUG_TAKEN', `slug "${slug}" is reserved`, { field: 'slug', reserved: true });
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * A purged org's slug stays refused for SLUG_TOMBSTONE_DAYS (issue 7): whatever still addresses the old org by its
+ * slug — a tenant not yet gone, a bookmark, a client's config, a cached lookup — must not reach a new org that took
+ * the name. 409 SLUG_TAKEN with `reason: "recently_deleted"` and the date the slug becomes free.
+ */
+export async function assertSlugNotTombstoned(db: Kysely<ControlPlaneSchema> | Transaction<ControlPlaneSchema>, slug: string, days: number): Promise<void> {
+  if (days <= 0) return;
+  const purge = await db
+    .selectFrom('org_purges')
+    .select('purged_at')
+    .where('slug', '=', slug)
+    .where('purged_at', '>', new Date(Date.now() - days * DAY_MS))
+    .orderBy('purged_at', 'desc')
+    .executeTakeFirst();
+  if (!purge) return;
+  const purgedAt = new Date(purge.purged_at);
+  const availableAt = new Date(purgedAt.getTime() + days * DAY_MS).toISOString();
+  throw new DomainError(
+    'SLUG_TAKEN',
+    `slug "${slug}" belonged to an org deleted on ${purgedAt.toISOString()}; it can be reused from ${availableAt} (deleted orgs' slugs are held for ${days} days)`,
+    { field: 'slug', reason: 'recently_deleted', available_at: availableAt },
+  );
 }
 
 export interface CreateOrgInput {
@@ -57,6 +83,9 @@ export async function createOrg(ctx: ControlPlaneContext, input: CreateOrgInput,
           created_by: input.actor,
         })
         .execute();
+      // After the insert, not before: an insert that waited on a concurrent purge of the same slug (unique index) sees
+      // that purge's tombstone here, once it has committed.
+      await assertSlugNotTombstoned(tx, input.slug, ctx.config.SLUG_TOMBSTONE_DAYS);
       await tx.insertInto('org_members').values({ org_id: id, user_id: input.ownerUserId, role: 'owner', invited_by: null }).execute();
       const status = await ctx.billing.initializeOrg(tx, { id, plan: input.plan }, input.actor);
       await setOrgStatus(tx, id, status, ctx.provisioner.name);
@@ -103,10 +132,23 @@ export async function startProvisioning(ctx: ControlPlaneContext, org: Pick<OrgR
 
 /**
  * The purge (reference §4.6): stop the tenant, then delete the org's rows (members, invitations, instance, billing
- * cascade with it), keeping an `org_purges` record and the audit event, in one transaction.
+ * cascade with it), keeping an `org_purges` record (the slug's tombstone) and the audit event, in one transaction.
+ *
+ * The order is the point (issue 7): the slug is released only once the old tenant is gone. If the provisioner cannot
+ * stop it, nothing is deleted — the org, its members and its slug stay — and the caller gets 503 to retry; a slug
+ * handed to a new owner while the old tenant still runs would let the new owner's members reach it.
  */
 export async function purgeOrg(ctx: ControlPlaneContext, org: Pick<OrgRow, 'id' | 'slug' | 'provider'>, actor: string, audit: AuditEventInput): Promise<void> {
-  await ctx.provisioner.deprovision({ orgId: org.id, slug: org.slug, provider: org.provider });
+  try {
+    await ctx.provisioner.deprovision({ orgId: org.id, slug: org.slug, provider: org.provider });
+  } catch (err) {
+    ctx.log.error({ err, org: org.slug }, 'tenant deprovisioning failed; the org and its slug are kept');
+    throw new DomainError(
+      'TENANT_DEPROVISION_FAILED',
+      "the org's tenant could not be stopped; nothing was deleted — the org and its slug are kept. Retry the delete shortly",
+      { retryable: true },
+    );
+  }
   await ctx.db.transaction().execute(async (tx) => {
     await tx.deleteFrom('organizations').where('id', '=', org.id).execute();
     await tx.insertInto('org_purges').values({ id: newId('purge'), org_id: org.id, slug: org.slug, purged_by: actor }).execute();

@@ -21,6 +21,23 @@ export async function findMembershipBySlug(db: Db, slug: string, userId: string)
     .executeTakeFirst();
 }
 
+/**
+ * The org named by id and/or slug (both must match when both are given) and the caller's role in it; undefined when
+ * there is no such org or the caller is not a member.
+ */
+export async function findMembership(db: Db, org: { id?: string | undefined; slug?: string | undefined }, userId: string): Promise<(OrgRow & { role: MemberRole }) | undefined> {
+  if (org.id === undefined && org.slug === undefined) return undefined;
+  let q = db
+    .selectFrom('organizations')
+    .innerJoin('org_members', 'org_members.org_id', 'organizations.id')
+    .selectAll('organizations')
+    .select('org_members.role')
+    .where('org_members.user_id', '=', userId);
+  if (org.id !== undefined) q = q.where('organizations.id', '=', org.id);
+  if (org.slug !== undefined) q = q.where('organizations.slug', '=', org.slug);
+  return q.executeTakeFirst();
+}
+
 export async function listOrgsOfUser(db: Db, userId: string) {
   return db
     .selectFrom('organizations')

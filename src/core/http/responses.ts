@@ -14,4 +14,4 @@ export function errorResponses(...codes: ErrorCode[]): Record<number, typeof Err
 }
 
 /** Errors every authenticated route can answer with. */
-export const AUTH_ERRORS: ErrorCode[] = ['TENANT_ORG_HEADER_REQUIRED', 'ADMIN_AUTH_REQUIRED', 'ROLE_FORBIDDEN', 'RATE_LIMITED', 'INTERNAL', 'platform_unavailable'];
+export const AUTH_ERRORS: ErrorCode[] = ['TENANT_ORG_HEADER_REQUIRED', 'ADMIN_AUTH_REQUIRED', 'ROLE_FORBIDDEN', 'ORIGIN_FORBIDDEN', 'RATE_LIMITED', 'INTERNAL', 'platform_unavailable'];

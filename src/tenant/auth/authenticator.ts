@@ -8,7 +8,7 @@ import { isUuid } from '../../core/ids.js';
 import type { TenantSchema } from '../db/schema.js';
 import { anyOrgTokenEverMinted, findLiveOrgTokenByHash, touchOrgTokens } from '../org-tokens/store.js';
 import { findLiveWorkspaceTokenByHash, touchWorkspaceTokens } from '../workspace-tokens/store.js';
-import { hasSessionCookie, type SessionVerifier } from './session-verifier.js';
+import type { SessionVerifier } from './session-verifier.js';
 
 export interface AuthenticatorDeps {
   db: Kysely<TenantSchema>;
@@ -70,7 +70,7 @@ export class TenantAuthenticator {
   }
 
   private async sessionPrincipal(cookie: string | undefined): Promise<Principal | null> {
-    if (!this.deps.sessionVerifier || !hasSessionCookie(cookie)) return null;
+    if (!this.deps.sessionVerifier) return null;
     const session = await this.deps.sessionVerifier.verify(cookie);
     if (!session) return null;
     return {
@@ -85,11 +85,17 @@ export class TenantAuthenticator {
     };
   }
 
-  /** Tier 2a. Malformed or checksum-failing keys are rejected offline, with no query. */
+  /**
+   * Tier 2a. Malformed or checksum-failing keys are rejected offline, with no query. A key whose row names another
+   * org than the configured one is this tenant's no more than an unknown key is (a database restored from, or shared
+   * with, another org's tenant), and gets the same answer. A row with no org (minted while the tenant ran without
+   * MOLECULE_ORG_ID) was minted here and stays valid.
+   */
   private async orgKeyPrincipal(bearer: string): Promise<Principal | null> {
     if (!isWellFormed('orgKey', bearer)) return null;
     const row = await datastore(() => findLiveOrgTokenByHash(this.deps.db, hashCredential(bearer)));
     if (!row) return null;
+    if (this.deps.orgId !== undefined && row.org_id !== null && row.org_id.toLowerCase() !== this.deps.orgId) return null;
     this.orgTokenUsage.markUsed(row.id);
     return {
       class: 'org-token',

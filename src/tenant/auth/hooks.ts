@@ -4,6 +4,7 @@ import { DomainError } from '../../core/errors.js';
 import { isUuid } from '../../core/ids.js';
 import '../../core/http/types.js';
 import type { TenantAuthenticator } from './authenticator.js';
+import { refuseCrossSiteSession, type TenantOrigins } from './origin.js';
 
 /**
  * What every protected route declares in its `config` (checked at boot by `requirePermissionDeclared`) and what
@@ -27,10 +28,12 @@ function enforceRoutePermission(request: FastifyRequest, reply: FastifyReply, pr
   }
 }
 
-export function adminAuthHook(auth: TenantAuthenticator, opts: { bindToParam?: string } = {}) {
+export function adminAuthHook(auth: TenantAuthenticator, origins: TenantOrigins, opts: { bindToParam?: string } = {}) {
   return async function adminAuth(request: FastifyRequest, reply: FastifyReply) {
     const principal = await auth.authenticateAdmin(request.headers.authorization, request.headers.cookie);
     request.principal = principal;
+    // Attributed (principal set) before it is refused: a cross-site attempt on a member's session is worth an audit line.
+    refuseCrossSiteSession(request, principal, origins);
     if (opts.bindToParam && principal.workspaceIds !== null) {
       const id = String((request.params as Record<string, unknown>)[opts.bindToParam] ?? '').toLowerCase();
       if (isUuid(id) && !principal.workspaceIds.includes(id)) throw new DomainError('WORKSPACE_NOT_FOUND');
@@ -39,11 +42,12 @@ export function adminAuthHook(auth: TenantAuthenticator, opts: { bindToParam?: s
   };
 }
 
-export function workspaceAuthHook(auth: TenantAuthenticator) {
+export function workspaceAuthHook(auth: TenantAuthenticator, origins: TenantOrigins) {
   return async function workspaceAuth(request: FastifyRequest, reply: FastifyReply) {
     const id = (request.params as { id?: string }).id ?? '';
     const principal = await auth.authenticateWorkspace(id, request.headers.authorization, request.headers.cookie);
     request.principal = principal;
+    refuseCrossSiteSession(request, principal, origins);
     enforceRoutePermission(request, reply, principal);
   };
 }

@@ -6,7 +6,7 @@ import { errorResponses } from '../../../core/http/responses.js';
 import type { ControlPlaneContext } from '../../context.js';
 import { presentOrg } from '../../orgs/present.js';
 import { Organization, OrgName, Slug } from '../../orgs/schemas.js';
-import { assertSlugAvailable, createOrg } from '../../orgs/service.js';
+import { assertSlugAvailable, assertSlugNotTombstoned, createOrg } from '../../orgs/service.js';
 import { findOrgBySlug } from '../../orgs/store.js';
 import { ADMIN_ERRORS } from '../errors.js';
 
@@ -39,7 +39,9 @@ export default function adminCreateOrgRoute(app: App, ctx: ControlPlaneContext) 
         operationId: 'adminCreateOrg',
         tags: ['admin'],
         summary: 'Create an org for a user (skips the terms, quota and billing gates)',
-        description: '`?dry_run=true` validates (including slug availability) and echoes the request with 200; nothing is created.',
+        description:
+          '`?dry_run=true` validates (including slug availability) and echoes the request with 200; nothing is created. ' +
+          'The slug of an org deleted less than SLUG_TOMBSTONE_DAYS ago is 409 (`reason: "recently_deleted"`), as on POST /orgs.',
         security: [{ cpAdmin: [] }],
         querystring: Type.Object({ dry_run: Type.Optional(Type.Boolean({ default: false })) }),
         body: AdminCreateOrgRequest,
@@ -56,6 +58,7 @@ export default function adminCreateOrgRoute(app: App, ctx: ControlPlaneContext) 
       assertSlugAvailable(slug);
       if (request.query.dry_run) {
         if (await findOrgBySlug(ctx.db, slug)) throw new DomainError('SLUG_TAKEN', `slug "${slug}" is already taken`, { field: 'slug' });
+        await assertSlugNotTombstoned(ctx.db, slug, ctx.config.SLUG_TOMBSTONE_DAYS);
         return reply.code(200).send({ dry_run: true as const, slug, name, owner_user_id, provider });
       }
       const row = await createOrg(ctx, { slug, name, plan: 'free', ownerUserId: owner_user_id, provider, actor: request.principal!.actor }, auditEventForReply(reply, 201));

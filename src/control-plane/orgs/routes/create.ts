@@ -31,7 +31,7 @@ export default function createOrgRoute(app: App, ctx: ControlPlaneContext) {
         summary: 'Create an org (the caller becomes its owner)',
         description:
           'Needs the current terms accepted (412 otherwise). A free org starts `provisioning`; a paid `plan` starts `awaiting_payment` until checkout completes. ' +
-          'A user may own MAX_FREE_ORGS_PER_USER free orgs (402 beyond). Reserved and taken slugs are 409.',
+          'A user may own MAX_FREE_ORGS_PER_USER free orgs (402 beyond). Reserved and taken slugs are 409, and so is the slug of an org deleted less than SLUG_TOMBSTONE_DAYS ago (`reason: "recently_deleted"`, `available_at`).',
         security: [{ session: [] }],
         body: CreateOrgRequest,
         response: {
