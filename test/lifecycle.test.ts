@@ -179,6 +179,89 @@ forEachDatabase('workspace lifecycle on real processes', (kind) => {
     assert.deepEqual(restarted.json(), { status: 'provisioning', restarted_count: 2 });
   });
 
+  it('a bound credential cannot cascade past its scope: 404, nothing disclosed, descendants untouched (issue 7, item 4)', async () => {
+    const parent = await t.createWorkspace({ name: 'scoped-parent' });
+    const child = await t.createWorkspace({ name: 'scoped-child', parent_id: parent.id });
+    const grandchild = await t.createWorkspace({ name: 'scoped-grandchild', parent_id: child.id });
+    const below = [child, grandchild];
+    for (const w of [parent, ...below]) await online(w.id);
+    const snapshot = async () => {
+      const seen: Array<{ id: string; status: string; pid: number | null }> = [];
+      for (const w of [parent, ...below]) {
+        const now = await get(w.id);
+        seen.push({ id: w.id, status: now.status, pid: now.process?.pid ?? null });
+      }
+      return seen;
+    };
+    const before = await snapshot();
+
+    /** The refusal an out-of-scope workspace gets: a plain 404 that names no descendant. */
+    const assertHidden = (res: { statusCode: number; body: string }, what: string) => {
+      assert.equal(res.statusCode, 404, `${what}: ${res.body}`);
+      const body = JSON.parse(res.body) as Record<string, unknown>;
+      assert.deepEqual([body['code'], body['error']], ['WORKSPACE_NOT_FOUND', 'workspace not found'], what);
+      assert.deepEqual(Object.keys(body).sort(), ['code', 'error', 'request_id'], `${what}: no context fields`);
+      for (const w of below) {
+        assert.equal(res.body.includes(w.id), false, `${what} does not disclose ${w.name}'s id`);
+        assert.equal(res.body.includes(w.name), false, `${what} does not disclose ${w.name}'s name`);
+      }
+    };
+    const as = (bearer: string, method: 'POST' | 'DELETE', url: string) => t.app.inject({ method, url, headers: t.as(bearer) });
+
+    // The parent's own workspace token (scope: the parent alone).
+    const token = parent.auth_token;
+    assertHidden(await as(token, 'POST', `/workspaces/${parent.id}/pause?cascade=true`), 'token pause?cascade');
+    assertHidden(await as(token, 'POST', `/workspaces/${parent.id}/pause`), 'token pause (would 409 listing children)');
+    assertHidden(await as(token, 'POST', `/workspaces/${parent.id}/restart?cascade=true`), 'token restart?cascade');
+    // Org keys bound to the parent only, and to the parent and its child but not the grandchild.
+    const parentOnly = await t.mintKey({ name: 'bound-parent', role: 'editor', workspace_ids: [parent.id] });
+    const partial = await t.mintKey({ name: 'bound-partial', role: 'editor', workspace_ids: [parent.id, child.id] });
+    for (const key of [parentOnly, partial]) {
+      assertHidden(await as(key.auth_token, 'POST', `/workspaces/${parent.id}/pause?cascade=true`), `${key.name} pause?cascade`);
+      assertHidden(await as(key.auth_token, 'POST', `/workspaces/${parent.id}/restart?cascade=true`), `${key.name} restart?cascade`);
+      assertHidden(await as(key.auth_token, 'DELETE', `/workspaces/${parent.id}?confirm=true`), `${key.name} delete?confirm`);
+      assertHidden(await as(key.auth_token, 'DELETE', `/workspaces/${parent.id}`), `${key.name} delete (would 409 listing children)`);
+    }
+    assert.deepEqual(await snapshot(), before, 'no status changed and no process was stopped or replaced');
+
+    // Resume needs a paused subtree: an unbound admin pauses it, then bound callers try to resume it.
+    const paused = await post(`/workspaces/${parent.id}/pause?cascade=true`);
+    assert.deepEqual(paused.json(), { status: 'paused', paused_count: 3 });
+    assertHidden(await as(token, 'POST', `/workspaces/${parent.id}/resume?cascade=true`), 'token resume?cascade');
+    assertHidden(await as(token, 'POST', `/workspaces/${parent.id}/resume`), 'token resume (would 409 listing paused children)');
+    assertHidden(await as(partial.auth_token, 'POST', `/workspaces/${parent.id}/resume?cascade=true`), 'partial resume?cascade');
+    // The child's own token: paused descendants it cannot see make its own resume a 404 as well.
+    assertHidden(await as(child.auth_token, 'POST', `/workspaces/${child.id}/resume`), 'child token resume');
+    // The leaf's own token learns nothing about the paused ancestors it cannot see (the 409 would name them).
+    const leafResume = await as(grandchild.auth_token, 'POST', `/workspaces/${grandchild.id}/resume`);
+    assert.equal(leafResume.statusCode, 409, leafResume.body);
+    assert.equal(leafResume.json().error, 'a parent workspace is paused — resume it first');
+    for (const w of [parent, child]) assert.equal(leafResume.body.includes(w.id) || leafResume.body.includes(w.name), false, `${w.name} not named`);
+    // An unbound caller is still told which ancestor to resume.
+    const named = await post(`/workspaces/${grandchild.id}/resume`);
+    assert.equal(named.json().error, 'parent workspace "scoped-child" is paused — resume it first');
+    for (const w of [parent, ...below]) assert.equal((await get(w.id)).status, 'paused', `${w.name} is still paused`);
+
+    // A key bound to the whole subtree may act on it, like an unbound one.
+    const whole = await t.mintKey({ name: 'bound-whole', role: 'editor', workspace_ids: [parent.id, child.id, grandchild.id] });
+    const resumed = await as(whole.auth_token, 'POST', `/workspaces/${parent.id}/resume?cascade=true`);
+    assert.equal(resumed.statusCode, 200, resumed.body);
+    assert.deepEqual(resumed.json(), { status: 'provisioning', resumed_count: 3 });
+    for (const w of [parent, ...below]) await online(w.id);
+    const restarted = await as(whole.auth_token, 'POST', `/workspaces/${parent.id}/restart?cascade=true`);
+    assert.deepEqual(restarted.json(), { status: 'provisioning', restarted_count: 3 });
+    for (const w of [parent, ...below]) await online(w.id);
+    // Without cascade, the parent's token still restarts its own workspace and nothing below it.
+    const pids = await snapshot();
+    const own = await as(token, 'POST', `/workspaces/${parent.id}/restart`);
+    assert.deepEqual(own.json(), { status: 'provisioning', restarted_count: 1 });
+    await waitFor(parent.id, 'parent on a new process', (w) => w.status === 'online' && w.process?.running === true && w.process?.pid !== pids[0]!.pid);
+    assert.deepEqual((await snapshot()).slice(1), pids.slice(1), 'descendants were not restarted');
+    const removed = await as(whole.auth_token, 'DELETE', `/workspaces/${parent.id}?confirm=true`);
+    assert.equal(removed.statusCode, 200, removed.body);
+    assert.deepEqual(removed.json(), { status: 'removed', id: parent.id, cascade_deleted: 2 });
+  });
+
   it('delete stops the process; the workspace is gone from get and list', async () => {
     const ws = await online((await t.createWorkspace()).id);
     const pid = ws.process!.pid!;

@@ -265,3 +265,163 @@ forEachDatabase('org API key mint rate limit', (kind) => {
     assert.equal(fromOther.statusCode, 200);
   });
 });
+
+/**
+ * A key's lifetime is part of "no wider than itself" (issue 7, item 6): an expiring key never mints or rotates into
+ * a key that outlives it, and the key a rotation retires can no longer manage keys during its grace window.
+ */
+forEachDatabase('org API key lifetime', (kind) => {
+  let t: TestTenant;
+  before(async () => {
+    t = await startTestTenant(kind);
+  });
+  after(() => t.close());
+
+  const inMinutes = (m: number) => new Date(Date.now() + m * 60_000).toISOString();
+  const storedExpiry = async (id: string) =>
+    (await t.db.selectFrom('org_api_tokens').select('expires_at').where('id', '=', id).executeTakeFirstOrThrow()).expires_at?.toISOString() ?? null;
+  const mintAs = (bearer: string, payload: Record<string, unknown>) => t.app.inject({ method: 'POST', url: '/org/tokens', headers: t.as(bearer), payload });
+  const rotateAs = (headers: Record<string, string>, id: string, payload: Record<string, unknown>) =>
+    t.app.inject({ method: 'POST', url: `/org/tokens/${id}/rotate`, headers, payload });
+
+  it('an expiring key mints no key that outlives it: no expiry or a later one is clamped to its own, and the response says so', async () => {
+    const parentExpiry = inMinutes(30);
+    const parent = await t.mintKey({ name: 'expiring-parent', expires_at: parentExpiry });
+    assert.equal(parent.expires_at, parentExpiry);
+
+    const unexpiring = await mintAs(parent.auth_token, { name: 'asks-for-forever' });
+    assert.equal(unexpiring.statusCode, 200, unexpiring.body);
+    assert.equal(unexpiring.json().expires_at, parentExpiry);
+    assert.equal(await storedExpiry(unexpiring.json().id), parentExpiry);
+
+    const explicitNull = await mintAs(parent.auth_token, { name: 'explicit-null', expires_at: null });
+    assert.equal(explicitNull.statusCode, 200, explicitNull.body);
+    assert.equal(explicitNull.json().expires_at, parentExpiry);
+
+    const later = await mintAs(parent.auth_token, { name: 'asks-for-later', expires_at: inMinutes(600) });
+    assert.equal(later.statusCode, 200, later.body);
+    assert.equal(later.json().expires_at, parentExpiry);
+    assert.equal(await storedExpiry(later.json().id), parentExpiry);
+
+    // Shorter than the parent's is kept as asked.
+    const sooner = inMinutes(10);
+    const shorter = await mintAs(parent.auth_token, { name: 'asks-for-sooner', expires_at: sooner });
+    assert.equal(shorter.statusCode, 200, shorter.body);
+    assert.equal(shorter.json().expires_at, sooner);
+
+    // Unexpiring callers are not clamped.
+    const free = await t.mintKey({ name: 'unexpiring' });
+    assert.equal(free.expires_at, null);
+    const child = await mintAs(free.auth_token, { name: 'child-of-unexpiring' });
+    assert.equal(child.json().expires_at, null);
+  });
+
+  it('rotation inherits the old key’s expiry; an expiring caller cannot extend it, an unexpiring admin can by naming expires_at', async () => {
+    const oldExpiry = inMinutes(45);
+    const old = await t.mintKey({ name: 'rotate-inherits', expires_at: oldExpiry });
+
+    // Self-rotation with no expires_at: the new key ends when the old one would have.
+    const self = await rotateAs(t.as(old.auth_token), old.id, { grace_seconds: 60 });
+    assert.equal(self.statusCode, 200, self.body);
+    assert.equal(self.json().expires_at, oldExpiry);
+    assert.equal(await storedExpiry(self.json().id), oldExpiry);
+
+    // Self-rotation asking for longer (or for none): clamped to the old key's (its own) expiry.
+    const old2Expiry = inMinutes(20);
+    const old2 = await t.mintKey({ name: 'rotate-extend', expires_at: old2Expiry });
+    const extend = await rotateAs(t.as(old2.auth_token), old2.id, { grace_seconds: 60, expires_at: inMinutes(6000) });
+    assert.equal(extend.statusCode, 200, extend.body);
+    assert.equal(extend.json().expires_at, old2Expiry);
+    const old3Expiry = inMinutes(25);
+    const old3 = await t.mintKey({ name: 'rotate-forever', expires_at: old3Expiry });
+    const forever = await rotateAs(t.as(old3.auth_token), old3.id, { grace_seconds: 60, expires_at: null });
+    assert.equal(forever.statusCode, 200, forever.body);
+    assert.equal(forever.json().expires_at, old3Expiry);
+
+    // An unexpiring admin rotating an expiring key: inherited by default...
+    const old4Expiry = inMinutes(15);
+    const old4 = await t.mintKey({ name: 'admin-rotates', expires_at: old4Expiry });
+    const inherited = await rotateAs(t.admin(), old4.id, { grace_seconds: 60 });
+    assert.equal(inherited.statusCode, 200, inherited.body);
+    assert.equal(inherited.json().expires_at, old4Expiry);
+    // ...and extended only when it says so explicitly, to a date or to no expiry.
+    const old5 = await t.mintKey({ name: 'admin-extends', expires_at: inMinutes(15) });
+    const longer = inMinutes(9000);
+    const extended = await rotateAs(t.admin(), old5.id, { grace_seconds: 60, expires_at: longer });
+    assert.equal(extended.json().expires_at, longer);
+    const old6 = await t.mintKey({ name: 'admin-unexpires', expires_at: inMinutes(15) });
+    const unexpired = await rotateAs(t.admin(), old6.id, { grace_seconds: 60, expires_at: null });
+    assert.equal(unexpired.json().expires_at, null);
+
+    // An expiring admin key rotating an unexpiring key: the new key ends with the caller.
+    const callerExpiry = inMinutes(35);
+    const caller = await t.mintKey({ name: 'expiring-rotator', expires_at: callerExpiry });
+    const target = await t.mintKey({ name: 'unexpiring-target' });
+    const clamped = await rotateAs(t.as(caller.auth_token), target.id, { grace_seconds: 0 });
+    assert.equal(clamped.statusCode, 200, clamped.body);
+    assert.equal(clamped.json().expires_at, callerExpiry);
+    const clampedExplicit = await rotateAs(t.as(caller.auth_token), clamped.json().id, { grace_seconds: 0, expires_at: null });
+    assert.equal(clampedExplicit.json().expires_at, callerExpiry);
+  });
+
+  it('the retiring key of a rotation can no longer mint, rotate or revoke (403 KEY_RETIRING), but keeps working until its grace ends', async () => {
+    const ws = await t.createWorkspace();
+    const old = await t.mintKey({ name: 'retiring', expires_at: inMinutes(60) });
+    const bystander = await t.mintKey({ name: 'bystander', role: 'reader' });
+    const rotated = await rotateAs(t.as(old.auth_token), old.id, { grace_seconds: 600 });
+    assert.equal(rotated.statusCode, 200, rotated.body);
+    const replacement = rotated.json() as { id: string; auth_token: string };
+
+    const assertRetiring = (res: { statusCode: number; json(): Record<string, unknown>; body: string }) => {
+      assert.equal(res.statusCode, 403, res.body);
+      const body = res.json();
+      assert.equal(body['code'], 'KEY_RETIRING');
+      assert.equal(body['error'], 'this key has been rotated and is retiring; it can no longer manage keys — use its replacement');
+      assert.equal(body['replaced_by'], replacement.id);
+      assert.equal(typeof body['request_id'], 'string');
+    };
+    const countKeys = async () => Number((await t.db.selectFrom('org_api_tokens').select(t.db.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    const keysBefore = await countKeys();
+
+    // The reproduction: the old key revokes its replacement during the grace window.
+    assertRetiring(await t.app.inject({ method: 'DELETE', url: `/org/tokens/${replacement.id}`, headers: t.as(old.auth_token) }));
+    assertRetiring(await t.app.inject({ method: 'DELETE', url: `/org/tokens/${bystander.id}`, headers: t.as(old.auth_token) }));
+    assertRetiring(await mintAs(old.auth_token, { name: 'from-retiring' }));
+    assertRetiring(await rotateAs(t.as(old.auth_token), replacement.id, { grace_seconds: 0 }));
+    assertRetiring(await rotateAs(t.as(old.auth_token), old.id, { grace_seconds: 0 }));
+    assert.equal(await countKeys(), keysBefore, 'nothing was minted');
+    const live = await t.db.selectFrom('org_api_tokens').select(['id', 'revoked_at']).where('id', 'in', [replacement.id, bystander.id]).execute();
+    assert.deepEqual(live.map((r) => r.revoked_at), [null, null], 'nothing was revoked');
+    assert.equal((await t.app.inject({ method: 'GET', url: '/org/tokens', headers: t.as(replacement.auth_token) })).statusCode, 200);
+
+    // Other work continues until the grace ends, including reading the key list and acting on workspaces.
+    assert.equal((await t.app.inject({ method: 'GET', url: '/org/tokens', headers: t.as(old.auth_token) })).statusCode, 200);
+    const listed = (await t.app.inject({ method: 'GET', url: '/org/tokens', headers: t.admin() })).json().tokens as Array<{ id: string; replaced_by: string | null }>;
+    assert.equal(listed.find((k) => k.id === old.id)?.replaced_by, replacement.id);
+    assert.equal(listed.find((k) => k.id === replacement.id)?.replaced_by, null);
+    const patch = await t.app.inject({ method: 'PATCH', url: `/workspaces/${ws.id}`, headers: t.as(old.auth_token), payload: { role: 'still-working' } });
+    assert.equal(patch.statusCode, 200, patch.body);
+
+    // It may still end its own overlap early: revoking itself widens nothing.
+    const selfRevoke = await t.app.inject({ method: 'DELETE', url: `/org/tokens/${old.id}`, headers: t.as(old.auth_token) });
+    assert.equal(selfRevoke.statusCode, 200, selfRevoke.body);
+    assert.equal((await t.app.inject({ method: 'GET', url: '/workspaces', headers: t.as(old.auth_token) })).statusCode, 401);
+    assert.equal((await t.app.inject({ method: 'GET', url: '/workspaces', headers: t.as(replacement.auth_token) })).statusCode, 200);
+  });
+
+  it('a key retired by someone else’s rotation is retiring too; the replacement manages keys normally', async () => {
+    const old = await t.mintKey({ name: 'retired-by-admin' });
+    const rotated = await rotateAs(t.admin(), old.id, { grace_seconds: 600 });
+    assert.equal(rotated.statusCode, 200, rotated.body);
+    const replacement = rotated.json() as { id: string; auth_token: string; replaced_by: string | null };
+    assert.equal(replacement.replaced_by, null);
+    const refused = await mintAs(old.auth_token, {});
+    assert.equal(refused.statusCode, 403, refused.body);
+    assert.equal(refused.json().code, 'KEY_RETIRING');
+    const fromReplacement = await mintAs(replacement.auth_token, { name: 'from-replacement', role: 'reader' });
+    assert.equal(fromReplacement.statusCode, 200, fromReplacement.body);
+    // The replacement may revoke the retiring key at once.
+    const revokeOld = await t.app.inject({ method: 'DELETE', url: `/org/tokens/${old.id}`, headers: t.as(replacement.auth_token) });
+    assert.equal(revokeOld.statusCode, 200, revokeOld.body);
+  });
+});

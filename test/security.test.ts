@@ -636,6 +636,71 @@ forEachDatabase('security suite', (kind) => {
     });
   });
 
+  // Issue 7, item 4: `?cascade=true` and `?confirm=true` reach descendants; a bound credential may do that only when
+  // it can see every one of them. Otherwise the answer is the 404 of a workspace outside its scope, naming nothing.
+  describe('subtree actions stay inside the binding (cascade, confirm)', () => {
+    let parent: CreatedWorkspaceBody;
+    let child: CreatedWorkspaceBody;
+    let boundToParent: MintedKeyBody;
+    let boundToBoth: MintedKeyBody;
+
+    before(async () => {
+      // External workspaces: the lifecycle verbs change their status without processes (this suite has no provisioner).
+      parent = await t.createWorkspace({ name: `sec-parent-${randomBytes(3).toString('hex')}`, external: true });
+      child = await t.createWorkspace({ name: `sec-child-${randomBytes(3).toString('hex')}`, external: true, parent_id: parent.id });
+      boundToParent = await t.mintKey({ name: 'sec-bound-parent', role: 'editor', workspace_ids: [parent.id] });
+      boundToBoth = await t.mintKey({ name: 'sec-bound-subtree', role: 'editor', workspace_ids: [parent.id, child.id] });
+    });
+
+    const statusOf = async (id: string) => (await t.db.selectFrom('workspaces').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status;
+
+    function assertHidden(res: Reply, what: string) {
+      const body = assertError(res, 404, 'WORKSPACE_NOT_FOUND', 'workspace not found');
+      assert.deepEqual(Object.keys(body).sort(), ['code', 'error', 'request_id'], `${what}: no context fields`);
+      assert.equal(res.body.includes(child.id), false, `${what} does not disclose the child's id`);
+      assert.equal(res.body.includes(child.name), false, `${what} does not disclose the child's name`);
+    }
+
+    const attempts: ReadonlyArray<[Method, string, string]> = [
+      ['POST', '/workspaces/:id/pause', '?cascade=true'],
+      ['POST', '/workspaces/:id/pause', ''],
+      ['POST', '/workspaces/:id/restart', '?cascade=true'],
+      ['DELETE', '/workspaces/:id', '?confirm=true'],
+      ['DELETE', '/workspaces/:id', ''],
+    ];
+
+    it('the parent’s own token and a key bound to the parent alone → 404 naming nothing; nothing changes', async () => {
+      for (const [method, route, query] of attempts) {
+        const url = `/workspaces/${parent.id}${route.slice('/workspaces/:id'.length)}${query}`;
+        assertHidden(await send({ method, route }, url, t.as(boundToParent.auth_token)), `bound key ${method} ${url}`);
+        if (method === 'POST') assertHidden(await send({ method, route }, url, t.as(parent.auth_token)), `parent token ${method} ${url}`);
+      }
+      assert.deepEqual([await statusOf(parent.id), await statusOf(child.id)], ['awaiting_agent', 'awaiting_agent']);
+    });
+
+    it('resume?cascade=true on a paused subtree → 404 for the parent-only credentials; still paused', async () => {
+      const paused = await send({ method: 'POST', route: '/workspaces/:id/pause' }, `/workspaces/${parent.id}/pause?cascade=true`, t.admin());
+      assert.equal(paused.statusCode, 200, paused.body);
+      for (const query of ['?cascade=true', '']) {
+        const url = `/workspaces/${parent.id}/resume${query}`;
+        for (const bearer of [boundToParent.auth_token, parent.auth_token]) {
+          assertHidden(await send({ method: 'POST', route: '/workspaces/:id/resume' }, url, t.as(bearer)), `resume${query}`);
+        }
+      }
+      assert.deepEqual([await statusOf(parent.id), await statusOf(child.id)], ['paused', 'paused']);
+    });
+
+    it('a key bound to the parent and its child acts on the whole subtree (control)', async () => {
+      const resumed = await send({ method: 'POST', route: '/workspaces/:id/resume' }, `/workspaces/${parent.id}/resume?cascade=true`, t.as(boundToBoth.auth_token));
+      assert.equal(resumed.statusCode, 200, resumed.body);
+      assert.deepEqual(jsonOf(resumed), { status: 'provisioning', resumed_count: 2 });
+      const removed = await send({ method: 'DELETE', route: '/workspaces/:id' }, `/workspaces/${parent.id}?confirm=true`, t.as(boundToBoth.auth_token));
+      assert.equal(removed.statusCode, 200, removed.body);
+      assert.deepEqual(jsonOf(removed), { status: 'removed', id: parent.id, cascade_deleted: 1 });
+      assert.deepEqual([await statusOf(parent.id), await statusOf(child.id)], ['removed', 'removed']);
+    });
+  });
+
   // Its own tenant: these checks read the audit trail back, so no other describe's traffic may be in it.
   describe('audit attribution', () => {
     let a: TestTenant;
@@ -736,6 +801,27 @@ forEachDatabase('security suite', (kind) => {
       assert.ok(sent.includes(fx.memberCookie) && sent.includes(fx.otherOrgCookie), 'the session checks did reach the CP');
       assert.equal(sent.filter((cookie) => cookie === fx.malformedCookie).length, 0);
       assert.ok(cp.calls.every((call) => call.orgId === t.orgId), 'always asked about this org');
+    });
+  });
+
+  // Issue 7, item 6: the key a rotation retires keeps working until its grace ends but manages no keys.
+  describe('a retiring key manages no keys', () => {
+    it('mint, rotate and revoke with the old key of a rotation → 403 KEY_RETIRING; a read still works', async () => {
+      const old = await t.mintKey({ name: 'sec-retiring' });
+      const rotated = await send({ method: 'POST', route: '/org/tokens/:id/rotate' }, `/org/tokens/${old.id}/rotate`, t.admin(), { grace_seconds: 600 });
+      assert.equal(rotated.statusCode, 200, rotated.body);
+      const replacementId = jsonOf(rotated)['id'] as string;
+      const attempts: Array<[Method, string, string, JsonObject | undefined]> = [
+        ['POST', '/org/tokens', '/org/tokens', { name: 'sec-from-retiring' }],
+        ['POST', '/org/tokens/:id/rotate', `/org/tokens/${replacementId}/rotate`, { grace_seconds: 0 }],
+        ['DELETE', '/org/tokens/:id', `/org/tokens/${replacementId}`, undefined],
+      ];
+      for (const [method, route, url, payload] of attempts) {
+        const body = assertError(await send({ method, route }, url, t.as(old.auth_token), payload), 403, 'KEY_RETIRING');
+        assert.equal(body['replaced_by'], replacementId);
+      }
+      const read = await send({ method: 'GET', route: '/org/tokens' }, '/org/tokens', t.as(old.auth_token));
+      assert.equal(read.statusCode, 200, read.body);
     });
   });
 

@@ -18,6 +18,7 @@ describe('error table', () => {
         INVALID_WORKSPACE_AUTH: '401 invalid workspace auth token',
         ROLE_FORBIDDEN: "403 this credential's role does not permit this action",
         SCOPE_EXCEEDED: '403 this credential is bound to specific workspaces and cannot act org-wide',
+        KEY_RETIRING: '403 this key has been rotated and is retiring; it can no longer manage keys — use its replacement',
         ROUTE_NOT_FOUND: '404 route not found',
         NOT_FOUND: '404 not found',
         WORKSPACE_NOT_FOUND: '404 workspace not found',

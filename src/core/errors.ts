@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   INVALID_WORKSPACE_AUTH: { status: 401, message: 'invalid workspace auth token' },
   ROLE_FORBIDDEN: { status: 403, message: "this credential's role does not permit this action" },
   SCOPE_EXCEEDED: { status: 403, message: 'this credential is bound to specific workspaces and cannot act org-wide' },
+  KEY_RETIRING: { status: 403, message: 'this key has been rotated and is retiring; it can no longer manage keys — use its replacement' },
   ROUTE_NOT_FOUND: { status: 404, message: 'route not found' },
   NOT_FOUND: { status: 404, message: 'not found' },
   WORKSPACE_NOT_FOUND: { status: 404, message: 'workspace not found' },

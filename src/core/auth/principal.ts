@@ -53,3 +53,13 @@ export function scopeWithin(
 export function canSeeWorkspace(principal: Principal, workspaceId: string): boolean {
   return principal.workspaceIds === null || principal.workspaceIds.includes(workspaceId);
 }
+
+/**
+ * True when a credential confined to `scope` (null: unbound) can see every one of `ids`. A bound credential acts on a
+ * workspace's descendants (cascade, confirm) only when this holds for all of them.
+ */
+export function scopeCovers(scope: readonly string[] | null, ids: readonly string[]): boolean {
+  if (scope === null) return true;
+  const allowed = new Set(scope);
+  return ids.every((id) => allowed.has(id));
+}

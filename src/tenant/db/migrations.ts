@@ -129,4 +129,10 @@ export const tenantMigrations: readonly Migration[] = [
       `create index if not exists workspace_spend_events_ws on workspace_spend_events (workspace_id, occurred_at desc)`,
     ],
   },
+  {
+    // A rotated key is retiring: it keeps working until its grace ends but may no longer manage keys, or it could
+    // revoke its own replacement (issue 7, item 6). The link also shows in the key list.
+    id: '202611250001_org_api_tokens_replaced_by',
+    statements: [`alter table org_api_tokens add column if not exists replaced_by text`],
+  },
 ];

@@ -112,6 +112,8 @@ export interface OrgApiTokensTable {
   created_by: string;
   org_id: string | null;
   rotated_from: string | null;
+  /** Set on the old key by a rotation: the key is retiring (works until its grace ends, manages no keys). */
+  replaced_by: string | null;
   created_at: Timestamp;
   last_used_at: NullableTimestamp;
   revoked_at: NullableTimestamp;

@@ -13,5 +13,6 @@ export function presentOrgToken(row: OrgTokenRow): OrgToken {
     created_at: new Date(row.created_at).toISOString(),
     last_used_at: row.last_used_at ? new Date(row.last_used_at).toISOString() : null,
     rotated_from: row.rotated_from,
+    replaced_by: row.replaced_by,
   };
 }

@@ -21,11 +21,16 @@ export const OrgToken = Type.Object({
   prefix: Type.String({ description: 'First 13 characters of the key (`mola_` + 8): enough to recognise it, not to use it.' }),
   role: RoleSchema,
   workspace_ids: Type.Union([Type.Array(Type.String()), Type.Null()]),
-  expires_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  expires_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description: 'When the key stops working (null: never). Never later than the expiry of the key that minted or rotated it.',
+  }),
   created_by: Type.String({ description: '`org-token:<prefix>`, `session:<user_id>`, `admin-token` or `bootstrap`.' }),
   created_at: Type.String({ format: 'date-time' }),
   last_used_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   rotated_from: Type.Union([Type.String(), Type.Null()]),
+  replaced_by: Type.Union([Type.String(), Type.Null()], {
+    description: 'Set once a rotation replaced this key: it is retiring — it works until `expires_at` (the grace end) but can no longer mint, rotate or revoke keys (403 `KEY_RETIRING`).',
+  }),
 });
 export type OrgToken = Static<typeof OrgToken>;
 

@@ -6,7 +6,7 @@ import { DomainError, ValidationError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import type { TenantSchema } from '../db/schema.js';
 import { findLiveWorkspaceIds } from '../workspaces/store.js';
-import { expireOrgTokenWithin, findLiveOrgTokenById, insertOrgToken, revokeOrgToken, type OrgTokenRow } from './store.js';
+import { expireOrgTokenWithin, insertOrgToken, lockLiveOrgTokens, markReplaced, revokeOrgToken, type OrgTokenRow } from './store.js';
 
 export interface MintOrgTokenInput {
   name?: string | null | undefined;
@@ -55,10 +55,41 @@ function parseExpiry(value: string | null | undefined, now: Date): Date | null {
   return at;
 }
 
-/** Mints an org API key and writes its audit event in the same transaction. */
+/** The earlier of two expiries, where null means "never". */
+function earlier(a: Date | null, b: Date | null): Date | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return a.getTime() <= b.getTime() ? a : b;
+}
+
+/**
+ * What a caller brings to key management beyond its role and binding: its own lifetime. Credentials that are not
+ * stored keys (ADMIN_TOKEN, sessions, bootstrap) have none. A key that a rotation has retired may not manage keys
+ * at all: during its grace window it could otherwise revoke (or out-rotate) the very key that replaced it.
+ *
+ * `locked` is the caller's row as read by `lockLiveOrgTokens` in this transaction (so a concurrent rotation of the
+ * caller is either fully before or fully after this check).
+ */
+function callerLifetime(principal: Principal, locked: readonly OrgTokenRow[]): { expiresAt: Date | null } {
+  if (principal.class !== 'org-token' || principal.credentialId === null) return { expiresAt: null };
+  const own = locked.find((k) => k.id === principal.credentialId);
+  // Revoked or expired since authentication a moment ago: fail closed, as the next request would.
+  if (!own) throw new DomainError('INVALID_ADMIN_AUTH');
+  if (own.replaced_by !== null) throw new DomainError('KEY_RETIRING', undefined, { replaced_by: own.replaced_by });
+  return { expiresAt: own.expires_at };
+}
+
+const callerIds = (principal: Principal): string[] => (principal.class === 'org-token' && principal.credentialId !== null ? [principal.credentialId] : []);
+
+/**
+ * Mints an org API key and writes its audit event in the same transaction. A key never outlives the key that
+ * minted it: a later (or absent) `expires_at` is clamped to the caller's, and the response shows the effective one.
+ */
 export async function mintOrgToken(db: Kysely<TenantSchema>, principal: Principal, input: MintOrgTokenInput, audit: AuditEventInput): Promise<MintedKey> {
-  const expiresAt = parseExpiry(input.expires_at, new Date());
+  const requested = parseExpiry(input.expires_at, new Date());
   return db.transaction().execute(async (trx) => {
+    const caller = callerLifetime(principal, await lockLiveOrgTokens(trx, callerIds(principal)));
+    const expiresAt = earlier(requested, caller.expiresAt);
     const scope = await resolveScope(trx, principal, input);
     const minted = mintCredential('orgKey');
     const row = await insertOrgToken(trx, {
@@ -78,10 +109,15 @@ export async function mintOrgToken(db: Kysely<TenantSchema>, principal: Principa
   });
 }
 
-/** Revokes a key the caller can manage. Unknown, dead or out-of-scope keys are all the same 404. */
+/**
+ * Revokes a key the caller can manage. Unknown, dead or out-of-scope keys are all the same 404. A key may always
+ * revoke itself — even a retiring one, which thereby only ends its own overlap early.
+ */
 export async function revokeOrgTokenById(db: Kysely<TenantSchema>, principal: Principal, id: string, audit: AuditEventInput): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    const key = await findLiveOrgTokenById(trx, id);
+    const locked = await lockLiveOrgTokens(trx, [id, ...callerIds(principal)]);
+    if (principal.credentialId !== id) callerLifetime(principal, locked);
+    const key = locked.find((k) => k.id === id);
     if (!key || !canManageKey(principal, key, true) || !(await revokeOrgToken(trx, id))) throw new DomainError('TOKEN_NOT_FOUND');
     await appendAuditEvents(trx, [audit]);
   });
@@ -93,7 +129,11 @@ export interface RotateResult extends MintedKey {
 
 /**
  * Rotation: a new key with the old one's name, role and binding; the old key keeps working for `graceSeconds`
- * (0 = revoked now) so deployments can roll over without an outage.
+ * (0 = revoked now) so deployments can roll over without an outage, and is marked retiring meanwhile.
+ *
+ * The new key inherits the old one's expiry: a rotation renews the secret, not the lifetime. Only a caller that
+ * itself never expires may choose another lifetime, by naming `expires_at` (a date, or null for none); any other
+ * caller's choice is clamped to the old key's expiry and to its own.
  */
 export async function rotateOrgToken(
   db: Kysely<TenantSchema>,
@@ -102,10 +142,15 @@ export async function rotateOrgToken(
   opts: { graceSeconds: number; expiresAt?: string | null | undefined },
   audit: AuditEventInput,
 ): Promise<RotateResult> {
-  const expiresAt = parseExpiry(opts.expiresAt, new Date());
+  const requested = parseExpiry(opts.expiresAt, new Date());
   return db.transaction().execute(async (trx) => {
-    const old = await findLiveOrgTokenById(trx, id);
+    const locked = await lockLiveOrgTokens(trx, [id, ...callerIds(principal)]);
+    const caller = callerLifetime(principal, locked);
+    const old = locked.find((k) => k.id === id);
     if (!old || !canManageKey(principal, old, true)) throw new DomainError('TOKEN_NOT_FOUND');
+    const named = opts.expiresAt !== undefined;
+    const expiresAt =
+      caller.expiresAt === null && named ? requested : earlier(earlier(named ? requested : null, old.expires_at), caller.expiresAt);
     const minted = mintCredential('orgKey');
     const row = await insertOrgToken(trx, {
       id: newId('orgToken'),
@@ -119,6 +164,7 @@ export async function rotateOrgToken(
       org_id: old.org_id,
       rotated_from: old.id,
     });
+    await markReplaced(trx, old.id, row.id);
     let previousExpiresAt: Date | null;
     if (opts.graceSeconds === 0) {
       await revokeOrgToken(trx, old.id);

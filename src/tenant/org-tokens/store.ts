@@ -7,10 +7,23 @@ import { touchLastUsed } from '../db/last-used.js';
 
 export type OrgTokenRow = Pick<
   OrgApiTokensTable,
-  'id' | 'prefix' | 'name' | 'role' | 'workspace_ids' | 'expires_at' | 'created_by' | 'org_id' | 'rotated_from' | 'created_at' | 'last_used_at'
+  'id' | 'prefix' | 'name' | 'role' | 'workspace_ids' | 'expires_at' | 'created_by' | 'org_id' | 'rotated_from' | 'replaced_by' | 'created_at' | 'last_used_at'
 > & { created_at: Date; expires_at: Date | null; last_used_at: Date | null };
 
-const PUBLIC_COLUMNS = ['id', 'prefix', 'name', 'role', 'workspace_ids', 'expires_at', 'created_by', 'org_id', 'rotated_from', 'created_at', 'last_used_at'] as const;
+const PUBLIC_COLUMNS = [
+  'id',
+  'prefix',
+  'name',
+  'role',
+  'workspace_ids',
+  'expires_at',
+  'created_by',
+  'org_id',
+  'rotated_from',
+  'replaced_by',
+  'created_at',
+  'last_used_at',
+] as const;
 
 export interface AuthKeyRow {
   id: string;
@@ -47,14 +60,27 @@ export async function listLiveOrgTokens(db: Kysely<TenantSchema>, opts: { limit:
   return (await db.executeQuery<OrgTokenRow>(query)).rows;
 }
 
-export async function findLiveOrgTokenById(db: Kysely<TenantSchema>, id: string): Promise<OrgTokenRow | undefined> {
+/**
+ * Locks the named keys' rows for the rest of the transaction and returns the live ones. Rows are locked in id order,
+ * so two key-management transactions touching the same two keys queue instead of deadlocking; a rotation (which
+ * marks its old key retiring) and a request made with that old key therefore never interleave.
+ */
+export async function lockLiveOrgTokens(db: Kysely<TenantSchema>, ids: readonly string[]): Promise<OrgTokenRow[]> {
+  if (ids.length === 0) return [];
   return (await db
     .selectFrom('org_api_tokens')
     .select(PUBLIC_COLUMNS)
-    .where('id', '=', id)
+    .where('id', 'in', [...new Set(ids)])
     .where('revoked_at', 'is', null)
     .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]))
-    .executeTakeFirst()) as OrgTokenRow | undefined;
+    .orderBy('id')
+    .forUpdate()
+    .execute()) as OrgTokenRow[];
+}
+
+/** Marks a rotated key as retiring, pointing at the key that replaces it. */
+export async function markReplaced(db: Kysely<TenantSchema>, id: string, replacementId: string): Promise<void> {
+  await db.updateTable('org_api_tokens').set({ replaced_by: replacementId }).where('id', '=', id).execute();
 }
 
 export type NewOrgToken = Omit<Insertable<OrgApiTokensTable>, 'created_at' | 'last_used_at' | 'revoked_at'>;

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import { scopeCovers } from '../../core/auth/principal.js';
 import type { ProcessExit, ProcessInfo } from '../../core/compute/managed-process.js';
 import type { SecretCipher } from '../../core/crypto/cipher.js';
 import { mintCredential } from '../../core/credentials/format.js';
@@ -23,6 +24,18 @@ const BACKOFF_MAX_MS = 10_000;
 /** Secret writes share one restart while they keep coming less than QUIET_MS apart (for at most MAX_WAIT_MS). */
 const QUIET_MS = 200;
 const MAX_WAIT_MS = 2000;
+
+/** The workspaces the caller is confined to (the principal's `workspaceIds`); null for the unbound admin chain. */
+export type WorkspaceScope = readonly string[] | null;
+
+/**
+ * A bound caller may act on — or be told about — a workspace's descendants only when it can see every one of them.
+ * Otherwise the workspace answers as any workspace outside its scope does: 404, naming nothing (not the 409 that
+ * lists the descendants, and not a partial cascade). Issue 7, item 4.
+ */
+function requireSubtreeInScope(scope: WorkspaceScope, descendantIds: readonly string[]) {
+  if (!scopeCovers(scope, descendantIds)) throw new DomainError('WORKSPACE_NOT_FOUND');
+}
 
 export interface LifecycleDeps {
   db: Kysely<TenantSchema>;
@@ -272,16 +285,22 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
     if (!this.deps.provisioner) throw new DomainError('PROVISIONER_UNAVAILABLE');
   }
 
-  /** The nearest paused ancestor's name, if any: nothing may run under a paused parent. */
-  private async pausedAncestor(id: string): Promise<string | null> {
-    const res = await sql<{ name: string }>`
+  /**
+   * Nothing may run under a paused parent: the 409 for the nearest paused ancestor, if any. It names the ancestor
+   * only to a caller that can see it (a child's own token is not told its parent's name).
+   */
+  private async refuseUnderPausedAncestor(id: string, scope: WorkspaceScope): Promise<void> {
+    const res = await sql<{ id: string; name: string }>`
       with recursive up(id, parent_id, name, status, depth) as (
         select id, parent_id, name, status, 0 from workspaces where id = ${id}
         union all
         select w.id, w.parent_id, w.name, w.status, up.depth + 1 from workspaces w join up on w.id = up.parent_id
       )
-      select name from up where depth > 0 and status = 'paused' order by depth limit 1`.execute(this.deps.db);
-    return res.rows[0]?.name ?? null;
+      select id, name from up where depth > 0 and status = 'paused' order by depth limit 1`.execute(this.deps.db);
+    const paused = res.rows[0];
+    if (!paused) return;
+    if (!scopeCovers(scope, [paused.id])) throw new DomainError('CONFLICT', 'a parent workspace is paused — resume it first');
+    throw new DomainError('CONFLICT', `parent workspace "${paused.name}" is paused — resume it first`);
   }
 
   private async descendants(id: string): Promise<Array<{ id: string; name: string }>> {
@@ -290,14 +309,14 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
     return this.deps.db.selectFrom('workspaces').select(['id', 'name']).where('id', 'in', ids).execute();
   }
 
-  async restart(id: string, cascade: boolean): Promise<{ status: 'provisioning' | 'noop'; restarted_count: number }> {
+  async restart(id: string, cascade: boolean, scope: WorkspaceScope): Promise<{ status: 'provisioning' | 'noop'; restarted_count: number }> {
     const ws = await getWorkspace(this.deps.db, id);
     if (!ws) throw new DomainError('WORKSPACE_NOT_FOUND');
-    const paused = await this.pausedAncestor(id);
-    if (paused) throw new DomainError('CONFLICT', `parent workspace "${paused}" is paused — resume it first`);
+    const ids = cascade ? await liveSubtreeIds(this.deps.db, id) : [id];
+    requireSubtreeInScope(scope, ids);
+    await this.refuseUnderPausedAncestor(id, scope);
     if (ws.external) return { status: 'noop', restarted_count: 0 };
     this.requireProvisioner();
-    const ids = cascade ? await liveSubtreeIds(this.deps.db, id) : [id];
     let count = 0;
     for (const wid of ids) {
       const w = await getWorkspace(this.deps.db, wid);
@@ -311,10 +330,12 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
     return { status: 'provisioning', restarted_count: count };
   }
 
-  async pause(id: string, cascade: boolean): Promise<{ status: 'paused'; paused_count: number }> {
+  async pause(id: string, cascade: boolean, scope: WorkspaceScope): Promise<{ status: 'paused'; paused_count: number }> {
     const ws = await getWorkspace(this.deps.db, id);
     if (!ws || ws.status === 'paused') throw new DomainError('WORKSPACE_NOT_FOUND', 'workspace not found or already paused');
     const below = await this.descendants(id);
+    // Live descendants are either paused too (cascade) or listed in the 409: both need all of them in scope.
+    requireSubtreeInScope(scope, below.map((d) => d.id));
     const live = below.length;
     if (live > 0 && !cascade) {
       throw new DomainError('CONFLICT', 'workspace has descendants — use ?cascade=true to pause all', { descendants: below });
@@ -342,15 +363,16 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
     return { status: 'paused', paused_count: count };
   }
 
-  async resume(id: string, cascade: boolean): Promise<{ status: 'provisioning'; resumed_count: number }> {
+  async resume(id: string, cascade: boolean, scope: WorkspaceScope): Promise<{ status: 'provisioning'; resumed_count: number }> {
     const ws = await getWorkspace(this.deps.db, id);
     if (!ws || ws.status !== 'paused') throw new DomainError('WORKSPACE_NOT_FOUND', 'workspace not found or not paused');
-    if (!ws.external) this.requireProvisioner();
-    const paused = await this.pausedAncestor(id);
-    if (paused) throw new DomainError('CONFLICT', `parent workspace "${paused}" is paused — resume it first`);
-    const below = (await this.descendants(id)).filter(Boolean);
+    const below = await this.descendants(id);
     const pausedBelow: Array<{ id: string; name: string }> = [];
     for (const d of below) if ((await getWorkspace(this.deps.db, d.id))?.status === 'paused') pausedBelow.push(d);
+    // A cascade acts on the subtree, and without it paused descendants are listed in the 409: either way, all in scope.
+    if (cascade || pausedBelow.length > 0) requireSubtreeInScope(scope, below.map((d) => d.id));
+    if (!ws.external) this.requireProvisioner();
+    await this.refuseUnderPausedAncestor(id, scope);
     if (pausedBelow.length > 0 && !cascade) {
       throw new DomainError('CONFLICT', 'workspace has paused descendants — use ?cascade=true to resume all', { descendants: pausedBelow });
     }

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { Principal } from '../../core/auth/principal.js';
+import { scopeCovers, type Principal } from '../../core/auth/principal.js';
 import { appendAuditEvents, type AuditEventInput } from '../../core/audit/chain.js';
 import { mintCredential } from '../../core/credentials/format.js';
 import { isUniqueViolation } from '../../core/db/index.js';
@@ -158,16 +158,23 @@ async function insertWithToken(
 export interface RemoveOptions {
   confirmName?: string | undefined;
   cascade: boolean;
+  /** The caller's workspace binding (null: unbound). */
+  scope: readonly string[] | null;
 }
 
 /**
  * Marks the workspace and its live descendants removed and revokes every token they hold, in one transaction.
  * Their tokens then fail at the very next request (the lookup also joins on status).
+ *
+ * A bound caller removes a workspace with descendants only when it can see all of them; otherwise 404, before the
+ * 409 that would list them (issue 7, item 4).
  */
 export async function removeWorkspace(db: Kysely<TenantSchema>, id: string, opts: RemoveOptions, audit: AuditEventInput): Promise<string[]> {
   return db.transaction().execute(async (trx) => {
     const ws = await getWorkspace(trx, id);
     if (!ws) throw new DomainError('WORKSPACE_NOT_FOUND');
+    const ids = await liveSubtreeIds(trx, id);
+    if (!scopeCovers(opts.scope, ids)) throw new DomainError('WORKSPACE_NOT_FOUND');
     if (opts.confirmName !== undefined && opts.confirmName !== ws.name) {
       throw new ValidationError('destructive_action_requires_confirmation', {
         hint: 'Re-send the same request with header X-Confirm-Name: <name>',
@@ -182,7 +189,6 @@ export async function removeWorkspace(db: Kysely<TenantSchema>, id: string, opts
         children_count: children.length,
       });
     }
-    const ids = await liveSubtreeIds(trx, id);
     await markRemoved(trx, ids);
     await revokeAllWorkspaceTokens(trx, ids);
     await appendAuditEvents(trx, [audit]);

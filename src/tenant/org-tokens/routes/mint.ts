@@ -42,10 +42,10 @@ export default function mintOrgTokenRoute(app: App, ctx: TenantContext) {
         tags: ['org-tokens'],
         summary: 'Mint an org API key (shown once)',
         description:
-          'Returns the plaintext key exactly once. Rate-limited per client (ORG_TOKEN_MINT_LIMIT per hour). A caller can only mint keys no stronger and no wider than itself.',
+          'Returns the plaintext key exactly once. Rate-limited per client (ORG_TOKEN_MINT_LIMIT per hour). A caller can only mint keys no stronger, no wider and no longer-lived than itself: an absent or later `expires_at` is clamped to the caller’s own expiry, and the response shows the effective one. A retiring key (replaced by a rotation) → 403 `KEY_RETIRING`.',
         security: [{ orgApiKey: [] }, { adminToken: [] }, { session: [] }],
         body: OrgTokenMintRequest,
-        response: { 200: MintedOrgToken, ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'INVALID_ADMIN_AUTH') },
+        response: { 200: MintedOrgToken, ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'INVALID_ADMIN_AUTH', 'KEY_RETIRING') },
       },
     },
     async (request, reply) => {

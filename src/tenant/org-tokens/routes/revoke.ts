@@ -15,10 +15,10 @@ export default function revokeOrgTokenRoute(app: App, ctx: TenantContext) {
         operationId: 'revokeOrgToken',
         tags: ['org-tokens'],
         summary: 'Revoke an org API key',
-        description: 'Effective on the next request, on every replica. A key may revoke itself. Unknown or already revoked → 404.',
+        description: 'Effective on the next request, on every replica. A key may revoke itself. Unknown or already revoked → 404. A retiring key (replaced by a rotation) may revoke only itself; any other key → 403 `KEY_RETIRING`.',
         security: [{ orgApiKey: [] }, { adminToken: [] }, { session: [] }],
         params: Type.Object({ id: OrgTokenId }),
-        response: { 200: Type.Object({ revoked: Type.String() }), ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'TOKEN_NOT_FOUND', 'INVALID_ADMIN_AUTH') },
+        response: { 200: Type.Object({ revoked: Type.String() }), ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'TOKEN_NOT_FOUND', 'INVALID_ADMIN_AUTH', 'KEY_RETIRING') },
       },
     },
     async (request, reply) => {

@@ -14,7 +14,11 @@ export const OrgTokenRotateRequest = Type.Object(
     grace_seconds: Type.Optional(
       Type.Integer({ minimum: 0, maximum: 30 * 24 * 3600, default: 3600, description: 'How long the old key keeps working; 0 revokes it now.' }),
     ),
-    expires_at: Type.Optional(Type.Union([Type.String({ format: 'date-time', 'x-error': 'must be an RFC 3339 date-time' }), Type.Null()])),
+    expires_at: Type.Optional(
+      Type.Union([Type.String({ format: 'date-time', 'x-error': 'must be an RFC 3339 date-time' }), Type.Null()], {
+        description: 'Absent: the old key’s expiry. Honoured as given only for a caller that never expires; otherwise clamped.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -33,11 +37,11 @@ export default function rotateOrgTokenRoute(app: App, ctx: TenantContext) {
         operationId: 'rotateOrgToken',
         tags: ['org-tokens'],
         summary: 'Rotate an org API key with an overlap window',
-        description: 'Mints a new key with the same name, role and workspace binding. The old key keeps working for `grace_seconds` (default 3600; 0 = revoke now).',
+        description: 'Mints a new key with the same name, role, workspace binding and expiry. The old key keeps working for `grace_seconds` (default 3600; 0 = revoke now) and is retiring meanwhile: it can no longer mint, rotate or revoke keys (403 `KEY_RETIRING`). Only a caller that never expires may give the new key another lifetime by naming `expires_at` (null: none); anyone else’s `expires_at` is clamped to the old key’s expiry and their own.',
         security: [{ orgApiKey: [] }, { adminToken: [] }, { session: [] }],
         params: Type.Object({ id: OrgTokenId }),
         body: OrgTokenRotateRequest,
-        response: { 200: RotatedOrgToken, ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'TOKEN_NOT_FOUND', 'INVALID_ADMIN_AUTH') },
+        response: { 200: RotatedOrgToken, ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'TOKEN_NOT_FOUND', 'INVALID_ADMIN_AUTH', 'KEY_RETIRING') },
       },
     },
     async (request, reply) => {

@@ -16,7 +16,7 @@ export default function deleteWorkspaceRoute(app: App, ctx: TenantContext) {
         tags: ['workspaces'],
         summary: 'Remove a workspace (and, with confirm=true, its descendants)',
         description:
-          'Revokes every token of the removed workspaces. `X-Confirm-Name`, when sent, must equal the workspace name. Live children without `?confirm=true` → 409.',
+          'Revokes every token of the removed workspaces. `X-Confirm-Name`, when sent, must equal the workspace name. Live children without `?confirm=true` → 409. A workspace-bound key with a descendant outside its binding → 404, naming nothing.',
         security: [{ orgApiKey: [] }, { adminToken: [] }, { session: [] }],
         params: WorkspaceIdParams,
         headers: Type.Object({ 'x-confirm-name': Type.Optional(Type.String()) }),
@@ -32,7 +32,7 @@ export default function deleteWorkspaceRoute(app: App, ctx: TenantContext) {
       const removedIds = await removeWorkspace(
         ctx.db,
         id,
-        { confirmName: request.headers['x-confirm-name'], cascade: request.query.confirm ?? false },
+        { confirmName: request.headers['x-confirm-name'], cascade: request.query.confirm ?? false, scope: request.principal!.workspaceIds },
         auditEventForReply(reply, 200),
       );
       request.auditWritten = true;
