@@ -98,7 +98,7 @@ forEachDatabase('control plane: email verification', (kind) => {
     assert.equal(line['user_id'], user.userId);
     assert.match(String(line['msg']), /^MAIL NOT SENT \(MAIL_TRANSPORT=log\)/);
     const link = new URL(String(line['link']));
-    assert.equal(`${link.origin}${link.pathname}`, 'http://localhost:8080/auth/verify-email');
+    assert.equal(`${link.origin}${link.pathname}`, 'http://localhost:8080/auth/confirm-email');
     const token = link.searchParams.get('token') ?? '';
     assert.match(token, /^molv_[0-9A-Za-z]{49}$/);
     assert.ok(Date.parse(String(line['expires_at'])) > Date.now() + 3600_000, 'EMAIL_VERIFICATION_TTL_HOURS=2');
@@ -197,7 +197,7 @@ forEachDatabase('control plane: email verification', (kind) => {
   it('the link’s page: GET shows a confirm form and changes nothing (a mail scanner may fetch it); the form’s POST verifies', async () => {
     const hana = await cp.signup();
     const token = cp.verificationToken(hana.email);
-    const url = `/auth/verify-email?token=${token}`;
+    const url = `/auth/confirm-email?token=${token}`;
     const before = await state(hana.userId);
 
     const page = await call('GET', url, hana);

@@ -9,13 +9,13 @@ import signupRoute from './routes/signup.js';
 import tenantMemberRoute from './routes/tenant-member.js';
 import { acceptTermsRoute, termsStatusRoute } from './routes/terms.js';
 import verifyEmailRoute from './routes/verify-email.js';
-import verifyEmailPageRoute from './routes/verify-email-page.js';
-import verifyEmailPageSubmitRoute from './routes/verify-email-page-submit.js';
+import confirmEmailPageRoute from './routes/confirm-email-page.js';
+import confirmEmailPageSubmitRoute from './routes/confirm-email-page-submit.js';
 import requestEmailVerificationRoute from './routes/verify-email-request.js';
 
 export const identityRoutes: ControlPlaneDomainRoutes = {
   public: [signupRoute, loginRoute, oidcLoginRoute, oidcSignupRoute, oidcCallbackRoute],
   session: [meRoute, signoutRoute, termsStatusRoute, acceptTermsRoute, tenantMemberRoute, requestEmailVerificationRoute, verifyEmailRoute],
   // The page a verification link leads to (outside the API prefixes, like the billing pages).
-  pages: [pageScope([verifyEmailPageRoute, verifyEmailPageSubmitRoute])],
+  pages: [pageScope([confirmEmailPageRoute, confirmEmailPageSubmitRoute])],
 };

@@ -33,7 +33,7 @@ export async function issueEmailVerification(tx: Transaction<ControlPlaneSchema>
 
 /** The link: the CP's confirmation page (a GET of it changes nothing; its form's POST verifies). */
 export function verificationLink(ctx: ControlPlaneContext, token: string): string {
-  return `${ctx.publicUrl}/auth/verify-email?token=${encodeURIComponent(token)}`;
+  return `${ctx.publicUrl}/auth/confirm-email?token=${encodeURIComponent(token)}`;
 }
 
 /** Sends an issued link (after its transaction committed) through the configured mail transport. */

@@ -30,7 +30,7 @@ export default function verifyEmailRoute(app: App, ctx: ControlPlaneContext) {
         tags: ['auth'],
         summary: 'Verify the signed-in user’s email address with the token of a verification link',
         description:
-          'The token goes in the JSON body (the link itself leads to the confirmation page `GET /auth/verify-email?token=`, outside the API). ' +
+          'The token goes in the JSON body (the link itself leads to the confirmation page `GET /auth/confirm-email?token=`, outside the API). ' +
           'A token works once, until it expires, only for the account it was issued to and only while that account still has the address ' +
           'it was issued for; every other case — malformed, unknown, expired, used, another account’s, an old address — is the same ' +
           '400 EMAIL_VERIFICATION_INVALID and changes nothing for anyone else.',

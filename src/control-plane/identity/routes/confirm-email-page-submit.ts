@@ -5,19 +5,19 @@ import { paragraph, sendPage } from '../../billing/html.js';
 import { assertSameSiteForm } from '../../billing/pages.js';
 import type { ControlPlaneContext } from '../../context.js';
 import { verifyEmail } from '../verification.js';
-import { linkPagePrincipal, VerifyEmailPageQuery } from './verify-email-page.js';
+import { linkPagePrincipal, ConfirmEmailPageQuery } from './confirm-email-page.js';
 
 /** The link page's form (posted to the link's own URL): the same service call as POST /api/v1/auth/verify-email. */
-export default function verifyEmailPageSubmitRoute(app: App, ctx: ControlPlaneContext) {
+export default function confirmEmailPageSubmitRoute(app: App, ctx: ControlPlaneContext) {
   app.post(
-    '/auth/verify-email',
+    '/auth/confirm-email',
     {
       schema: {
         hide: true,
-        operationId: 'verifyEmailPageSubmit',
+        operationId: 'confirmEmailPageSubmit',
         tags: ['auth'],
         summary: 'HTML form: verify the signed-in user’s email address',
-        querystring: VerifyEmailPageQuery,
+        querystring: ConfirmEmailPageQuery,
         body: Type.Object({}, { additionalProperties: false }),
       },
     },

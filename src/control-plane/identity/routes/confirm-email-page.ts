@@ -8,8 +8,8 @@ import { API_PREFIX } from '../../routes.js';
 import { checkEmailVerification } from '../verification.js';
 import { VerificationToken } from './verify-email.js';
 
-export const VerifyEmailPageQuery = Type.Object({ token: VerificationToken });
-export type VerifyEmailPageQuery = Static<typeof VerifyEmailPageQuery>;
+export const ConfirmEmailPageQuery = Type.Object({ token: VerificationToken });
+export type ConfirmEmailPageQuery = Static<typeof ConfirmEmailPageQuery>;
 
 /**
  * The signed-in user, set as the request's principal (so the request is audited); null after answering the
@@ -38,16 +38,16 @@ export async function linkPagePrincipal(ctx: ControlPlaneContext, request: Fasti
  * or link preview fetching it verifies nobody; the form has no action, so it posts back to this very URL and the
  * token is never repeated in the page.
  */
-export default function verifyEmailPageRoute(app: App, ctx: ControlPlaneContext) {
+export default function confirmEmailPageRoute(app: App, ctx: ControlPlaneContext) {
   app.get(
-    '/auth/verify-email',
+    '/auth/confirm-email',
     {
       schema: {
         hide: true,
-        operationId: 'verifyEmailPage',
+        operationId: 'confirmEmailPage',
         tags: ['auth'],
         summary: 'HTML: confirm an email verification link',
-        querystring: VerifyEmailPageQuery,
+        querystring: ConfirmEmailPageQuery,
       },
     },
     async (request, reply) => {
