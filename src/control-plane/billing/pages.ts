@@ -3,11 +3,10 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { isDatastoreOutage } from '../../core/db/index.js';
 import { DomainError, ERROR_CODES, ValidationError } from '../../core/errors.js';
-import { describeValidationErrors } from '../../core/http/app.js';
+import { describeValidationErrors, type App } from '../../core/http/app.js';
 import type { SessionPrincipal } from '../auth/authenticator.js';
 import { originAllowed } from '../auth/hooks.js';
 import type { ControlPlaneContext } from '../context.js';
-import type { App } from '../../core/http/app.js';
 import { API_PREFIX, type ControlPlaneRouteRegistrar } from '../routes.js';
 import { escapeHtml, paragraph, sendPage } from './html.js';
 
