@@ -86,6 +86,32 @@ forEachDatabase('the control plane binary over real HTTP', (kind) => {
     const invite = await call('POST', '/api/v1/orgs/acme-e2e/members/invitations', { cookie: aliceCookie, body: { email: 'bob@example.com', role: 'member' } });
     assert.equal(invite.status, 201, JSON.stringify(invite.body));
     assert.match(invite.body.invite_token, /^moli_/);
+    // Bob's address is not verified yet: the invitation bound to it waits, unused.
+    const unverified = await call('POST', '/api/v1/invitations/accept', { cookie: bobCookie, body: { token: invite.body.invite_token } });
+    assert.equal(unverified.status, 403, JSON.stringify(unverified.body));
+    assert.equal(unverified.body.code, 'EMAIL_NOT_VERIFIED');
+    // No mail transport: the verification link is in the CP's log, one marked line; Bob follows it (page, then its form).
+    const bobsLinks = () =>
+      child
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"mail":"email-verification"') && l.includes('"to":"bob@example.com"'));
+    // The line is written before sign-up answers; reading the child's output may lag behind it.
+    for (const deadline = Date.now() + 30_000; bobsLinks().length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    const linkLines = bobsLinks();
+    assert.equal(linkLines.length, 1, 'one logged link for Bob');
+    const link = new URL(JSON.parse(linkLines[0]!).link);
+    assert.match(JSON.parse(linkLines[0]!).msg, /^MAIL NOT SENT \(MAIL_TRANSPORT=log\)/);
+    const page = await fetch(`${child.url}${link.pathname}${link.search}`, { headers: { cookie: bobCookie } });
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<form method="post">/);
+    const confirm = await fetch(`${child.url}${link.pathname}${link.search}`, {
+      method: 'POST',
+      headers: { cookie: bobCookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: '',
+    });
+    assert.equal(confirm.status, 200, await confirm.clone().text());
+    assert.equal((await call('GET', '/api/v1/auth/me', { cookie: bobCookie })).body.email_verified, true);
     const accepted = await call('POST', '/api/v1/invitations/accept', { cookie: bobCookie, body: { token: invite.body.invite_token } });
     assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
     assert.deepEqual((await call('GET', '/api/v1/orgs', { cookie: bobCookie })).body.map((o: { slug: string }) => o.slug), ['acme-e2e']);
@@ -144,7 +170,7 @@ forEachDatabase('the control plane binary over real HTTP', (kind) => {
     assert.equal((await call('GET', '/api/v1/orgs/acme-e2e', { cookie: aliceCookie })).status, 404);
     assert.equal((await call('GET', '/api/v1/orgs/acme-e2e/instance')).status, 404);
 
-    // The audit chain holds and names each actor; a clean shutdown; no credential in the log.
+    // The audit chain holds and names each actor; a clean shutdown; no credential in the log but the two links.
     const verify = await call('GET', '/api/v1/admin/audit/verify', { bearer: adminToken });
     assert.equal(verify.body.ok, true);
     child.proc.kill('SIGTERM');
@@ -153,5 +179,8 @@ forEachDatabase('the control plane binary over real HTTP', (kind) => {
     for (const secret of [adminToken, aliceCookie.split('=')[1]!, bobCookie.split('=')[1]!, 'alice password 1', invite.body.invite_token, orgKey]) {
       assert.equal(log.includes(secret), false, `log leaks ${secret.slice(0, 8)}…`);
     }
+    const credentialLines = log.split('\n').filter((l) => /mol[a-z]_[0-9A-Za-z]{9,}/.test(l));
+    assert.equal(credentialLines.length, 2, 'only the two sign-ups’ verification links carry a credential');
+    for (const l of credentialLines) assert.equal(JSON.parse(l).mail, 'email-verification');
   });
 });

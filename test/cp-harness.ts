@@ -42,8 +42,17 @@ export interface TestControlPlane {
   admin(): Record<string, string>;
   /** Headers carrying a user's session cookie. */
   as(user: TestUser): Record<string, string>;
-  /** Signs a new user up (fresh email unless given) and, unless told otherwise, accepts the terms. */
-  signup(opts?: { email?: string; password?: string; name?: string; acceptTerms?: boolean }): Promise<TestUser>;
+  /**
+   * Signs a new user up (fresh email unless given) and, unless told otherwise, accepts the terms. `verifyEmail`
+   * also verifies the address through the link sign-up wrote to the log.
+   */
+  signup(opts?: { email?: string; password?: string; name?: string; acceptTerms?: boolean; verifyEmail?: boolean }): Promise<TestUser>;
+  /** Every line the CP logged, parsed (the log mailer's messages among them), oldest first. */
+  logs(): Array<Record<string, unknown>>;
+  /** The token of the newest email verification link the log mailer wrote for `email`; throws when there is none. */
+  verificationToken(email: string): string;
+  /** Verifies the user's address as a user would: the newest logged link's token, sent to POST /auth/verify-email. */
+  verifyEmail(user: TestUser): Promise<void>;
   /** Creates an org owned by the user (fresh slug unless given); returns the 201 body. */
   createOrg(owner: TestUser, body?: Record<string, unknown>): Promise<TestOrg>;
   close(): Promise<void>;
@@ -72,7 +81,8 @@ export async function startTestControlPlane(kind: DbKind, opts: TestControlPlane
     CP_ADMIN_API_TOKEN: adminToken,
     MOLECULE_DATA_DIR: 'memory://',
     DATABASE_URL: scratch?.url,
-    LOG_LEVEL: 'silent',
+    // Logged into memory (see `logs()`), not to the console: the log mailer's links are read from there.
+    LOG_LEVEL: 'info',
     MOLECULE_ENV: 'test',
     // Cheap hashes keep suites fast; the cost parameter is exercised by the password unit test.
     PASSWORD_HASH_COST: '10',
@@ -81,11 +91,14 @@ export async function startTestControlPlane(kind: DbKind, opts: TestControlPlane
     LOGIN_ATTEMPT_LIMIT: '100000',
     INSTANCE_LOOKUP_LIMIT: '100000',
     ADMIN_AUTH_FAILURE_LIMIT: '100000',
+    EMAIL_VERIFICATION_REQUEST_LIMIT: '100000',
     MAX_FREE_ORGS_PER_USER: '50',
     ...opts.env,
   });
   const database = await openControlPlaneDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.MOLECULE_DATA_DIR, poolSize: 5 });
-  const logger = createLogger({ name: 'test-cp', level: config.LOG_LEVEL });
+  const logLines: string[] = [];
+  const logger = createLogger({ name: 'test-cp', level: config.LOG_LEVEL, destination: { write: (line: string) => void logLines.push(line) } });
+  const logs = () => logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
   const app = await buildControlPlaneApp({
     config,
     db: database.db,
@@ -109,6 +122,20 @@ export async function startTestControlPlane(kind: DbKind, opts: TestControlPlane
     adminToken,
     admin: () => ({ authorization: `Bearer ${adminToken}` }),
     as: (user) => ({ cookie: user.cookie }),
+    logs,
+    verificationToken(email) {
+      const line = logs()
+        .reverse()
+        .find((l) => l['mail'] === 'email-verification' && l['to'] === email.toLowerCase());
+      if (!line) throw new Error(`no verification link was logged for ${email}`);
+      const token = new URL(String(line['link'])).searchParams.get('token');
+      if (!token) throw new Error(`the logged link for ${email} has no token: ${String(line['link'])}`);
+      return token;
+    },
+    async verifyEmail(user) {
+      const res = await app.inject({ method: 'POST', url: '/api/v1/auth/verify-email', headers: cp.as(user), payload: { token: cp.verificationToken(user.email) } });
+      if (res.statusCode !== 200) throw new Error(`verify-email failed: ${res.statusCode} ${res.body}`);
+    },
     async signup(o = {}) {
       const email = o.email ?? `user-${randomBytes(5).toString('hex')}@example.com`;
       const password = o.password ?? `pw-${randomBytes(8).toString('hex')}`;
@@ -119,6 +146,7 @@ export async function startTestControlPlane(kind: DbKind, opts: TestControlPlane
         const t = await app.inject({ method: 'POST', url: '/api/v1/auth/accept-terms', headers: cp.as(user), payload: {} });
         if (t.statusCode !== 200) throw new Error(`accept-terms failed: ${t.statusCode} ${t.body}`);
       }
+      if (o.verifyEmail) await cp.verifyEmail(user);
       return user;
     },
     async createOrg(owner, body = {}) {

@@ -33,7 +33,7 @@ forEachDatabase('control plane: local accounts and sessions', (kind) => {
 
     const me = await cp.app.inject({ method: 'GET', url: '/cp/auth/me', headers: { cookie } });
     assert.equal(me.statusCode, 200);
-    assert.deepEqual(me.json(), { user_id: body.user_id, email: 'ada@example.com', name: 'Ada', terms_accepted: false });
+    assert.deepEqual(me.json(), { user_id: body.user_id, email: 'ada@example.com', name: 'Ada', email_verified: false, terms_accepted: false });
   });
 
   it('refuses a second account for the same email (case-insensitive) and creates nothing', async () => {
@@ -234,7 +234,7 @@ forEachDatabase('control plane: dead sessions are swept', (kind) => {
   });
   after(() => cp.close());
 
-  it('deletes sessions a day after they expire or are revoked, and expired OIDC states; live ones stay', async () => {
+  it('deletes sessions a day after they expire or are revoked, expired OIDC states and verification links; live ones stay', async () => {
     const { sweepSessions } = await import('../src/control-plane/auth/sessions.js');
     const live = await cp.signup();
     const expired = await cp.signup();
@@ -244,12 +244,18 @@ forEachDatabase('control plane: dead sessions are swept', (kind) => {
     await cp.db.updateTable('sessions').set({ expires_at: dayAndABit }).where('user_id', '=', expired.userId).execute();
     await cp.db.updateTable('sessions').set({ revoked_at: dayAndABit }).where('user_id', '=', revoked.userId).execute();
     await cp.db.updateTable('sessions').set({ expires_at: new Date(Date.now() - 3600_000) }).where('user_id', '=', recentlyExpired.userId).execute();
+    await cp.db.updateTable('email_verifications').set({ expires_at: new Date(Date.now() - 1000) }).where('user_id', '=', expired.userId).execute();
     await cp.db
       .insertInto('oidc_states')
       .values({ state_hash: 'a'.repeat(64), provider: 'oidc', code_verifier: 'v', nonce: 'n', return_to: null, expires_at: new Date(Date.now() - 1000) })
       .execute();
     const swept = await sweepSessions(cp.db);
-    assert.deepEqual(swept, { sessions: 2, oidcStates: 1 });
+    assert.deepEqual(swept, { sessions: 2, oidcStates: 1, emailVerifications: 1 });
+    assert.deepEqual(
+      (await cp.db.selectFrom('email_verifications').select('user_id').where('user_id', 'in', [live.userId, expired.userId]).orderBy('user_id').execute()).map((r) => r.user_id),
+      [live.userId],
+      'the live link stays',
+    );
     const left = await cp.db.selectFrom('sessions').select('user_id').where('user_id', 'in', [live.userId, expired.userId, revoked.userId, recentlyExpired.userId]).execute();
     assert.deepEqual(left.map((r) => r.user_id).sort(), [live.userId, recentlyExpired.userId].sort());
     assert.equal((await cp.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: cp.as(live) })).statusCode, 200);

@@ -26,8 +26,10 @@ forEachDatabase('control plane: members and invitations', (kind) => {
     return res.json() as { id: string; invite_token: string; role: MemberRole; email: string | null; prefix: string; expires_at: string };
   }
 
-  /** Brings `user` into the org with `role`, the way a client would: an email-bound invitation, then accept. */
+  /** Brings `user` into the org with `role`, the way a client would: an email-bound invitation, then accept (with a verified address). */
   async function addMember(org: TestOrg, owner: TestUser, user: TestUser, role: MemberRole) {
+    const { email_verified_at } = await cp.db.selectFrom('users').select('email_verified_at').where('id', '=', user.userId).executeTakeFirstOrThrow();
+    if (email_verified_at === null) await cp.verifyEmail(user);
     const inv = await invite(owner, org.slug, { email: user.email, role });
     const res = await call('POST', '/api/v1/invitations/accept', user, { token: inv.invite_token });
     assert.equal(res.statusCode, 200, res.body);
@@ -65,7 +67,7 @@ forEachDatabase('control plane: members and invitations', (kind) => {
 
   it('the issue’s flow: a second user is invited, accepts, sees the org; the owner removes them and they lose access', async () => {
     const owner = await cp.signup({ name: 'Olive Owner' });
-    const bob = await cp.signup({ email: `bob-${Date.now()}@example.com`, name: 'Bob' });
+    const bob = await cp.signup({ email: `bob-${Date.now()}@example.com`, name: 'Bob', verifyEmail: true });
     const org = await cp.createOrg(owner);
 
     const created = await call('POST', `/api/v1/orgs/${org.slug}/members/invitations`, owner, { email: bob.email.toUpperCase() });
@@ -270,7 +272,7 @@ forEachDatabase('control plane: members and invitations', (kind) => {
 
   it('an email-bound invitation works only for that email (case-insensitive), and stays usable after a refusal', async () => {
     const owner = await cp.signup();
-    const grace = await cp.signup({ email: `grace-${Date.now()}@example.com` });
+    const grace = await cp.signup({ email: `grace-${Date.now()}@example.com`, verifyEmail: true });
     const mallory = await cp.signup();
     const org = await cp.createOrg(owner);
     const inv = await invite(owner, org.slug, { email: grace.email.replace('grace', 'GRACE'), role: 'admin' });

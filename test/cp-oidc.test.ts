@@ -152,7 +152,7 @@ forEachDatabase('control plane: OpenID Connect sign-in against a real provider',
     const me = await fetch(`${site}/cp/auth/me`, { headers: { cookie } });
     assert.equal(me.status, 200);
     const body = (await me.json()) as { user_id: string };
-    assert.deepEqual(body, { user_id: body.user_id, email, name: 'Ada Lovelace', terms_accepted: false });
+    assert.deepEqual(body, { user_id: body.user_id, email, name: 'Ada Lovelace', email_verified: true, terms_accepted: false });
     assert.match(body.user_id, /^usr_/);
 
     const user = await cp.db.selectFrom('users').selectAll().where('id', '=', body.user_id).executeTakeFirstOrThrow();
@@ -399,8 +399,8 @@ forEachDatabase('control plane: OpenID Connect sign-in against a real provider',
     }
   });
 
-  it('an existing account is never joined by email, verified or not (no takeover); a new email is a new account', async () => {
-    const local = await cp.signup({ email: `owner-${randomBytes(4).toString('hex')}@example.com` });
+  it('an existing account is never joined by email (no takeover): a verified one keeps its address whatever the provider says', async () => {
+    const local = await cp.signup({ email: `owner-${randomBytes(4).toString('hex')}@example.com`, verifyEmail: true });
     const before = await counts();
 
     for (const verified of [false, true]) {
@@ -428,6 +428,104 @@ forEachDatabase('control plane: OpenID Connect sign-in against a real provider',
     const pw = await cp.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: local.email, password: local.password } });
     assert.equal(pw.statusCode, 200);
     assert.equal(pw.json().user_id, local.userId);
+  });
+
+  /** An org of a fresh owner with a pending invitation bound to `email`. */
+  async function invitationFor(email: string) {
+    const owner = await cp.signup();
+    const org = await cp.createOrg(owner);
+    const res = await cp.app.inject({ method: 'POST', url: `/api/v1/orgs/${org.slug}/members/invitations`, headers: cp.as(owner), payload: { email } });
+    assert.equal(res.statusCode, 201, res.body);
+    return { org, token: (res.json() as { invite_token: string }).invite_token };
+  }
+
+  const accept = (cookie: string, token: string) => cp.app.inject({ method: 'POST', url: '/api/v1/invitations/accept', headers: { cookie }, payload: { token } });
+  const me = async (cookie: string) => {
+    const res = await cp.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: { cookie } });
+    return { status: res.statusCode, body: res.json() as { user_id: string; email: string; email_verified: boolean } };
+  };
+
+  it('a verified OpenID identity reclaims the address of an unverified local account: renamed, signed out, its links void; nothing joined', async () => {
+    const email = `victim-${randomBytes(4).toString('hex')}@example.com`;
+    const invitation = await invitationFor(email);
+    // Someone signs up with the address first and never proves it; they own an org of their own.
+    const squatter = await cp.signup({ email });
+    const squatterOrg = await cp.createOrg(squatter);
+    const squatterLink = cp.verificationToken(email);
+    const refusedBefore = await accept(squatter.cookie, invitation.token);
+    assert.equal(refusedBefore.statusCode, 403, refusedBefore.body);
+    assert.equal(refusedBefore.json().code, 'EMAIL_NOT_VERIFIED');
+
+    // The address's real owner signs in through a provider that verified it.
+    const owner = account({ email: email.toUpperCase(), email_verified: true });
+    const signedIn = await signIn('/cp/auth/login', owner.sub);
+    const ownerMe = await me(signedIn.cookie);
+    assert.equal(ownerMe.status, 200);
+    assert.notEqual(ownerMe.body.user_id, squatter.userId, 'a new account: nothing is joined');
+    assert.equal(ownerMe.body.email, email);
+    assert.equal(ownerMe.body.email_verified, true);
+
+    // The unverified account: its sessions revoked, its address replaced, its pending link gone; it keeps its org.
+    assert.equal((await me(squatter.cookie)).status, 401);
+    const row = await cp.db.selectFrom('users').select(['email', 'email_verified_at']).where('id', '=', squatter.userId).executeTakeFirstOrThrow();
+    assert.deepEqual(row, { email: `${squatter.userId.toLowerCase()}@reclaimed.invalid`, email_verified_at: null });
+    assert.deepEqual(await cp.db.selectFrom('email_verifications').select('token_hash').where('user_id', '=', squatter.userId).execute(), []);
+    const kept = await cp.db.selectFrom('org_members').select('role').where('org_id', '=', squatterOrg.id).where('user_id', '=', squatter.userId).executeTakeFirst();
+    assert.deepEqual(kept, { role: 'owner' });
+    // Its password opens only its own (renamed) account, never the reclaimed address's.
+    const asVictim = await cp.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password: squatter.password } });
+    assert.equal(asVictim.statusCode, 401);
+    const asItself = await cp.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: row.email, password: squatter.password } });
+    assert.equal(asItself.statusCode, 200, asItself.body);
+    assert.equal(asItself.json().user_id, squatter.userId);
+    assert.equal(asItself.json().email_verified, false);
+    const staleLink = await cp.app.inject({ method: 'POST', url: '/api/v1/auth/verify-email', headers: { cookie: cookieFrom(asItself.headers['set-cookie']) }, payload: { token: squatterLink } });
+    assert.equal(staleLink.statusCode, 400);
+    assert.equal(staleLink.json().code, 'EMAIL_VERIFICATION_INVALID');
+
+    // The invitation bound to the address is the verified owner's to accept.
+    const accepted = await accept(signedIn.cookie, invitation.token);
+    assert.equal(accepted.statusCode, 200, accepted.body);
+    assert.equal(accepted.json().organization.slug, invitation.org.slug);
+
+    // One line in the log says so, naming both accounts and no address or credential.
+    const lines = cp.logs().filter((l) => l['from_user_id'] === squatter.userId);
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0]!['to_user_id'], ownerMe.body.user_id);
+    assert.equal(JSON.stringify(lines[0]).includes(email), false);
+  });
+
+  it('an unverified provider email (email_verified: false) counts for nothing: it reclaims nothing and accepts no email-bound invitation', async () => {
+    // It cannot take an unverified local account's address either.
+    const local = await cp.signup({ email: `local-${randomBytes(4).toString('hex')}@example.com` });
+    const before = await counts();
+    const claimant = account({ email: local.email, email_verified: false });
+    const refused = await walkToCallback('/cp/auth/login', claimant.sub);
+    const res = await refused.browser.get(refused.callbackUrl);
+    assert.equal(res.status, 409);
+    assert.equal(((await res.json()) as { code: string }).code, 'EMAIL_TAKEN');
+    assert.deepEqual(await counts(), before);
+    assert.equal((await me(local.cookie)).status, 200, 'the local account is untouched');
+
+    // A new account from an unverified provider email starts unverified.
+    const { sub, email } = account({ email_verified: false });
+    const invitation = await invitationFor(email);
+    const first = await signIn('/cp/auth/login', sub);
+    assert.equal((await me(first.cookie)).body.email_verified, false);
+    const refusedAccept = await accept(first.cookie, invitation.token);
+    assert.equal(refusedAccept.statusCode, 403, refusedAccept.body);
+    assert.equal(refusedAccept.json().code, 'EMAIL_NOT_VERIFIED');
+    // Absent is not verified either.
+    const { sub: silentSub } = account({ email_verified: undefined });
+    const silent = await signIn('/cp/auth/login', silentSub);
+    assert.equal((await me(silent.cookie)).body.email_verified, false);
+
+    // Once the provider vouches for the address, the next sign-in of the same identity verifies it.
+    op.accounts.set(sub, { ...op.accounts.get(sub), email_verified: true });
+    const second = await signIn('/cp/auth/login', sub);
+    assert.equal((await me(second.cookie)).body.email_verified, true);
+    const accepted = await accept(second.cookie, invitation.token);
+    assert.equal(accepted.statusCode, 200, accepted.body);
   });
 
   it('marks /cp/* responses deprecated (Deprecation, Sunset) and /api/v1/* ones not', async () => {

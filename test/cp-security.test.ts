@@ -82,7 +82,7 @@ const TENANT_CREDENTIALS = [
 type TenantCredentials = Record<(typeof TENANT_CREDENTIALS)[number][1], string>;
 
 /** Any string that looks like more of a credential than its 13-character display prefix. */
-const PLAINTEXT_RE = /mol[awtsi]_[0-9A-Za-z]{9,}/;
+const PLAINTEXT_RE = /mol[awtsiv]_[0-9A-Za-z]{9,}/;
 
 /** Tables whose row counts bad input and cross-site writes must leave alone. */
 const COUNTED_TABLES = [
@@ -96,6 +96,7 @@ const COUNTED_TABLES = [
   'credit_ledger',
   'invoices',
   'billing_sessions',
+  'email_verifications',
 ] as const;
 
 const CROSS_SITE_ORIGIN = 'https://evil.example';
@@ -359,6 +360,7 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
       keep(`${u.email}'s session cookie`, cookieValue(u.cookie));
     }
     for (const t of world.inviteTokens) keep('an invite token', t);
+    for (const t of world.verificationTokens()) keep('an email verification token', t);
     keep('the CP admin token', world.cp.adminToken);
   }
 

@@ -17,6 +17,7 @@ import type { ControlPlaneContext } from './context.js';
 import type { ControlPlaneSchema } from './db/schema.js';
 import { identityRoutes } from './identity/index.js';
 import { createOidcLogin } from './identity/oidc.js';
+import { createMailer } from './mail.js';
 import { membersRoutes } from './members/index.js';
 import { orgRoutes } from './orgs/index.js';
 import { PendingTenantProvisioner, type TenantProvisioner } from './orgs/provisioner.js';
@@ -64,7 +65,7 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
   const rateLimiter = deps.rateLimiter ?? new MemoryRateLimiter();
   const provisioner = deps.provisioner ?? new PendingTenantProvisioner();
   const oidc = createOidcLogin(config, db, logger);
-  const ctx: ControlPlaneContext = { config, db, log: logger, auth, rateLimiter, auditWriter, provisioner, billing: new LedgerBillingProvider(), oidc, publicUrl };
+  const ctx: ControlPlaneContext = { config, db, log: logger, auth, rateLimiter, auditWriter, provisioner, billing: new LedgerBillingProvider(), oidc, mailer: createMailer(config, logger), publicUrl };
 
   app.addHook('onResponse', async (request, reply) => {
     if (request.principal && !request.auditWritten) await auditWriter.enqueue(auditEventFor(request, reply.statusCode, reply.elapsedTime));

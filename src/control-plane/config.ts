@@ -28,6 +28,13 @@ export const controlPlaneEnvSchema = {
   LOGIN_ATTEMPT_LIMIT: env.int('Password sign-in attempts allowed per client and email per 15 minutes.', 10, 1, 100_000),
   ADMIN_AUTH_FAILURE_LIMIT: env.int('Failed CP admin bearer attempts allowed per client per minute; beyond it the client gets 429 for the rest of the minute.', 20, 1, 100_000),
   SIGNUP_LIMIT: env.int('Sign-ups allowed per client per hour.', 20, 1, 100_000),
+  EMAIL_VERIFICATION_TTL_HOURS: env.int('How long an email verification link stays usable.', 24, 1, 24 * 30),
+  EMAIL_VERIFICATION_REQUEST_LIMIT: env.int('Verification links one user may ask for per hour (POST /auth/verify-email/request).', 5, 1, 100_000),
+  MAIL_TRANSPORT: env.oneOf(
+    'How mail (email verification links) is delivered: `log` writes each message as one structured warning line to the log instead of sending it.',
+    ['log'] as const,
+    'log',
+  ),
   PASSWORD_HASH_COST: env.int('scrypt cost as log2(N); 15 = 32 MiB of memory per hash.', 15, 10, 20),
   OIDC_ISSUER_URL: env.url('OpenID Connect issuer (discovery at <issuer>/.well-known/openid-configuration). Unset: password sign-in only.'),
   OIDC_CLIENT_ID: env.string('OpenID Connect client id registered with the issuer.'),

@@ -7,6 +7,7 @@ import type { BillingProvider } from './billing/provider.js';
 import type { ControlPlaneConfig } from './config.js';
 import type { ControlPlaneSchema } from './db/schema.js';
 import type { OidcLogin } from './identity/oidc.js';
+import type { Mailer } from './mail.js';
 import type { TenantProvisioner } from './orgs/provisioner.js';
 
 /** What a control-plane route may use. Built once in `buildControlPlaneApp`; routes never reach for globals. */
@@ -21,6 +22,8 @@ export interface ControlPlaneContext {
   billing: BillingProvider;
   /** Null when no OpenID Connect provider is configured. */
   oidc: OidcLogin | null;
+  /** How mail to users leaves (MAIL_TRANSPORT; `log` when no transport is configured). */
+  mailer: Mailer;
   /** The URL users reach the CP at (PUBLIC_URL or http://localhost:<PORT>). */
   publicUrl: string;
 }

@@ -39,6 +39,8 @@ export const PAGE_ROUTES: ReadonlySet<string> = new Set([
   'POST /billing/confirm/:id',
   'GET /billing/portal/:id',
   'POST /billing/portal/:id',
+  'GET /auth/confirm-email',
+  'POST /auth/confirm-email',
 ]);
 
 export const routeKey = (method: string, path: string) => `${method} ${path}`;
@@ -77,6 +79,11 @@ export interface CpWorld {
    * through it would delete D, not the org every other check depends on.
    */
   doomedOrg: TestOrg;
+  /**
+   * The owner's live email verification token (from the link sign-up logged): the verification routes' negative
+   * checks send it, so one let through would verify the owner and use the link up.
+   */
+  ownerVerificationToken: string;
   /** A pending open invitation to A (its token is a secret: only its mint response may carry it). */
   invitation: { id: string; token: string };
   /** A pending checkout of A (to the starter plan) and a pending portal session of A. */
@@ -86,6 +93,8 @@ export interface CpWorld {
   users: TestUser[];
   /** Every invite token made for this world. */
   inviteTokens: string[];
+  /** Every verification token of the world's users (secrets: no response may carry one). */
+  verificationTokens(): string[];
   /** Signs a fresh user up (terms accepted) and remembers them in `users`. */
   newUser(): Promise<TestUser>;
   /** Signs `user` in again: a second, independent session cookie of the same user. */
@@ -145,6 +154,11 @@ export interface RouteFixture {
 }
 
 const slugOfA = (w: CpWorld) => ({ slug: w.org.slug });
+/** A fresh user (unverified, as sign-up leaves everyone) and the token of the link sign-up logged for them. */
+const freshUnverified = async (w: CpWorld) => {
+  const user = await w.newUser();
+  return { user, token: w.cp.verificationToken(user.email) };
+};
 /** A fresh org owned by the owner: positive controls of destructive routes act on it, never on A. */
 const freshOwnedOrg = async (w: CpWorld): Promise<Prepared> => ({ params: { slug: (await w.cp.createOrg(w.owner)).slug }, user: w.owner });
 const freshEmail = () => `sec-${randomBytes(5).toString('hex')}@example.com`;
@@ -185,6 +199,18 @@ export const CP_ROUTE_FIXTURES: Record<string, RouteFixture> = {
     // Tenants ask this for any cookie: a non-member is told "no", the same as for an unknown org (reference §3.1).
     nonMember: { status: 200, check: (res) => assert.deepEqual(JSON.parse(res.body), { member: false }) },
     ok: { status: 200 },
+  },
+  // A verified user gets 409: positive controls send a fresh, unverified user.
+  'POST /auth/verify-email/request': { body: () => ({}), ok: { status: 202, prepare: async (w) => ({ user: (await freshUnverified(w)).user }) } },
+  'POST /auth/verify-email': {
+    body: (w) => ({ token: w.ownerVerificationToken }),
+    ok: {
+      status: 200,
+      prepare: async (w) => {
+        const { user, token } = await freshUnverified(w);
+        return { user, body: { token } };
+      },
+    },
   },
 
   // --- session: orgs --------------------------------------------------------------------------------------------
@@ -295,6 +321,20 @@ export const CP_ROUTE_FIXTURES: Record<string, RouteFixture> = {
     ok: { status: 303 },
   },
 
+  // The email verification link's page: GET shows the confirm form (changes nothing), its POST verifies.
+  'GET /auth/confirm-email': { query: (w) => `?token=${w.ownerVerificationToken}`, ok: { status: 200 } },
+  'POST /auth/confirm-email': {
+    query: (w) => `?token=${w.ownerVerificationToken}`,
+    body: () => ({}),
+    ok: {
+      status: 200,
+      prepare: async (w) => {
+        const { user, token } = await freshUnverified(w);
+        return { user, query: `?token=${token}` };
+      },
+    },
+  },
+
   // --- admin ----------------------------------------------------------------------------------------------------
   'GET /admin/orgs': { query: () => '?limit=500', ok: { status: 200 } },
   'POST /admin/orgs': { body: (w) => ({ slug: uniqueSlug('sec-adm'), name: 'Admin-made org', owner_user_id: w.outsider.userId }), ok: { status: 201 } },
@@ -351,6 +391,7 @@ export async function buildWorld(cp: TestControlPlane): Promise<CpWorld> {
     return made;
   };
   const invitation = await invite();
+  const ownerVerificationToken = cp.verificationToken(owner.email);
   const checkoutSessionId = String(
     (await postJson(cp, '/api/v1/billing/checkout', owner, { org_slug: org.slug, plan: 'starter', success_url: '/orgs', cancel_url: '/orgs' }, 200))['id'],
   );
@@ -370,11 +411,13 @@ export async function buildWorld(cp: TestControlPlane): Promise<CpWorld> {
     org,
     outsiderOrg,
     doomedOrg,
+    ownerVerificationToken,
     invitation,
     checkoutSessionId,
     portalSessionId,
     users,
     inviteTokens,
+    verificationTokens: () => users.map((u) => cp.verificationToken(u.email)),
     newUser,
     login,
     addMember: (role) => addMember(role),

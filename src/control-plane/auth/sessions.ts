@@ -13,6 +13,8 @@ export interface SessionUser {
   email: string;
   name: string | null;
   termsVersion: string | null;
+  /** Whether `email` has been proven (users.email_verified_at), read with the session on every request. */
+  emailVerified: boolean;
 }
 
 /** One indexed equality on the hash over live rows; a malformed value never reaches the database. */
@@ -21,12 +23,19 @@ export async function findSession(db: Kysely<ControlPlaneSchema>, plaintext: str
   const row = await db
     .selectFrom('sessions')
     .innerJoin('users', 'users.id', 'sessions.user_id')
-    .select(['sessions.id as session_id', 'sessions.expires_at', 'users.id as user_id', 'users.email', 'users.name', 'users.terms_version'])
+    .select(['sessions.id as session_id', 'sessions.expires_at', 'users.id as user_id', 'users.email', 'users.name', 'users.terms_version', 'users.email_verified_at'])
     .where('sessions.token_hash', '=', hashCredential(plaintext))
     .where('sessions.revoked_at', 'is', null)
     .executeTakeFirst();
   if (!row || new Date(row.expires_at).getTime() <= Date.now()) return null;
-  return { sessionId: row.session_id, userId: row.user_id, email: row.email, name: row.name, termsVersion: row.terms_version };
+  return {
+    sessionId: row.session_id,
+    userId: row.user_id,
+    email: row.email,
+    name: row.name,
+    termsVersion: row.terms_version,
+    emailVerified: row.email_verified_at !== null,
+  };
 }
 
 export async function revokeSession(db: Kysely<ControlPlaneSchema> | Transaction<ControlPlaneSchema>, sessionId: string): Promise<void> {
@@ -50,17 +59,23 @@ export function clearedSessionCookie(config: ControlPlaneConfig): string {
 }
 
 /**
- * Deletes sessions that can never be used again — expired or revoked more than `graceMs` ago — and abandoned OIDC
- * login states, so the tables (and the live-hash index) stay proportional to real use. Returns how many went.
+ * Deletes sessions that can never be used again — expired or revoked more than `graceMs` ago — abandoned OIDC
+ * login states and expired email verification links, so the tables (and the live-hash index) stay proportional to
+ * real use. Returns how many went.
  */
-export async function sweepSessions(db: Kysely<ControlPlaneSchema>, now = new Date(), graceMs = 24 * 3600_000): Promise<{ sessions: number; oidcStates: number }> {
+export async function sweepSessions(
+  db: Kysely<ControlPlaneSchema>,
+  now = new Date(),
+  graceMs = 24 * 3600_000,
+): Promise<{ sessions: number; oidcStates: number; emailVerifications: number }> {
   const cutoff = new Date(now.getTime() - graceMs);
   const sessions = await db
     .deleteFrom('sessions')
     .where((eb) => eb.or([eb('expires_at', '<', cutoff), eb('revoked_at', '<', cutoff)]))
     .executeTakeFirst();
   const states = await db.deleteFrom('oidc_states').where('expires_at', '<', now).executeTakeFirst();
-  return { sessions: Number(sessions.numDeletedRows), oidcStates: Number(states.numDeletedRows) };
+  const links = await db.deleteFrom('email_verifications').where('expires_at', '<', now).executeTakeFirst();
+  return { sessions: Number(sessions.numDeletedRows), oidcStates: Number(states.numDeletedRows), emailVerifications: Number(links.numDeletedRows) };
 }
 
 /** Runs `sweepSessions` every `intervalMs` in the background; the returned function stops it. */

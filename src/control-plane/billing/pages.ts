@@ -3,11 +3,11 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { isDatastoreOutage } from '../../core/db/index.js';
 import { DomainError, ERROR_CODES, ValidationError } from '../../core/errors.js';
-import { describeValidationErrors } from '../../core/http/app.js';
+import { describeValidationErrors, type App } from '../../core/http/app.js';
 import type { SessionPrincipal } from '../auth/authenticator.js';
 import { originAllowed } from '../auth/hooks.js';
 import type { ControlPlaneContext } from '../context.js';
-import { API_PREFIX } from '../routes.js';
+import { API_PREFIX, type ControlPlaneRouteRegistrar } from '../routes.js';
 import { escapeHtml, paragraph, sendPage } from './html.js';
 
 /** A form is a handful of short fields. */
@@ -44,6 +44,29 @@ export function assertSameSiteForm(ctx: ControlPlaneContext, request: FastifyReq
   }
 }
 
+/**
+ * Browser pages of ours (tier `pages`: no API prefix) live in a scope of their own, so the HTML form parser and the
+ * HTML error pages apply to them and to nothing else. Each page authenticates the session cookie itself and refuses
+ * a cross-site form post, as the session tier does for the API.
+ */
+export function pageScope(routes: ControlPlaneRouteRegistrar[]): ControlPlaneRouteRegistrar {
+  return (app, ctx) => {
+    void app.register(async (scope) => {
+      // Forms only (and JSON, which every scope parses): a text/plain body is 415 here, not a string to validate.
+      scope.removeContentTypeParser('text/plain');
+      scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT }, (_request, raw, done) => {
+        try {
+          done(null, parseForm(typeof raw === 'string' ? raw : raw.toString('utf8')));
+        } catch (err) {
+          done(err as Error, undefined);
+        }
+      });
+      scope.setErrorHandler((err: FastifyError | Error, request, reply) => renderPageError(ctx, err, request, reply));
+      for (const register of routes) register(scope as unknown as App, ctx);
+    });
+  };
+}
+
 const TITLES: Partial<Record<string, string>> = {
   SESSION_REQUIRED: 'Sign in required',
   ORIGIN_FORBIDDEN: 'Request refused',
@@ -51,6 +74,7 @@ const TITLES: Partial<Record<string, string>> = {
   BILLING_SESSION_NOT_FOUND: 'Billing session not found',
   BILLING_SESSION_CLOSED: 'Billing session closed',
   PLAN_UNCHANGED: 'Nothing to change',
+  EMAIL_VERIFICATION_INVALID: 'Verification link not usable',
   VALIDATION_FAILED: 'Invalid request',
   platform_unavailable: 'Try again shortly',
 };

@@ -171,4 +171,19 @@ export const controlPlaneMigrations: readonly Migration[] = [
     id: '202611250101_slug_tombstones',
     statements: [`create index if not exists org_purges_slug on org_purges (slug, purged_at desc)`],
   },
+  {
+    // Existing users start unverified: nothing ever proved their addresses (issue 7, item 9).
+    id: '202611250102_email_verification',
+    statements: [
+      `alter table users add column if not exists email_verified_at timestamptz`,
+      `create table if not exists email_verifications (
+        token_hash text primary key,
+        user_id text not null references users(id) on delete cascade,
+        email text not null,
+        created_at timestamptz not null default now(),
+        expires_at timestamptz not null
+      )`,
+      `create index if not exists email_verifications_user on email_verifications (user_id)`,
+    ],
+  },
 ];

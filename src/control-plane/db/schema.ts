@@ -30,8 +30,23 @@ export interface UsersTable {
   password_hash: string | null;
   terms_version: string | null;
   terms_accepted_at: NullableTimestamp;
+  /**
+   * When `email` was proven to belong to this user (a verification link, or an OpenID provider's
+   * `email_verified: true`); null while it is only claimed. Only a verified address satisfies an email-bound invitation.
+   */
+  email_verified_at: NullableTimestamp;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+export interface EmailVerificationsTable {
+  /** sha256 of the `molv_…` token; the token itself is never stored. */
+  token_hash: string;
+  user_id: string;
+  /** The (lower-cased) address the link was issued for: a link proves only that address. */
+  email: string;
+  created_at: Timestamp;
+  expires_at: Date | string;
 }
 
 export interface UserIdentitiesTable {
@@ -186,6 +201,7 @@ export interface ControlPlaneSchema extends AuditSchema {
   user_identities: UserIdentitiesTable;
   sessions: SessionsTable;
   oidc_states: OidcStatesTable;
+  email_verifications: EmailVerificationsTable;
   organizations: OrganizationsTable;
   org_members: OrgMembersTable;
   org_invitations: OrgInvitationsTable;

@@ -53,6 +53,11 @@ export interface OidcIdentity {
   provider: string;
   subject: string;
   email: string | null;
+  /**
+   * The provider vouches for `email`: its `email_verified` claim is the JSON boolean `true`, read from the same
+   * source (ID token or userinfo) as the address. Anything else — false, absent, the string "true" — is unverified.
+   */
+  emailVerified: boolean;
   name: string | null;
 }
 
@@ -261,6 +266,7 @@ export function createOidcLogin(config: ControlPlaneConfig, db: Kysely<ControlPl
           provider,
           subject: claims.sub,
           email: emailOf(source['email']),
+          emailVerified: emailOf(source['email']) !== null && source['email_verified'] === true,
           name: nameOf(source['name']) ?? nameOf(claims['name']),
         };
       } catch (err) {

@@ -9,6 +9,9 @@ export const CurrentUser = Type.Object({
   user_id: Type.String(),
   email: Type.String(),
   name: Type.Union([Type.String(), Type.Null()]),
+  email_verified: Type.Boolean({
+    description: 'Whether the address is proven (a verification link, or the identity provider said so). Only a verified address can accept an invitation bound to it.',
+  }),
 });
 export type CurrentUser = Static<typeof CurrentUser>;
 

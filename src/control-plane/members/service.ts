@@ -131,6 +131,8 @@ export async function revokePendingInvitation(ctx: ControlPlaneContext, org: Org
 export interface AcceptingUser {
   userId: string;
   email: string;
+  /** Whether the user's address is proven; an email-bound invitation asks for it. */
+  emailVerified: boolean;
 }
 
 /**
@@ -138,6 +140,8 @@ export interface AcceptingUser {
  * revoked, used, bound to another email — is the same 404, so the endpoint tells a guesser nothing.
  * A user who is already a member gets 409 and the invitation is NOT consumed (the transaction rolls back): an
  * open invitation clicked by the wrong colleague stays usable by the person it was meant for.
+ * An email-bound invitation also needs the address verified: merely claiming it at sign-up proves nothing, so the
+ * user whose address matches but is unverified gets 403 EMAIL_NOT_VERIFIED and the invitation stays unused.
  */
 export async function acceptInvitation(ctx: ControlPlaneContext, user: AcceptingUser, token: string, audit: AuditEventInput): Promise<{ org: OrgRow; role: MemberRole }> {
   if (!isWellFormed('invitation', token)) throw new DomainError('INVITATION_NOT_FOUND');
@@ -146,7 +150,16 @@ export async function acceptInvitation(ctx: ControlPlaneContext, user: Accepting
     const now = new Date();
     const invitation = await findLiveInvitationByHash(tx, tokenHash, now);
     if (!invitation) throw new DomainError('INVITATION_NOT_FOUND');
-    if (invitation.email !== null && invitation.email !== normalizeEmail(user.email)) throw new DomainError('INVITATION_NOT_FOUND');
+    if (invitation.email !== null) {
+      if (invitation.email !== normalizeEmail(user.email)) throw new DomainError('INVITATION_NOT_FOUND');
+      if (!user.emailVerified) {
+        throw new DomainError(
+          'EMAIL_NOT_VERIFIED',
+          `this invitation is for ${invitation.email}, which is not verified yet: open the verification link sent to it, or request a new one (POST /api/v1/auth/verify-email/request), then accept again`,
+          { email: invitation.email },
+        );
+      }
+    }
     if (!(await lockOrgMembership(tx, invitation.org_id))) throw new DomainError('INVITATION_NOT_FOUND');
     if (await findMember(tx, invitation.org_id, user.userId)) {
       throw new DomainError('ALREADY_MEMBER', 'you are already a member of this org; the invitation was not used', { role: invitation.role });

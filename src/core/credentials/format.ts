@@ -20,6 +20,8 @@ export const CREDENTIAL_TYPES = {
   session: { prefix: 'mols_', displayLength: 13 },
   /** A one-time org invitation, handed to the invitee out of band. */
   invitation: { prefix: 'moli_', displayLength: 13 },
+  /** A one-time email verification token, sent in a link to the address it proves (without mail: to the log). */
+  emailVerification: { prefix: 'molv_', displayLength: 13 },
 } as const;
 
 export type CredentialType = keyof typeof CREDENTIAL_TYPES;

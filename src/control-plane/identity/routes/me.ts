@@ -25,7 +25,13 @@ export default function meRoute(app: App, ctx: ControlPlaneContext) {
     },
     async (request) => {
       const { session } = request.principal as SessionPrincipal;
-      return { user_id: session.userId, email: session.email, name: session.name, terms_accepted: session.termsVersion === ctx.config.TERMS_VERSION };
+      return {
+        user_id: session.userId,
+        email: session.email,
+        name: session.name,
+        email_verified: session.emailVerified,
+        terms_accepted: session.termsVersion === ctx.config.TERMS_VERSION,
+      };
     },
   );
 }

@@ -9,6 +9,7 @@ import type { ControlPlaneContext } from '../../context.js';
 import { DisplayName, Email, Password, SignedIn } from '../schemas.js';
 import { startSession } from '../service.js';
 import { insertUser } from '../store.js';
+import { issueEmailVerification, sendEmailVerification } from '../verification.js';
 
 export const SignupRequest = Type.Object({ email: Email, password: Password, name: Type.Optional(DisplayName) }, { additionalProperties: false });
 export type SignupRequest = Static<typeof SignupRequest>;
@@ -21,7 +22,9 @@ export default function signupRoute(app: App, ctx: ControlPlaneContext) {
         operationId: 'signup',
         tags: ['auth'],
         summary: 'Create a local account and sign in',
-        description: 'Stores a scrypt hash of the password, never the password. Sets the `mcp_session` cookie. Rate-limited per client.',
+        description:
+          'Stores a scrypt hash of the password, never the password. Sets the `mcp_session` cookie. Rate-limited per client. ' +
+          'The address starts unverified (`email_verified: false`): a verification link is sent to it (MAIL_TRANSPORT=log: written to the server log).',
         body: SignupRequest,
         response: { 201: SignedIn, ...errorResponses('VALIDATION_FAILED', 'EMAIL_TAKEN', 'RATE_LIMITED', 'platform_unavailable') },
       },
@@ -31,10 +34,13 @@ export default function signupRoute(app: App, ctx: ControlPlaneContext) {
       const { email, password, name } = request.body;
       const passwordHash = await hashPassword(password, ctx.config.PASSWORD_HASH_COST);
       try {
-        const body = await ctx.db.transaction().execute(async (tx) => {
+        const { body, link } = await ctx.db.transaction().execute(async (tx) => {
           const user = await insertUser(tx, { email, name: name ?? null, passwordHash });
-          return startSession(tx, ctx, request, reply, user, 201);
+          const issued = await issueEmailVerification(tx, ctx, user);
+          return { body: await startSession(tx, ctx, request, reply, user, 201), link: issued };
         });
+        // The account exists whatever the mail transport does; a link that did not go out can be asked for again.
+        await sendEmailVerification(ctx, link).catch((err: unknown) => request.log.warn({ err }, 'the verification link could not be sent; the user can request another'));
         return reply.code(201).send(body);
       } catch (err) {
         if (isUniqueViolation(err)) throw new DomainError('EMAIL_TAKEN');

@@ -31,18 +31,19 @@ export default function acceptInvitationRoute(app: App, ctx: ControlPlaneContext
         description:
           'The token goes in the JSON body, never in the URL. Each token works once. A malformed, unknown, expired, revoked or already used token, ' +
           'and an invitation bound to another email, all answer the same 404 INVITATION_NOT_FOUND. ' +
+          'An invitation bound to the user’s own email needs that address verified (`email_verified` in GET /auth/me): otherwise 403 EMAIL_NOT_VERIFIED and the invitation is left unused. ' +
           'A user who is already a member gets 409 ALREADY_MEMBER and the invitation is left unused, still valid for someone else.',
         security: [{ session: [] }],
         body: AcceptInvitationRequest,
         response: {
           200: AcceptedInvitation,
-          ...errorResponses(...SESSION_ERRORS, 'VALIDATION_FAILED', 'ORIGIN_FORBIDDEN', 'INVITATION_NOT_FOUND', 'ALREADY_MEMBER'),
+          ...errorResponses(...SESSION_ERRORS, 'VALIDATION_FAILED', 'ORIGIN_FORBIDDEN', 'INVITATION_NOT_FOUND', 'EMAIL_NOT_VERIFIED', 'ALREADY_MEMBER'),
         },
       },
     },
     async (request, reply) => {
       const { session } = request.principal as SessionPrincipal;
-      const { org, role } = await acceptInvitation(ctx, { userId: session.userId, email: session.email }, request.body.token, auditEventForReply(reply, 200));
+      const { org, role } = await acceptInvitation(ctx, { userId: session.userId, email: session.email, emailVerified: session.emailVerified }, request.body.token, auditEventForReply(reply, 200));
       request.auditWritten = true;
       return { organization: presentOrg(org, role), role };
     },
