@@ -67,6 +67,7 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
     description: 'One org: workspaces, org API keys, workspace tokens and the audit trail.',
     version: TENANT_VERSION,
     securitySchemes: TENANT_SECURITY_SCHEMES,
+    trustProxy: config.TRUST_PROXY,
   });
 
   const sessionVerifier =
