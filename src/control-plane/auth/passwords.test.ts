@@ -1,7 +1,27 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DomainError } from '../../core/errors.js';
-import { burnPasswordCheck, hashPassword, PasswordWork, verifyPassword } from './passwords.js';
+import { burnPasswordCheck, hashPassword, passwordWork, PasswordWork, verifyPassword } from './passwords.js';
+
+// First in the file on purpose: the decoy hash behind burnPasswordCheck is made once per process.
+describe('the unknown-email decoy check under a full work queue', () => {
+  it('is refused with 429 while the gate is full, and works once it has room (the refusal is not cached)', async () => {
+    const held: Array<() => void> = [];
+    passwordWork.configure({ maxConcurrent: 1, maxQueued: 0 });
+    passwordWork.beforeDerive = () => new Promise<void>((resolve) => held.push(resolve));
+    try {
+      const occupying = hashPassword('occupies the only slot', 10);
+      await assert.rejects(burnPasswordCheck('x', 10), (err: unknown) => err instanceof DomainError && err.code === 'RATE_LIMITED');
+      passwordWork.beforeDerive = null;
+      held.forEach((release) => release());
+      await occupying;
+      assert.equal(await burnPasswordCheck('x', 10), false);
+    } finally {
+      passwordWork.beforeDerive = null;
+      passwordWork.configure({ maxConcurrent: 4, maxQueued: 64 });
+    }
+  });
+});
 
 describe('password hashing (scrypt)', () => {
   it('verifies the right password only, with a fresh salt every time', async () => {

@@ -104,7 +104,11 @@ export async function verifyPassword(password: string, stored: string): Promise<
  */
 let dummyHash: Promise<string> | null = null;
 export async function burnPasswordCheck(password: string, logN: number): Promise<false> {
-  dummyHash ??= hashPassword('not-a-real-password', logN);
+  // A decoy that could not be made (the work gate was full) is made again next time, not cached as a failure.
+  dummyHash ??= hashPassword('not-a-real-password', logN).catch((err: unknown) => {
+    dummyHash = null;
+    throw err;
+  });
   await verifyPassword(password, await dummyHash);
   return false;
 }
