@@ -92,6 +92,7 @@ export async function startTestControlPlane(kind: DbKind, opts: TestControlPlane
     INSTANCE_LOOKUP_LIMIT: '100000',
     ADMIN_AUTH_FAILURE_LIMIT: '100000',
     EMAIL_VERIFICATION_REQUEST_LIMIT: '100000',
+    LOGIN_ADDRESS_LIMIT: '100000',
     MAX_FREE_ORGS_PER_USER: '50',
     ...opts.env,
   });

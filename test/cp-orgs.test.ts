@@ -70,6 +70,10 @@ forEachDatabase('control plane: organizations', (kind) => {
       [{ slug: uniqueSlug() }, 'name'],
       [{ slug: uniqueSlug(), name: '' }, 'name'],
       [{ slug: uniqueSlug(), name: '   ' }, 'name'],
+      [{ slug: uniqueSlug(), name: '\u3000\u00a0' }, 'name'],
+      // One control character used to slip through where the old pattern's `\S` sat.
+      [{ slug: uniqueSlug(), name: 'Acme\u0000' }, 'name'],
+      [{ slug: uniqueSlug(), name: 'Acme\tCorp' }, 'name'],
       [{ slug: uniqueSlug(), name: 'n'.repeat(101) }, 'name'],
       [{ slug: uniqueSlug(), name: 'x', plan: 'enterprise' }, 'plan'],
       [{ slug: uniqueSlug(), name: 'x', is_canary: true }, 'is_canary'],

@@ -8,6 +8,7 @@ import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limit.js';
 import { adminRoutes } from './admin/index.js';
 import { ControlPlaneAuthenticator } from './auth/authenticator.js';
 import { adminAuthHook, sessionAuthHook } from './auth/hooks.js';
+import { passwordWork } from './auth/passwords.js';
 import { startSessionSweeper } from './auth/sessions.js';
 import { billingRoutes } from './billing/index.js';
 import { LedgerBillingProvider } from './billing/ledger.js';
@@ -57,7 +58,9 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
     version: CONTROL_PLANE_VERSION,
     securitySchemes: CONTROL_PLANE_SECURITY_SCHEMES,
     serviceName: 'molecule-cp',
+    trustProxy: config.TRUST_PROXY,
   });
+  passwordWork.configure({ maxConcurrent: config.PASSWORD_HASH_CONCURRENCY, maxQueued: config.PASSWORD_HASH_QUEUE_LIMIT });
 
   const publicUrl = publicUrlOf(config);
   const auth = new ControlPlaneAuthenticator(db, config);

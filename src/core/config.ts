@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+
 /**
  * One env schema per binary, parsed once at boot and frozen. An invalid value never half-boots the
  * process: parsing collects every bad key and the launcher prints them all at once, with what to do.
@@ -130,6 +132,29 @@ export const env = {
         if (raw === undefined) return undefined;
         if (!re.test(raw)) throw new Error(hint);
         return raw;
+      },
+    };
+  },
+  /**
+   * A comma-separated list of IP addresses and CIDR ranges (`10.0.0.0/8, ::1`); unset is the empty list. Names and
+   * wildcards are refused: what is trusted must be written out.
+   */
+  cidrList(describe: string): EnvField<readonly string[]> {
+    return {
+      describe,
+      parse: (raw) => {
+        if (raw === undefined) return Object.freeze([]);
+        const entries = raw.split(',').map((e) => e.trim());
+        const bad = entries.filter((e) => {
+          const [address = '', bits, ...rest] = e.split('/');
+          const family = isIP(address);
+          if (family === 0 || rest.length > 0) return true;
+          if (bits === undefined) return false;
+          const n = Number(bits);
+          return !/^\d{1,3}$/.test(bits) || n > (family === 4 ? 32 : 128);
+        });
+        if (bad.length > 0) throw new Error(`must be IP addresses or CIDR ranges separated by commas (such as 10.0.0.0/8, ::1); not ${bad.map((b) => `"${b}"`).join(', ')}`);
+        return Object.freeze(entries);
       },
     };
   },

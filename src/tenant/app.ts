@@ -68,6 +68,7 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
     description: 'One org: workspaces, org API keys, workspace tokens and the audit trail.',
     version: TENANT_VERSION,
     securitySchemes: TENANT_SECURITY_SCHEMES,
+    trustProxy: config.TRUST_PROXY,
   });
 
   // Tier 1 asks the CP about this org by id; config refuses CP_UPSTREAM_URL without MOLECULE_ORG_ID.

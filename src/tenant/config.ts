@@ -27,6 +27,9 @@ export const tenantEnvSchema = {
   ),
   CP_PUBLIC_URL: env.httpUrl('The URL users reach the control plane at; cookie-authenticated writes from its origin count as same-origin.'),
   REDIS_URL: env.url('Redis URL; when set, rate limits are shared across replicas.'),
+  TRUST_PROXY: env.cidrList(
+    'Proxies (IP addresses or CIDR ranges, comma-separated) whose X-Forwarded-For names the client, such as the CP edge. Unset: nobody; the TCP peer is the client.',
+  ),
   MOLECULE_ENV: env.oneOf('Deployment environment.', ['development', 'test', 'production'] as const, 'development'),
   LOG_LEVEL: env.oneOf('pino log level.', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
   ORG_TOKEN_MINT_LIMIT: env.int('Org API key mints (and rotations) allowed per client per hour.', 10, 1, 100_000),

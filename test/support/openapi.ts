@@ -16,29 +16,43 @@ export const TENANT_SNAPSHOT = path.join(SNAPSHOT_DIR, 'tenant.json');
 export const CONTROL_PLANE_SNAPSHOT = path.join(SNAPSHOT_DIR, 'control-plane.json');
 
 /**
- * A service's OpenAPI document as the running app generates it. The document depends only on route schemas, so the
- * app is built over a lazy PostgreSQL pool that is never asked a query (pg connects on first use).
+ * Runs `inspect` over a service's app as built for inspection. Route schemas and the OpenAPI document need no data,
+ * so the app is built over a lazy PostgreSQL pool that is never asked a query (pg connects on first use).
  */
-async function documentOf<S>(build: (db: import('kysely').Kysely<S>) => Promise<App>): Promise<unknown> {
+async function inspectApp<S, T>(build: (db: import('kysely').Kysely<S>) => Promise<App>, inspect: (app: App) => T): Promise<T> {
   const database = await openDatabase<S>({ databaseUrl: 'postgres://openapi@127.0.0.1:9/never-connected' });
-  const app = await build(database.db);
-  await app.ready();
-  const doc = app.swagger();
-  await app.close();
-  await database.close();
-  return JSON.parse(JSON.stringify(doc)) as unknown;
+  try {
+    const app = await build(database.db);
+    await app.ready();
+    const result = inspect(app);
+    await app.close();
+    return result;
+  } finally {
+    await database.close();
+  }
 }
 
 const logger = () => createLogger({ name: 'openapi', level: 'silent' });
 
+export function inspectTenantApp<T>(inspect: (app: App) => T): Promise<T> {
+  return inspectApp<TenantSchema, T>((db) => buildTenantApp({ config: loadTenantConfig({ ADMIN_TOKEN: 'x'.repeat(32), LOG_LEVEL: 'silent' }), db, logger: logger() }), inspect);
+}
+
+export function inspectControlPlaneApp<T>(inspect: (app: App) => T): Promise<T> {
+  return inspectApp<ControlPlaneSchema, T>(
+    (db) => buildControlPlaneApp({ config: loadControlPlaneConfig({ CP_ADMIN_API_TOKEN: 'x'.repeat(32), LOG_LEVEL: 'silent' }), db, logger: logger() }),
+    inspect,
+  );
+}
+
+const documentOf = (app: App): unknown => JSON.parse(JSON.stringify(app.swagger())) as unknown;
+
 export function generateTenantOpenApi(): Promise<unknown> {
-  return documentOf<TenantSchema>((db) => buildTenantApp({ config: loadTenantConfig({ ADMIN_TOKEN: 'x'.repeat(32), LOG_LEVEL: 'silent' }), db, logger: logger() }));
+  return inspectTenantApp(documentOf);
 }
 
 export function generateControlPlaneOpenApi(): Promise<unknown> {
-  return documentOf<ControlPlaneSchema>((db) =>
-    buildControlPlaneApp({ config: loadControlPlaneConfig({ CP_ADMIN_API_TOKEN: 'x'.repeat(32), LOG_LEVEL: 'silent' }), db, logger: logger() }),
-  );
+  return inspectControlPlaneApp(documentOf);
 }
 
 export function readSnapshot(file: string): unknown {

@@ -37,8 +37,11 @@ const ADMIN_FAILURE_WINDOW_MS = 60_000;
 
 /**
  * The CP admin gate: the bearer, plus a limit on failed attempts per client (reference §3.2, "bearer plus rate
- * limit"). Failures are counted in the shared limiter; once a client exceeds `failureLimit` in a minute it gets 429
- * for the rest of the window — even with the right token, so guessing cannot be confirmed by a success.
+ * limit"). Only failures are counted, in the shared limiter; once a client exceeds `failureLimit` in a minute its
+ * wrong bearers get 429 for the rest of the window. The right token is always served: the client address is only
+ * as good as TRUST_PROXY makes it, and behind a shared proxy others' failures must never lock the operator out
+ * (issue 7 item 8). Guessing stays throttled: the token is at least 16 operator-chosen characters, and every wrong
+ * guess past the limit is answered 429 and keeps the client blocked.
  */
 export function adminAuthHook(auth: ControlPlaneAuthenticator, limiter: RateLimiter, failureLimit: number) {
   const blockedUntil = new Map<string, number>();
@@ -48,22 +51,20 @@ export function adminAuthHook(auth: ControlPlaneAuthenticator, limiter: RateLimi
     return new DomainError('RATE_LIMITED', 'too many failed admin authentication attempts; retry later', { retry_after: retryAfter });
   };
   return async function adminAuth(request: FastifyRequest, reply: FastifyReply) {
-    const until = blockedUntil.get(request.ip);
-    if (until !== undefined) {
-      if (until > Date.now()) throw refuse(reply, until);
-      blockedUntil.delete(request.ip);
-    }
     try {
       request.principal = auth.authenticateAdmin(request);
+      return;
     } catch (err) {
-      if (err instanceof DomainError && err.code === 'INVALID_ADMIN_AUTH') {
-        const d = await limiter.hit(`cp-admin-fail:${request.ip}`, failureLimit, ADMIN_FAILURE_WINDOW_MS);
-        if (!d.allowed) {
-          const blocked = Date.now() + d.resetMs;
-          if (blockedUntil.size > 10_000) blockedUntil.clear();
-          blockedUntil.set(request.ip, blocked);
-          throw refuse(reply, blocked);
-        }
+      if (!(err instanceof DomainError && err.code === 'INVALID_ADMIN_AUTH')) throw err;
+      const until = blockedUntil.get(request.ip);
+      if (until !== undefined && until > Date.now()) throw refuse(reply, until);
+      if (until !== undefined) blockedUntil.delete(request.ip);
+      const d = await limiter.hit(`cp-admin-fail:${request.ip}`, failureLimit, ADMIN_FAILURE_WINDOW_MS);
+      if (!d.allowed) {
+        const blocked = Date.now() + d.resetMs;
+        if (blockedUntil.size > 10_000) blockedUntil.clear();
+        blockedUntil.set(request.ip, blocked);
+        throw refuse(reply, blocked);
       }
       throw err;
     }

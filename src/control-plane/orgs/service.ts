@@ -5,7 +5,7 @@ import { DomainError } from '../../core/errors.js';
 import { newId, newUuid } from '../../core/ids.js';
 import type { ControlPlaneContext } from '../context.js';
 import type { ControlPlaneSchema, PlanId } from '../db/schema.js';
-import { findInstance, type OrgRow } from './store.js';
+import { countFreeOrgsOwnedBy, findInstance, type OrgRow } from './store.js';
 
 /**
  * Slugs that name the platform's own hosts (reference §1, "mirrored from the CP list"), plus a few more that would
@@ -53,6 +53,8 @@ export interface CreateOrgInput {
   ownerUserId: string;
   provider: string;
   actor: string;
+  /** The free orgs the owner may hold: checked in the create's own transaction, under a lock on the owner. */
+  freeQuota?: number;
 }
 
 /** The instance row a provisioning org starts with: the first stage of the boot order, nothing done yet. */
@@ -67,6 +69,7 @@ export async function createOrg(ctx: ControlPlaneContext, input: CreateOrgInput,
   let row: OrgRow;
   try {
     row = await ctx.db.transaction().execute(async (tx) => {
+      if (input.plan === 'free' && input.freeQuota !== undefined) await assertFreeQuota(tx, input.ownerUserId, input.freeQuota);
       const id = newUuid();
       await tx
         .insertInto('organizations')
@@ -98,6 +101,19 @@ export async function createOrg(ctx: ControlPlaneContext, input: CreateOrgInput,
   }
   if (row.status === 'provisioning') await startProvisioning(ctx, row);
   return row;
+}
+
+/**
+ * Counts the owner's free orgs while holding their user row (`select … for update`), so concurrent creates by one
+ * user queue here one transaction at a time: 20 parallel creates used to yield 14 free orgs against a cap of 3
+ * (issue 7 item 7), because each counted before any had inserted.
+ */
+async function assertFreeQuota(tx: Transaction<ControlPlaneSchema>, userId: string, quota: number): Promise<void> {
+  await tx.selectFrom('users').select('id').where('id', '=', userId).forUpdate().execute();
+  const owned = await countFreeOrgsOwnedBy(tx, userId);
+  if (owned >= quota) {
+    throw new DomainError('PAYMENT_REQUIRED', `free plan quota reached: you already own ${owned} free org(s); choose a paid plan or upgrade one`, { quota });
+  }
 }
 
 /** Moves an org to `status`; entering `provisioning` creates its instance row (once). */

@@ -28,8 +28,12 @@ export interface BaseAppOptions {
   /** OpenAPI security schemes for this service. */
   securitySchemes: Record<string, unknown>;
   bodyLimit?: number;
-  /** Trust X-Forwarded-For from these proxies (the CP edge). Off by default: the TCP peer is the client. */
-  trustProxy?: boolean | string | string[];
+  /**
+   * TRUST_PROXY: the proxies (addresses, CIDR ranges) whose X-Forwarded-For names the client. Empty or unset: nobody,
+   * the TCP peer is the client. Never `true`: trusting every peer lets any client pick the address that limits and
+   * the audit trail key on.
+   */
+  trustProxy?: readonly string[];
   /** Adds `service` to the `/health` body (the control plane answers `{"service":"molecule-cp","status":"ok"}`). */
   serviceName?: string;
 }
@@ -44,9 +48,14 @@ const addFormats: FormatsPlugin =
 /**
  * Two validators: bodies are strict (no coercion, unknown fields are errors), while query strings, params and
  * headers arrive as text and are coerced to the declared types.
+ *
+ * `allErrors: false`: validation stops at the first failed keyword, and ajv checks `maxLength` before `pattern` and
+ * `format`, so no pattern ever runs on a string longer than its schema allows. With `allErrors: true` a 120 KB org
+ * name was still fed to the name pattern after failing `maxLength: 100`, and that pattern held the event loop for
+ * 9.9 s (issue 7 item 3). Every missing required field is still named: see `describeValidationErrors`.
  */
-function buildValidators() {
-  const common = { allErrors: true, strict: false, useDefaults: true, verbose: true, removeAdditional: false } as const;
+export function buildValidators() {
+  const common = { allErrors: false, strict: false, useDefaults: true, verbose: true, removeAdditional: false } as const;
   const body = new Ajv({ ...common, coerceTypes: false });
   const text = new Ajv({ ...common, coerceTypes: 'array' });
   addFormats(body);
@@ -94,8 +103,14 @@ export function describeValidationErrors(errors: readonly ErrorObject[], where: 
       let field = base;
       let problem: string;
       if (e.keyword === 'required') {
-        field = [base, (e.params as { missingProperty: string }).missingProperty].filter(Boolean).join('.');
-        problem = `${field} is required`;
+        // Validation stops at the first error, so ajv reports one missing property; the schema and the data
+        // (`verbose`) give the rest, and the message names them all, as the reference does.
+        for (const missing of missingProperties(e)) {
+          const name = [base, missing].filter(Boolean).join('.');
+          if (!fields.includes(name)) fields.push(name);
+          if (!problems.includes(`${name} is required`)) problems.push(`${name} is required`);
+        }
+        continue;
       } else if (e.keyword === 'additionalProperties') {
         field = [base, (e.params as { additionalProperty: string }).additionalProperty].filter(Boolean).join('.');
         problem = `unknown field "${field}"`;
@@ -112,6 +127,16 @@ export function describeValidationErrors(errors: readonly ErrorObject[], where: 
   // Several missing fields read as the reference says them: "slug, name, owner_user_id are required".
   if (onlyMissing && fields.length > 1) return { message: `${fields.join(', ')} are required`, fields };
   return { message: problems.join('; '), fields: fields.filter(Boolean) };
+}
+
+/** Every property `required` names that the object lacks, the one ajv reported first. */
+function missingProperties(e: ErrorObject): string[] {
+  const first = (e.params as { missingProperty: string }).missingProperty;
+  const required = (e.parentSchema as { required?: unknown } | undefined)?.required;
+  const data = e.data;
+  if (!Array.isArray(required) || typeof data !== 'object' || data === null) return [first];
+  const missing = required.filter((p): p is string => typeof p === 'string' && (data as Record<string, unknown>)[p] === undefined);
+  return missing.includes(first) ? missing : [first, ...missing];
 }
 
 export const ErrorBodySchema = Type.Object(
@@ -133,6 +158,8 @@ export interface RouteCatalogEntry {
   /** Undefined on open routes (no auth tier). */
   minRole: string | undefined;
   orgWide: boolean;
+  /** The route's schema as registered (body, querystring, params, headers, responses): for checks over every route. */
+  schema: unknown;
 }
 
 export interface BaseApp {
@@ -148,7 +175,8 @@ export async function createBaseApp(opts: BaseAppOptions): Promise<BaseApp> {
   const app = Fastify({
     loggerInstance: opts.logger,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
-    trustProxy: opts.trustProxy ?? false,
+    // request.ip walks X-Forwarded-For from the right, past trusted hops only; the first untrusted one is the client.
+    trustProxy: opts.trustProxy && opts.trustProxy.length > 0 ? [...opts.trustProxy] : false,
     // One line per request would duplicate the audit trail; errors are still logged with their request id.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
@@ -182,7 +210,7 @@ export async function createBaseApp(opts: BaseAppOptions): Promise<BaseApp> {
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
       if (method === 'HEAD') continue;
-      routeCatalog.push({ method, url: route.url, minRole: route.config?.minRole, orgWide: route.config?.orgWide === true });
+      routeCatalog.push({ method, url: route.url, minRole: route.config?.minRole, orgWide: route.config?.orgWide === true, schema: route.schema });
     }
   });
 
@@ -249,6 +277,9 @@ export async function createBaseApp(opts: BaseAppOptions): Promise<BaseApp> {
 
   app.setErrorHandler((err: FastifyError | DomainError | Error, request: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof DomainError) {
+      // A refusal that says when to come back says it in the header too (RFC 9110 §10.2.3).
+      const retryAfter = err.context['retry_after'];
+      if (typeof retryAfter === 'number' && !reply.hasHeader('retry-after')) reply.header('retry-after', String(retryAfter));
       if (err.code === 'platform_unavailable') request.log.error({ err: (err as { causeError?: unknown }).causeError ?? err }, 'datastore unavailable');
       return sendError(reply, err.code, err.message, err.context);
     }

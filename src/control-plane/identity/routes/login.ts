@@ -32,13 +32,15 @@ export default function loginRoute(app: App, ctx: ControlPlaneContext) {
         tags: ['auth'],
         summary: 'Sign in with email and password',
         description:
-          'Sets the `mcp_session` cookie. Unknown email and wrong password get the same answer in the same time. Rate-limited per client and email (LOGIN_ATTEMPT_LIMIT per 15 minutes).',
+          'Sets the `mcp_session` cookie. Unknown email and wrong password get the same answer in the same time. Rate-limited per client and email (LOGIN_ATTEMPT_LIMIT per 15 minutes) and per client address (LOGIN_ADDRESS_LIMIT).',
         body: LoginRequest,
         response: { 200: SignedIn, ...errorResponses('VALIDATION_FAILED', 'INVALID_CREDENTIALS', 'RATE_LIMITED', 'platform_unavailable') },
       },
     },
     async (request, reply) => {
       const email = normalizeEmail(request.body.email);
+      // Per address too, whatever the email: spraying one password across many accounts is limited as well.
+      await enforceRateLimit(reply, ctx.rateLimiter, `cp-login-addr:${request.ip}`, ctx.config.LOGIN_ADDRESS_LIMIT, LOGIN_WINDOW_MS);
       await enforceRateLimit(reply, ctx.rateLimiter, `cp-login:${request.ip}:${email}`, ctx.config.LOGIN_ATTEMPT_LIMIT, LOGIN_WINDOW_MS);
       const user = await findUserByEmail(ctx.db, email);
       const ok = user?.password_hash

@@ -8,7 +8,6 @@ import type { ControlPlaneContext } from '../../context.js';
 import { SESSION_ERRORS } from '../../identity/routes/me.js';
 import { presentOrg } from '../present.js';
 import { Organization, OrgName, PlanSchema, Slug } from '../schemas.js';
-import { countFreeOrgsOwnedBy } from '../store.js';
 import { assertSlugAvailable, createOrg } from '../service.js';
 
 export const CreateOrgRequest = Type.Object(
@@ -47,17 +46,9 @@ export default function createOrgRoute(app: App, ctx: ControlPlaneContext) {
       }
       const { slug, name, plan = 'free' } = request.body;
       assertSlugAvailable(slug);
-      if (plan === 'free') {
-        const owned = await countFreeOrgsOwnedBy(ctx.db, principal.userId);
-        if (owned >= ctx.config.MAX_FREE_ORGS_PER_USER) {
-          throw new DomainError('PAYMENT_REQUIRED', `free plan quota reached: you already own ${owned} free org(s); choose a paid plan or upgrade one`, {
-            quota: ctx.config.MAX_FREE_ORGS_PER_USER,
-          });
-        }
-      }
       const row = await createOrg(
         ctx,
-        { slug, name, plan, ownerUserId: principal.userId, provider: 'local', actor: principal.actor },
+        { slug, name, plan, ownerUserId: principal.userId, provider: 'local', actor: principal.actor, freeQuota: ctx.config.MAX_FREE_ORGS_PER_USER },
         auditEventForReply(reply, 201),
       );
       request.auditWritten = true;
