@@ -23,6 +23,7 @@ import { orgTokenRoutes } from './org-tokens/index.js';
 import type { DomainRoutes, RouteRegistrar } from './routes.js';
 import { registryRoutes } from './registry/index.js';
 import { secretsRoutes } from './secrets/index.js';
+import { upgradeLegacyValueHashes } from './secrets/value-hash.js';
 import { workspaceTokenRoutes } from './workspace-tokens/index.js';
 import { workspaceRoutes } from './workspaces/index.js';
 
@@ -80,6 +81,8 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
   const rateLimiter = deps.rateLimiter ?? new MemoryRateLimiter();
   const events = new EventBus(db, logger);
   const cipher = SecretCipher.fromConfig(config, logger);
+  // Before anything is served: no stored event may still carry an unkeyed value hash (secrets/value-hash.ts).
+  await upgradeLegacyValueHashes(db, cipher, logger);
   const provisioner = config.WORKSPACE_PROVISIONER === 'local' ? new LocalProcessProvisioner() : null;
   const lifecycle = new WorkspaceLifecycle({
     db,

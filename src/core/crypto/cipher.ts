@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -21,6 +21,10 @@ const KEY_BYTES = 32;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_ID_HEX_CHARS = 12;
+/** HKDF `info` of the value-hash key: its own label, so it never equals (or reveals) the encryption key. */
+const VALUE_HASH_KEY_LABEL = 'molecule-platform secrets value_hash v1';
+/** The reference's value_hash length (spec §6.2): 8 hex characters. */
+const VALUE_HASH_HEX_CHARS = 8;
 /** 43 characters of one base64 alphabet (256 bits + 2 zero bits), optionally with its one `=` of padding. */
 const BASE64_32_BYTES = /^[A-Za-z0-9+/]{43}=?$/;
 const BASE64URL_32_BYTES = /^[A-Za-z0-9_-]{43}=?$/;
@@ -143,6 +147,7 @@ export interface CipherLog {
 
 export class SecretCipher {
   private readonly keys: ReadonlyMap<string, Buffer>;
+  private readonly valueHashKey: Buffer;
   readonly currentKeyId: string;
 
   /** `current` encrypts; it and every `previous` key decrypt. Duplicates are harmless. */
@@ -154,6 +159,17 @@ export class SecretCipher {
     for (const k of [current, ...previous]) keys.set(keyIdOf(k), Buffer.from(k));
     this.keys = keys;
     this.currentKeyId = keyIdOf(current);
+    this.valueHashKey = Buffer.from(hkdfSync('sha256', current, Buffer.alloc(0), VALUE_HASH_KEY_LABEL, KEY_BYTES));
+  }
+
+  /**
+   * What events carry instead of a value (`value_hash`): 8 hex characters of HMAC-SHA256 under a key derived from the
+   * current encryption key. The reference's unsalted sha256 prefix (spec §6.2) let any reader test guesses offline;
+   * this one cannot be checked without the key, and differs between tenants with different keys. A key rotation
+   * starts a new series: the same value hashes differently before and after.
+   */
+  valueHash(value: string): string {
+    return createHmac('sha256', this.valueHashKey).update(value, 'utf8').digest('hex').slice(0, VALUE_HASH_HEX_CHARS);
   }
 
   /** A throwaway key, for in-memory databases (tests): it dies with the process, like the data it protects. */

@@ -4,6 +4,9 @@ import { WORKSPACE_STATUSES } from './schema.js';
 
 const statusList = WORKSPACE_STATUSES.map((s) => `'${s}'`).join(', ');
 
+/** Moves the unkeyed `value_hash` of stored SECRET_SET events aside, for the boot step in secrets/value-hash.ts. */
+export const VALUE_HASH_MIGRATION_ID = '202611250001_secret_value_hash_keyed';
+
 /** The tenant database's history. Forward-only: add a new entry, never edit a landed one. */
 export const tenantMigrations: readonly Migration[] = [
   {
@@ -127,6 +130,19 @@ export const tenantMigrations: readonly Migration[] = [
         occurred_at timestamptz not null default now()
       )`,
       `create index if not exists workspace_spend_events_ws on workspace_spend_events (workspace_id, occurred_at desc)`,
+    ],
+  },
+  {
+    // value_hash used to be sha256(value)[:8], testable offline by any reader of /events. SQL cannot compute the keyed
+    // replacement (it needs the decrypted value and the key), so the old hash moves out of `value_hash` here and the
+    // tenant's boot (upgradeLegacyValueHashes) recomputes or drops it before serving. The partial index keeps that
+    // boot query an index scan over the few rows still waiting, not a scan of every event.
+    id: VALUE_HASH_MIGRATION_ID,
+    statements: [
+      `update workspace_events
+         set payload = (payload - 'value_hash') || jsonb_build_object('legacy_value_hash', payload->'value_hash')
+         where event_type = 'SECRET_SET' and payload ? 'value_hash'`,
+      `create index if not exists workspace_events_legacy_value_hash on workspace_events (id) where payload ? 'legacy_value_hash'`,
     ],
   },
 ];
