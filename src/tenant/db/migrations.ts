@@ -145,4 +145,16 @@ export const tenantMigrations: readonly Migration[] = [
       `create index if not exists workspace_events_legacy_value_hash on workspace_events (id) where payload ? 'legacy_value_hash'`,
     ],
   },
+  {
+    // What a runtime reports as its sample error (and so possibly an agent's output) is kept apart from last_error,
+    // which readers see. Earlier versions copied it into last_error on `degraded` and never cleared it on recovery;
+    // failed and offline rows were always overwritten with the platform's own messages, every other status may
+    // still hold a reported error, so it moves over.
+    id: '202611250002_workspace_sample_error',
+    statements: [
+      `alter table workspaces add column if not exists last_sample_error text`,
+      `update workspaces set last_sample_error = last_error, last_error = null
+         where last_error is not null and status not in ('failed', 'offline')`,
+    ],
+  },
 ];
