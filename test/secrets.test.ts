@@ -527,8 +527,18 @@ forEachDatabase('secret value hashes', (kind) => {
         await old.close();
       }
 
-      const t = await startTestTenant(kind, { env: { ...TENANT_ENV, ...storage.env, SECRETS_ENCRYPTION_KEY: KEY_A } });
+      const t = await startTestTenant(kind, { listen: true, env: { ...TENANT_ENV, ...storage.env, SECRETS_ENCRYPTION_KEY: KEY_A } });
       try {
+        // The boot step runs once the tenant listens; whatever the API serves meanwhile carries no unkeyed hash.
+        const deadline = Date.now() + 30_000;
+        for (;;) {
+          const served = JSON.stringify((await t.app.inject({ method: 'GET', url: '/events?limit=1000', headers: t.admin() })).json());
+          for (const legacy of [sha8(current), sha8(older), sha8(globalValue)]) assert.equal(served.includes(legacy), false, 'never served');
+          const waiting = await t.db.selectFrom('workspace_events').select('id').where(sql<boolean>`payload ? 'legacy_value_hash'`).execute();
+          if (waiting.length === 0) break;
+          assert.ok(Date.now() < deadline, 'the boot step upgraded the stored hashes');
+          await new Promise((r) => setTimeout(r, 50));
+        }
         const ws = await eventsOf(t, 'MIGRATED');
         assert.deepEqual(
           ws.map((e) => e.payload).reverse(),

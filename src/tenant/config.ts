@@ -63,6 +63,14 @@ export const tenantEnvSchema = {
   PLATFORM_URL: env.url('URL workspace runtimes use to reach this tenant. Default: the address it listens on.'),
   MOLECULE_TEMPLATES_DIR: env.stringWithDefault('Workspace templates: <dir>/<template>/template.json with {"command": "..."}.', './templates'),
   DATABASE_POOL_SIZE: env.int('Connections in the PostgreSQL pool.', 10, 1, 200),
+  EVENT_STREAMS_MAX: env.int('Event streams (SSE) this process serves at once; beyond, a new stream is refused with 429 and Retry-After.', 1000, 1, 1_000_000),
+  EVENT_STREAMS_PER_CREDENTIAL_MAX: env.int('Event streams one credential (key, token, session user, ADMIN_TOKEN) may hold open at once; beyond, 429.', 20, 1, 100_000),
+  EVENT_STREAM_BUFFER_BYTES: env.int(
+    'Bytes of events one stream may hold for a client that is not reading; beyond, the stream ends with `event: overflow`.',
+    1024 * 1024,
+    16 * 1024,
+    256 * 1024 * 1024,
+  ),
 };
 
 export type TenantConfig = EnvOf<typeof tenantEnvSchema>;

@@ -10,7 +10,8 @@ import { globalSecretAad, workspaceSecretAad } from './store.js';
  * carry the reference's unkeyed hash, now in `legacy_value_hash`. Only the value a secret has *now* can be decrypted,
  * so: where the current value still hashes to the legacy hash, the event gets the keyed `value_hash` of that value
  * (it keeps matching later events of the same value); otherwise (an older value, a deleted secret, a row no configured
- * key opens) the hash is dropped. Either way the unkeyed hash is gone before the tenant serves a request.
+ * key opens) the hash is dropped. It runs once the tenant listens; until it is done the bus leaves the moved-aside
+ * hash out of every event it reads (bus.ts), so the unkeyed hash is never served.
  *
  * Runs at every boot and finds nothing after the first (an index scan over an empty partial index). Concurrent
  * replicas do the same idempotent updates.
