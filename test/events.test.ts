@@ -14,7 +14,11 @@ import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { EventBus, type EventListener, type EventType, type WorkspaceEvent } from '../src/tenant/events/bus.js';
 import { EventStream, SSE_SETTINGS } from '../src/tenant/events/sse.js';
+import { createLogger } from '../src/core/logger.js';
+import { SessionVerifier } from '../src/tenant/auth/session-verifier.js';
+import { mintCredential } from '../src/core/credentials/format.js';
 import { forEachDatabase, startTestTenant, type TestTenant } from './harness.js';
+import { FakeControlPlane } from './support/fake-control-plane.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The bus probe (test-only; see the file comment)
@@ -554,5 +558,305 @@ forEachDatabase('events: shutdown', (kind) => {
     const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 5000).unref());
     assert.notEqual(await Promise.race([closed.then(() => 'closed' as const), timeout]), 'timeout');
     assert.equal(await client.next(), null, 'the client sees the stream end');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stream lifetime: a stream lives only as long as its credential and its workspace
+// ---------------------------------------------------------------------------------------------------------------
+
+/** The frame a stream ends with when its credential or workspace goes away, then the end of the stream. */
+async function expectClosed(client: SseClient, reason: string, timeoutMs = 10_000): Promise<void> {
+  for (;;) {
+    const frame = await client.next(timeoutMs);
+    assert.ok(frame !== null, `the stream ended without a closed frame; received: ${JSON.stringify(client.raw)}`);
+    if (frame.comment !== undefined) continue;
+    assert.equal(frame.event, 'closed', `expected the closed frame, got ${JSON.stringify(frame)}`);
+    assert.deepEqual(JSON.parse(frame.data ?? 'null'), { reason });
+    assert.equal(frame.id, undefined, 'the closed frame does not move Last-Event-ID');
+    assert.equal(await client.next(timeoutMs), null, 'then the stream ends');
+    return;
+  }
+}
+
+forEachDatabase('events: stream lifetime', (kind) => {
+  let t: TestTenant;
+  const cp = new FakeControlPlane();
+  const orgId = randomUUID();
+  const session = mintCredential('session').plaintext;
+  let bus: EventBus;
+  const stream = (path: string, headers: Record<string, string>) => SseClient.open(`${t.url}${path}`, headers);
+  const activeSubscriptions = () => probe.active.get(bus) ?? 0;
+
+  before(async () => {
+    await cp.start();
+    const log = createLogger({ name: 'test', level: 'silent' });
+    t = await startTestTenant(kind, {
+      listen: true,
+      // A short positive cache, so a session that ends is noticed within the test's patience (default 30 s).
+      env: { MOLECULE_ORG_ID: orgId },
+      sessionVerifier: new SessionVerifier({ cpUpstreamUrl: cp.url, orgId, log, positiveTtlMs: 200, negativeTtlMs: 200 }),
+    });
+    probe.lastSubscribed = null;
+    const first = await stream('/events/stream', t.admin());
+    assert.deepEqual(await first.next(), { comment: 'ping' });
+    bus = probe.lastSubscribed!;
+    first.close();
+    await waitFor('the probe stream to unsubscribe', () => activeSubscriptions() === 0);
+  });
+  after(async () => {
+    Object.assign(SSE_SETTINGS, DEFAULT_SETTINGS);
+    await t.close();
+    await cp.stop();
+  });
+
+  /** Local revocations must end streams at once, not at the next periodic check: make that check far away. */
+  async function withoutPeriodicCheck(fn: () => Promise<void>) {
+    await waitFor('earlier streams to end', () => activeSubscriptions() === 0);
+    SSE_SETTINGS.recheckMs = 10 * 60_000;
+    try {
+      await fn();
+    } finally {
+      SSE_SETTINGS.recheckMs = DEFAULT_SETTINGS.recheckMs;
+    }
+  }
+  async function withFastPeriodicCheck(fn: () => Promise<void>) {
+    await waitFor('earlier streams to end', () => activeSubscriptions() === 0);
+    SSE_SETTINGS.recheckMs = 100;
+    try {
+      await fn();
+    } finally {
+      SSE_SETTINGS.recheckMs = DEFAULT_SETTINGS.recheckMs;
+    }
+  }
+
+  it('revoking the org key a stream was opened with ends it at once; nothing recorded afterwards reaches it', async () => {
+    await withoutPeriodicCheck(async () => {
+      const ws = await t.createWorkspace();
+      const key = await t.mintKey({ role: 'reader' });
+      const other = await t.mintKey({ role: 'reader' });
+      const doomed = await stream('/events/stream', t.as(key.auth_token));
+      const survivor = await stream('/events/stream', t.as(other.auth_token));
+      assert.deepEqual(await doomed.next(), { comment: 'ping' });
+      assert.deepEqual(await survivor.next(), { comment: 'ping' });
+      const revoke = await t.app.inject({ method: 'DELETE', url: `/org/tokens/${key.id}`, headers: t.admin() });
+      assert.equal(revoke.statusCode, 200, revoke.body);
+      const after = await bus.record('WORKSPACE_ONLINE', ws.id);
+      await expectClosed(doomed, 'credential_invalid');
+      assert.equal(doomed.raw.includes(`id: ${after.id}`), false, 'no event after the revoke');
+      assert.equal((await survivor.nextEvent()).parsed.id, after.id, 'other credentials’ streams carry on');
+      survivor.close();
+    });
+  });
+
+  it('a key rotated with grace_seconds=0 ends its streams at once', async () => {
+    await withoutPeriodicCheck(async () => {
+      const key = await t.mintKey({ role: 'admin' });
+      const client = await stream('/events/stream', t.as(key.auth_token));
+      assert.deepEqual(await client.next(), { comment: 'ping' });
+      const rotate = await t.app.inject({ method: 'POST', url: `/org/tokens/${key.id}/rotate`, headers: t.admin(), payload: { grace_seconds: 0 } });
+      assert.equal(rotate.statusCode, 200, rotate.body);
+      await expectClosed(client, 'credential_invalid');
+    });
+  });
+
+  it('revoking the workspace token a stream was opened with ends it at once', async () => {
+    await withoutPeriodicCheck(async () => {
+      const ws = await t.createWorkspace();
+      const client = await stream(`/workspaces/${ws.id}/events/stream`, t.as(ws.auth_token));
+      assert.deepEqual(await client.next(), { comment: 'ping' });
+      const revoke = await t.app.inject({ method: 'DELETE', url: `/workspaces/${ws.id}/tokens/${ws.token_id}`, headers: t.admin() });
+      assert.equal(revoke.statusCode, 200, revoke.body);
+      await expectClosed(client, 'credential_invalid');
+    });
+  });
+
+  it('deleting a workspace delivers WORKSPACE_REMOVED to its streams, then ends them; org-wide streams carry on', async () => {
+    await withoutPeriodicCheck(async () => {
+      const ws = await t.createWorkspace();
+      const own = await stream(`/workspaces/${ws.id}/events/stream`, t.as(ws.auth_token));
+      const filtered = await stream(`/events/stream?workspace_id=${ws.id}`, t.admin());
+      const orgWide = await stream('/events/stream', t.admin());
+      for (const c of [own, filtered, orgWide]) assert.deepEqual(await c.next(), { comment: 'ping' });
+      const del = await t.app.inject({ method: 'DELETE', url: `/workspaces/${ws.id}`, headers: t.admin() });
+      assert.equal(del.statusCode, 200, del.body);
+      for (const c of [own, filtered]) {
+        const removed = await c.nextEvent();
+        assert.equal(removed.event, 'WORKSPACE_REMOVED');
+        await expectClosed(c, 'workspace_removed');
+      }
+      assert.equal((await orgWide.nextEvent()).event, 'WORKSPACE_REMOVED');
+      const later = await bus.record('BUDGET_UPDATED', null);
+      assert.equal((await orgWide.nextEvent()).parsed.id, later.id);
+      orgWide.close();
+    });
+  });
+
+  it('re-verifies periodically against the database: a key revoked or expired elsewhere, a workspace removed elsewhere', async () => {
+    await withFastPeriodicCheck(async () => {
+      const ws = await t.createWorkspace();
+      const revokedElsewhere = await t.mintKey({ role: 'reader' });
+      const expiring = await t.mintKey({ role: 'reader', expires_at: new Date(Date.now() + 3_600_000).toISOString() });
+      const tokenElsewhere = await t.createWorkspace();
+      const clients = {
+        revoked: await stream('/events/stream', t.as(revokedElsewhere.auth_token)),
+        expired: await stream('/events/stream', t.as(expiring.auth_token)),
+        token: await stream(`/workspaces/${tokenElsewhere.id}/events/stream`, t.as(tokenElsewhere.auth_token)),
+        removed: await stream(`/events/stream?workspace_id=${ws.id}`, t.admin()),
+        admin: await stream('/events/stream', t.admin()),
+      };
+      for (const c of Object.values(clients)) assert.deepEqual(await c.next(), { comment: 'ping' });
+      // What another replica's revoke, the clock, or another replica's delete leave behind: rows, no local event.
+      await t.db.updateTable('org_api_tokens').set({ revoked_at: new Date() }).where('id', '=', revokedElsewhere.id).execute();
+      await t.db.updateTable('org_api_tokens').set({ expires_at: new Date(Date.now() - 1000) }).where('id', '=', expiring.id).execute();
+      await t.db.updateTable('workspace_tokens').set({ revoked_at: new Date() }).where('id', '=', tokenElsewhere.token_id).execute();
+      await t.db.updateTable('workspaces').set({ status: 'removed', removed_at: new Date() }).where('id', '=', ws.id).execute();
+      await expectClosed(clients.revoked, 'credential_invalid');
+      await expectClosed(clients.expired, 'credential_invalid');
+      await expectClosed(clients.token, 'credential_invalid');
+      await expectClosed(clients.removed, 'workspace_removed');
+      // ADMIN_TOKEN is configuration: its org-wide stream is still open and delivering.
+      const event = await bus.record('BUDGET_UPDATED', null);
+      assert.equal((await clients.admin.nextEvent()).parsed.id, event.id);
+      clients.admin.close();
+    });
+  });
+
+  it('a session stream ends once the control plane no longer confirms the member (after the verifier’s cache)', async () => {
+    await withFastPeriodicCheck(async () => {
+      cp.members.set(session, { user_id: 'user_stream', role: 'admin', org_id: orgId });
+      const headers = { 'x-molecule-org-id': t.orgId, cookie: `mcp_session=${session}` };
+      const client = await stream('/events/stream', headers);
+      assert.deepEqual(await client.next(), { comment: 'ping' });
+      // Still a member: the periodic checks keep it open.
+      await new Promise((r) => setTimeout(r, 500));
+      const event = await bus.record('BUDGET_UPDATED', null);
+      assert.equal((await client.nextEvent()).parsed.id, event.id);
+      cp.members.delete(session);
+      await expectClosed(client, 'credential_invalid');
+    });
+  });
+});
+
+forEachDatabase('events: lazy bootstrap streams', (kind) => {
+  it('a stream opened through lazy bootstrap ends once bootstrap closes (the first org key)', async () => {
+    const t = await startTestTenant(kind, { listen: true, withoutAdminToken: true });
+    SSE_SETTINGS.recheckMs = 100;
+    try {
+      const headers = { 'x-molecule-org-id': t.orgId };
+      const client = await SseClient.open(`${t.url}/events/stream`, headers);
+      assert.deepEqual(await client.next(), { comment: 'ping' });
+      const key = await t.app.inject({ method: 'POST', url: '/org/tokens', headers, payload: { name: 'first' } });
+      assert.equal(key.statusCode, 200, key.body);
+      await expectClosed(client, 'credential_invalid');
+    } finally {
+      SSE_SETTINGS.recheckMs = DEFAULT_SETTINGS.recheckMs;
+      await t.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Bounded: streams per credential and in total, and each stream's buffer in bytes
+// ---------------------------------------------------------------------------------------------------------------
+
+forEachDatabase('events: stream limits', (kind) => {
+  let t: TestTenant;
+  before(async () => {
+    t = await startTestTenant(kind, { listen: true, env: { EVENT_STREAMS_PER_CREDENTIAL_MAX: '2', EVENT_STREAMS_MAX: '4' } });
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  async function refused(path: string, headers: Record<string, string>, scope: 'credential' | 'tenant', limit: number) {
+    const res = await fetch(`${t.url}${path}`, { headers });
+    assert.equal(res.status, 429, await res.clone().text());
+    assert.equal(res.headers.get('retry-after'), String(SSE_SETTINGS.retryAfterSeconds));
+    const body = (await res.json()) as Record<string, unknown>;
+    assert.equal(body['code'], 'STREAM_LIMIT');
+    assert.equal(body['error'], scope === 'credential' ? `too many open event streams for this credential (limit ${limit})` : `too many open event streams on this server (limit ${limit})`);
+    assert.deepEqual([body['scope'], body['limit'], body['retry_after']], [scope, limit, SSE_SETTINGS.retryAfterSeconds]);
+    assert.equal(typeof body['request_id'], 'string');
+  }
+
+  it('caps open streams per credential (429 + Retry-After), other credentials unaffected, and frees a slot on close', async () => {
+    const ws = await t.createWorkspace();
+    const key = await t.mintKey({ role: 'reader' });
+    const a1 = await SseClient.open(`${t.url}/events/stream`, t.as(key.auth_token));
+    const a2 = await SseClient.open(`${t.url}/events/stream?workspace_id=${ws.id}`, t.as(key.auth_token));
+    for (const c of [a1, a2]) assert.deepEqual(await c.next(), { comment: 'ping' });
+    await refused('/events/stream', t.as(key.auth_token), 'credential', 2);
+    await refused(`/workspaces/${ws.id}/events/stream`, t.as(key.auth_token), 'credential', 2);
+    const own = await SseClient.open(`${t.url}/workspaces/${ws.id}/events/stream`, t.as(ws.auth_token));
+    assert.deepEqual(await own.next(), { comment: 'ping' });
+    a1.close();
+    await waitFor('the closed stream to free its slot', async () => {
+      const res = await fetch(`${t.url}/events/stream?last_event_id=x`, { headers: t.as(key.auth_token) });
+      await res.body?.cancel();
+      return res.status === 400; // past the cap check, refused by validation: a slot is free
+    });
+    const a3 = await SseClient.open(`${t.url}/events/stream`, t.as(key.auth_token));
+    assert.deepEqual(await a3.next(), { comment: 'ping' });
+    for (const c of [a2, own, a3]) c.close();
+  });
+
+  it('caps open streams in total', async () => {
+    const keys = await Promise.all([1, 2, 3].map(() => t.mintKey({ role: 'reader' })));
+    await waitFor('earlier streams to close', async () => {
+      const res = await fetch(`${t.url}/events/stream?last_event_id=x`, { headers: t.admin() });
+      await res.body?.cancel();
+      return res.status === 400;
+    });
+    const open = [
+      await SseClient.open(`${t.url}/events/stream`, t.as(keys[0]!.auth_token)),
+      await SseClient.open(`${t.url}/events/stream`, t.as(keys[0]!.auth_token)),
+      await SseClient.open(`${t.url}/events/stream`, t.as(keys[1]!.auth_token)),
+      await SseClient.open(`${t.url}/events/stream`, t.as(keys[1]!.auth_token)),
+    ];
+    for (const c of open) assert.deepEqual(await c.next(), { comment: 'ping' });
+    await refused('/events/stream', t.as(keys[2]!.auth_token), 'tenant', 4);
+    for (const c of open) c.close();
+  });
+
+  it('bounds a connection’s buffer in bytes: a slow consumer of large events gets `event: overflow` and the stream ends', async () => {
+    // As in the overflow test above: the stream class on a real bus, piped into a sink that stops taking data.
+    const events = new EventBus(t.db, createLogger({ name: 'test', level: 'silent' }));
+    const ws = await t.createWorkspace();
+    const slow = new EventStream({ bus: events, workspaceId: ws.id, lastEventId: null, maxPendingBytes: 100 * 1024, log: { warn: () => undefined, error: () => undefined } });
+    const received: string[] = [];
+    let stuck = true;
+    let release: (() => void) | null = null;
+    const sink = new Writable({
+      highWaterMark: 1,
+      write(chunk: Buffer, _encoding, callback) {
+        received.push(chunk.toString('utf8'));
+        if (stuck) release = () => callback();
+        else callback();
+      },
+    });
+    slow.pipe(sink);
+    try {
+      // 6 events of 40 KiB: far below the event cap (1000), well past the 100 KiB byte budget.
+      assert.equal(SSE_SETTINGS.maxPendingEvents, 1000);
+      const big = 'x'.repeat(40 * 1024);
+      const recorded: WorkspaceEvent[] = [];
+      for (let i = 0; i < 6; i++) recorded.push(await events.record('WORKSPACE_DEGRADED', ws.id, { i, big }));
+      stuck = false;
+      (release as (() => void) | null)?.();
+      await finished(sink);
+      const frames = received.join('').split('\n\n').filter(Boolean).map(parseFrame);
+      const delivered = frames.filter((f) => f.event !== undefined && f.event !== 'overflow').map((f) => Number(f.id));
+      const overflow = frames.at(-1)!;
+      assert.equal(overflow.event, 'overflow');
+      // How many got through before the consumer stalled depends on timing; that the rest was cut off does not.
+      assert.ok(delivered.length < recorded.length, `the stream was cut off: ${delivered.join(',')}`);
+      assert.deepEqual(delivered, recorded.slice(0, delivered.length).map((e) => e.id));
+      const resumeFrom = delivered.at(-1) ?? recorded[0]!.id - 1;
+      assert.deepEqual(JSON.parse(overflow.data!), { reason: 'slow consumer', last_event_id: resumeFrom });
+      assert.equal(overflow.id, String(resumeFrom));
+    } finally {
+      slow.destroy();
+    }
   });
 });

@@ -7,8 +7,13 @@ import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { sql } from 'kysely';
 import { keyIdOf, SecretCipher, UnknownSecretKeyError } from '../src/core/crypto/cipher.js';
+import { openDatabase } from '../src/core/db/index.js';
+import { migrate } from '../src/core/db/migrate.js';
+import { loadTenantConfig } from '../src/tenant/config.js';
+import { tenantMigrations, VALUE_HASH_MIGRATION_ID } from '../src/tenant/db/migrations.js';
+import type { TenantSchema } from '../src/tenant/db/schema.js';
 import { reencryptWorkspaceSecretRow, rotateSecretsKey } from '../src/tenant/secrets/rotate-key.js';
-import { resolveWorkspaceEnv, SecretsUnreadableError, workspaceSecretAad } from '../src/tenant/secrets/store.js';
+import { resolveWorkspaceEnv, SecretsUnreadableError, upsertWorkspaceSecrets, workspaceSecretAad } from '../src/tenant/secrets/store.js';
 import { createScratchDatabase, forEachDatabase, startTestTenant, type DbKind, type TestTenant } from './harness.js';
 
 const KEY_A = randomBytes(32).toString('base64');
@@ -411,7 +416,7 @@ forEachDatabase('secrets API', (kind) => {
     assert.deepEqual(
       wsEvents.map((e) => [e.event_type, e.workspace_id, e.payload]),
       [
-        ['SECRET_SET', ws.id, { key: 'EVENTFUL', scope: 'workspace', value_hash: sha8(value) }],
+        ['SECRET_SET', ws.id, { key: 'EVENTFUL', scope: 'workspace', value_hash: cipher.valueHash(value) }],
         ['SECRET_DELETED', ws.id, { key: 'EVENTFUL', scope: 'workspace' }],
       ],
     );
@@ -419,12 +424,15 @@ forEachDatabase('secrets API', (kind) => {
     assert.deepEqual(
       globalEvents.map((e) => [e.event_type, e.workspace_id, e.payload]),
       [
-        ['SECRET_SET', null, { key: 'EVENTFUL_GLOBAL', scope: 'global', value_hash: sha8(gvalue) }],
+        ['SECRET_SET', null, { key: 'EVENTFUL_GLOBAL', scope: 'global', value_hash: cipher.valueHash(gvalue) }],
         ['SECRET_DELETED', null, { key: 'EVENTFUL_GLOBAL', scope: 'global' }],
       ],
     );
     const allPayloads = JSON.stringify(await t.db.selectFrom('workspace_events').select('payload').execute());
     for (const v of WRITTEN_VALUES) assert.equal(allPayloads.includes(v), false, 'no value in any event');
+    // The hash is keyed: not the reference's unsalted sha256 prefix, which a reader could test guesses against.
+    assert.notEqual(cipher.valueHash(value), sha8(value));
+    assert.equal(allPayloads.includes(sha8(value)) || allPayloads.includes(sha8(gvalue)), false, 'no unkeyed hash in any event');
 
     // Each successful write wrote its audit row in its own transaction (status 200, the route pattern).
     const audit = await t.db
@@ -450,6 +458,119 @@ forEachDatabase('secrets API', (kind) => {
     }
   });
 });
+
+// -------------------------------------------------------------------------------------------------------------
+// value_hash: a keyed HMAC, and the migration of events stored with the unkeyed hash
+// -------------------------------------------------------------------------------------------------------------
+
+forEachDatabase('secret value hashes', (kind) => {
+  const eventsOf = async (t: TestTenant, key: string) =>
+    (await t.app.inject({ method: 'GET', url: '/events?limit=1000', headers: t.admin() })).json().filter((e: { payload: { key?: string } }) => e.payload.key === key) as Array<{
+      id: number;
+      payload: Record<string, unknown>;
+    }>;
+
+  it('differs between tenants with different keys for the same value, and is never sha256(value)', async () => {
+    const value = secretValue('same-everywhere');
+    const hashes: string[] = [];
+    for (const key of [KEY_A, KEY_B, KEY_A]) {
+      const t = await startTestTenant(kind, { env: { ...TENANT_ENV, SECRETS_ENCRYPTION_KEY: key } });
+      try {
+        const res = await t.app.inject({ method: 'PUT', url: '/settings/secrets', headers: t.admin(), payload: { key: 'SAME_VALUE', value } });
+        assert.equal(res.statusCode, 200, res.body);
+        const [event] = await eventsOf(t, 'SAME_VALUE');
+        assert.ok(event);
+        const hash = event.payload['value_hash'];
+        assert.equal(typeof hash, 'string');
+        assert.match(hash as string, /^[0-9a-f]{8}$/);
+        hashes.push(hash as string);
+      } finally {
+        await t.close();
+      }
+    }
+    assert.notEqual(hashes[0], sha8(value));
+    assert.notEqual(hashes[1], sha8(value));
+    assert.notEqual(hashes[0], hashes[1], 'tenants with different keys: different hashes of one value');
+    assert.equal(hashes[0], hashes[2], 'the same key: the same hash (a value change stays detectable)');
+  });
+
+  it('migrates stored unkeyed hashes at boot: recomputed where the current value matches, removed otherwise', async () => {
+    const storage = await durableStorage(kind);
+    const wsId = randomUUID();
+    const current = secretValue('migrated-current');
+    const older = secretValue('migrated-older');
+    const globalValue = secretValue('migrated-global');
+    const cipherA = new SecretCipher(Buffer.from(KEY_A, 'base64'));
+    try {
+      // A database as the previous version left it: every migration but this one, events with sha256 prefixes.
+      const config = loadTenantConfig({ ...storage.env, LOG_LEVEL: 'silent' });
+      const old = await openDatabase<TenantSchema>({
+        databaseUrl: config.DATABASE_URL,
+        dataDir: config.DATABASE_URL ? config.MOLECULE_DATA_DIR : path.join(config.MOLECULE_DATA_DIR, 'tenant'),
+        poolSize: 1,
+      });
+      try {
+        await migrate(old.db as never, 'tenant', tenantMigrations.filter((m) => m.id !== VALUE_HASH_MIGRATION_ID));
+        await old.db.insertInto('workspaces').values({ id: wsId, name: 'legacy-hashes' }).execute();
+        await upsertWorkspaceSecrets(old.db, cipherA, wsId, { MIGRATED: current });
+        await old.db.insertInto('global_secrets').values({ key: 'MIGRATED_GLOBAL', ...sealed(cipherA, globalValue, 'global:MIGRATED_GLOBAL') }).execute();
+        await old.db
+          .insertInto('workspace_events')
+          .values([
+            { event_type: 'SECRET_SET', workspace_id: wsId, payload: JSON.stringify({ key: 'MIGRATED', scope: 'workspace', value_hash: sha8(older) }) },
+            { event_type: 'SECRET_SET', workspace_id: wsId, payload: JSON.stringify({ key: 'MIGRATED', scope: 'workspace', value_hash: sha8(current) }) },
+            { event_type: 'SECRET_SET', workspace_id: null, payload: JSON.stringify({ key: 'MIGRATED_GLOBAL', scope: 'global', value_hash: sha8(globalValue) }) },
+            { event_type: 'SECRET_SET', workspace_id: null, payload: JSON.stringify({ key: 'MIGRATED_GONE', scope: 'global', value_hash: sha8('deleted since') }) },
+          ])
+          .execute();
+      } finally {
+        await old.close();
+      }
+
+      const t = await startTestTenant(kind, { listen: true, env: { ...TENANT_ENV, ...storage.env, SECRETS_ENCRYPTION_KEY: KEY_A } });
+      try {
+        // The boot step runs once the tenant listens; whatever the API serves meanwhile carries no unkeyed hash.
+        const deadline = Date.now() + 30_000;
+        for (;;) {
+          const served = JSON.stringify((await t.app.inject({ method: 'GET', url: '/events?limit=1000', headers: t.admin() })).json());
+          for (const legacy of [sha8(current), sha8(older), sha8(globalValue)]) assert.equal(served.includes(legacy), false, 'never served');
+          const waiting = await t.db.selectFrom('workspace_events').select('id').where(sql<boolean>`payload ? 'legacy_value_hash'`).execute();
+          if (waiting.length === 0) break;
+          assert.ok(Date.now() < deadline, 'the boot step upgraded the stored hashes');
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        const ws = await eventsOf(t, 'MIGRATED');
+        assert.deepEqual(
+          ws.map((e) => e.payload).reverse(),
+          [
+            { key: 'MIGRATED', scope: 'workspace' },
+            { key: 'MIGRATED', scope: 'workspace', value_hash: cipherA.valueHash(current) },
+          ],
+        );
+        assert.deepEqual((await eventsOf(t, 'MIGRATED_GLOBAL')).map((e) => e.payload), [
+          { key: 'MIGRATED_GLOBAL', scope: 'global', value_hash: cipherA.valueHash(globalValue) },
+        ]);
+        assert.deepEqual((await eventsOf(t, 'MIGRATED_GONE')).map((e) => e.payload), [{ key: 'MIGRATED_GONE', scope: 'global' }]);
+        const stored = JSON.stringify(await t.db.selectFrom('workspace_events').select('payload').execute());
+        for (const legacy of [sha8(current), sha8(older), sha8(globalValue), sha8('deleted since')]) assert.equal(stored.includes(legacy), false, legacy);
+        assert.equal(stored.includes('legacy_value_hash'), false);
+        // A new write of the same value hashes the same way as the migrated event.
+        const res = await t.app.inject({ method: 'PUT', url: `/workspaces/${wsId}/secrets`, headers: t.admin(), payload: { key: 'MIGRATED', value: current } });
+        assert.equal(res.statusCode, 200, res.body);
+        assert.equal((await eventsOf(t, 'MIGRATED'))[0]?.payload['value_hash'], cipherA.valueHash(current));
+      } finally {
+        await t.close();
+      }
+    } finally {
+      await storage.drop();
+    }
+  });
+});
+
+function sealed(cipher: SecretCipher, value: string, aad: string) {
+  const s = cipher.encrypt(value, aad);
+  return { ciphertext: s.ciphertext, key_id: s.keyId };
+}
 
 // -------------------------------------------------------------------------------------------------------------
 // Key rotation: `molecule-platform secrets rotate-key`
@@ -591,6 +712,37 @@ forEachDatabase('secrets key rotation', (kind) => {
     assert.equal(failed.keyId, ID_A);
     assert.match(failed.reason, /SECRETS_ENCRYPTION_KEYS_PREVIOUS/);
     assert.equal(result.moved, 0);
+  });
+
+  it('a deployment still on a legacy raw 32-character key is refused at boot and migrates with rotate-key', async () => {
+    const raw = `legacy-${randomBytes(12).toString('hex')}-k`.slice(0, 32);
+    assert.equal(raw.length, 32);
+    assert.throws(() => loadTenantConfig({ ...storage.env, SECRETS_ENCRYPTION_KEY: raw }), (err: unknown) => {
+      const message = (err as Error).message;
+      return /SECRETS_ENCRYPTION_KEY: must be 32 random bytes/.test(message) && message.includes('openssl rand -base64 32') && !message.includes(raw);
+    });
+    // Rows sealed under the raw key (as an earlier version wrote them).
+    const legacyCipher = new SecretCipher(Buffer.from(raw, 'utf8'));
+    const value = secretValue('legacy-raw');
+    const t = await start({ SECRETS_ENCRYPTION_KEY: KEY_A });
+    let wsLegacy: string;
+    try {
+      wsLegacy = (await t.createWorkspace()).id;
+      await upsertWorkspaceSecrets(t.db, legacyCipher, wsLegacy, { LEGACY_RAW: value });
+    } finally {
+      await t.close();
+    }
+    const result = await rotateSecretsKey({ ...storage.env, SECRETS_ENCRYPTION_KEY: KEY_B, SECRETS_ENCRYPTION_KEYS_PREVIOUS: `${KEY_A},${raw}`, LOG_LEVEL: 'silent' });
+    assert.deepEqual(result.failed, []);
+    assert.ok(result.moved >= 1);
+    const after = await start({ SECRETS_ENCRYPTION_KEY: KEY_B });
+    try {
+      const row = await after.db.selectFrom('workspace_secrets').select('key_id').where('key', '=', 'LEGACY_RAW').executeTakeFirstOrThrow();
+      assert.equal(row.key_id, ID_B);
+      assert.equal((await resolveWorkspaceEnv(after.db, SecretCipher.fromConfig(after.config), wsLegacy))['LEGACY_RAW'], value);
+    } finally {
+      await after.close();
+    }
   });
 });
 

@@ -169,6 +169,7 @@ const ROUTE_CASES: readonly RouteCase[] = [
   { method: 'GET', route: '/audit/export', auth: 'admin', minRole: 'admin', orgWide: true, okStatus: 200 },
   // Admin chain bound to :id.
   { method: 'DELETE', route: '/workspaces/:id', auth: 'admin-bound', minRole: 'editor', orgWide: false, params: workspaceToDelete, fresh: freshWorkspace, okStatus: 200 },
+  { method: 'GET', route: '/workspaces/:id/logs', auth: 'admin-bound', minRole: 'admin', orgWide: false, params: workspaceA, fresh: freshWorkspace, okStatus: 200 },
   // Secrets.
   { method: 'GET', route: '/workspaces/:id/secrets', auth: 'workspace', minRole: 'reader', orgWide: false, params: workspaceA, fresh: freshWorkspace, okStatus: 200 },
   { method: 'POST', route: '/workspaces/:id/secrets', auth: 'workspace', minRole: 'editor', orgWide: false, params: workspaceA, body: secretBody, fresh: freshWorkspace, okStatus: 200 },

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadControlPlaneConfig } from '../control-plane/config.js';
@@ -26,6 +27,30 @@ describe('tenant configuration', () => {
         ['PORT', 'DATABASE_URL', 'MOLECULE_ORG_ID', 'SECRETS_ENCRYPTION_KEY', 'MOLECULE_ENV'],
       );
     }
+  });
+
+  it('SECRETS_ENCRYPTION_KEY: refuses a raw 32-character string and a low-entropy key at boot, saying how to generate one', () => {
+    const problemFor = (env: Record<string, string>) => {
+      try {
+        loadTenantConfig(env);
+      } catch (err) {
+        assert.ok(err instanceof ConfigError);
+        return err.problems;
+      }
+      return [];
+    };
+    const raw = problemFor({ SECRETS_ENCRYPTION_KEY: 'abcdefghijklmnopqrstuvwxyz012345' });
+    assert.equal(raw.length, 1);
+    assert.match(raw[0]!, /^SECRETS_ENCRYPTION_KEY: must be 32 random bytes, base64-encoded .*openssl rand -base64 32.*SECRETS_ENCRYPTION_KEYS_PREVIOUS/);
+    const weak = problemFor({ SECRETS_ENCRYPTION_KEY: Buffer.alloc(32, 0x41).toString('base64') });
+    assert.equal(weak.length, 1);
+    assert.match(weak[0]!, /^SECRETS_ENCRYPTION_KEY: is not random enough: .*openssl rand -base64 32/);
+    assert.deepEqual(problemFor({ SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64url') }), []);
+    // Earlier keys only decrypt: the legacy raw form is accepted there (to rotate away from it), garbage is not.
+    assert.deepEqual(problemFor({ SECRETS_ENCRYPTION_KEYS_PREVIOUS: 'abcdefghijklmnopqrstuvwxyz012345' }), []);
+    const prev = problemFor({ SECRETS_ENCRYPTION_KEYS_PREVIOUS: `${randomBytes(32).toString('base64')},nope` });
+    assert.equal(prev.length, 1);
+    assert.match(prev[0]!, /^SECRETS_ENCRYPTION_KEYS_PREVIOUS: entry 2 must be 32 random bytes/);
   });
 
   it('normalises values: trailing slashes off URLs, UUIDs lower-cased, blanks as unset', () => {

@@ -53,6 +53,7 @@ describe('error table', () => {
         UNSUPPORTED_MEDIA_TYPE: '415 unsupported content type; send application/json',
         RATE_LIMITED: '429 rate limit exceeded',
         TOKEN_LIMIT: '429 maximum 50 active tokens per workspace',
+        STREAM_LIMIT: '429 too many open event streams',
         INTERNAL: '500 internal server error',
         PROVISIONER_UNAVAILABLE: '503 provisioner not available',
         TENANT_DEPROVISION_FAILED: "503 the org's tenant could not be stopped; nothing was deleted",

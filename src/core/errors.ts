@@ -53,6 +53,7 @@ export const ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'unsupported content type; send application/json' },
   RATE_LIMITED: { status: 429, message: 'rate limit exceeded' },
   TOKEN_LIMIT: { status: 429, message: 'maximum 50 active tokens per workspace' },
+  STREAM_LIMIT: { status: 429, message: 'too many open event streams' },
   INTERNAL: { status: 500, message: 'internal server error' },
   PROVISIONER_UNAVAILABLE: { status: 503, message: 'provisioner not available' },
   // An org is deleted only once its tenant is stopped: its slug must not be released while the old tenant runs.

@@ -15,6 +15,7 @@ import type { TenantConfig } from './config.js';
 import type { TenantContext } from './context.js';
 import type { TenantSchema } from './db/schema.js';
 import { EventBus } from './events/bus.js';
+import { EventStreamRegistry } from './events/stream-registry.js';
 import { SecretCipher } from '../core/crypto/cipher.js';
 import { WorkspaceLifecycle } from './workspaces/lifecycle.js';
 import { LocalProcessProvisioner } from './workspaces/provisioner.js';
@@ -24,6 +25,7 @@ import { orgTokenRoutes } from './org-tokens/index.js';
 import type { DomainRoutes, RouteRegistrar } from './routes.js';
 import { registryRoutes } from './registry/index.js';
 import { secretsRoutes } from './secrets/index.js';
+import { upgradeLegacyValueHashes } from './secrets/value-hash.js';
 import { workspaceTokenRoutes } from './workspace-tokens/index.js';
 import { workspaceRoutes } from './workspaces/index.js';
 
@@ -99,7 +101,18 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
       return typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : null;
     },
   });
-  const ctx: TenantContext = { config, db, log: logger, auth, rateLimiter, auditWriter, events, cipher, lifecycle };
+  const streams = new EventStreamRegistry({
+    db,
+    log: logger,
+    auth,
+    sessionVerifier,
+    limits: {
+      maxTotal: config.EVENT_STREAMS_MAX,
+      maxPerCredential: config.EVENT_STREAMS_PER_CREDENTIAL_MAX,
+      maxPendingBytes: config.EVENT_STREAM_BUFFER_BYTES,
+    },
+  });
+  const ctx: TenantContext = { config, db, log: logger, auth, rateLimiter, auditWriter, events, streams, cipher, lifecycle };
 
   app.addHook('onRequest', tenantGuard(config.MOLECULE_ORG_ID, config.MOLECULE_ORG_SLUG));
   app.addHook('onResponse', async (request, reply) => {
@@ -108,8 +121,16 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
   // Once listening, workspaces that were running before a restart are provisioned again.
   app.addHook('onListen', async () => {
     await lifecycle.start();
+    // Stored events from before keyed value hashes get theirs (secrets/value-hash.ts). Never served meanwhile: the
+    // bus drops the moved-aside hash from every payload it reads. A failure is retried at the next boot.
+    await upgradeLegacyValueHashes(db, cipher, logger).catch((err: unknown) => logger.warn({ err }, 'could not upgrade stored secret value hashes; retried at the next start'));
+  });
+  // A stream never ends by itself, and `server.close()` waits for every open response: end them first.
+  app.addHook('preClose', async () => {
+    streams.shutdown();
   });
   app.addHook('onClose', async () => {
+    await streams.close();
     await lifecycle.close();
     await auditWriter.close();
     await auth.close();

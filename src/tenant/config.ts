@@ -1,4 +1,35 @@
-import { ConfigError, env, parseEnv, type EnvOf } from '../core/config.js';
+import { ConfigError, env, parseEnv, type EnvField, type EnvOf } from '../core/config.js';
+import { secretKeyProblem } from '../core/crypto/cipher.js';
+
+/** The current key: strict format and entropy floor (src/core/crypto/cipher.ts), refused at boot with what to do. */
+function secretKeyField(describe: string): EnvField<string | undefined> {
+  return {
+    describe,
+    parse: (raw) => {
+      if (raw === undefined) return undefined;
+      const problem = secretKeyProblem(raw);
+      if (problem !== null) throw new Error(problem);
+      return raw;
+    },
+  };
+}
+
+/** Earlier keys decrypt only: the legacy forms are accepted so a weak key can be rotated away, garbage is not. */
+function previousKeysField(describe: string): EnvField<string | undefined> {
+  return {
+    describe,
+    parse: (raw) => {
+      if (raw === undefined) return undefined;
+      const entries = raw.split(',').map((s) => s.trim());
+      entries.forEach((entry, i) => {
+        if (entry === '') return;
+        const problem = secretKeyProblem(entry, { legacy: true });
+        if (problem !== null) throw new Error(`entry ${i + 1} ${problem}`);
+      });
+      return raw;
+    },
+  };
+}
 
 /** The tenant server's environment: parsed once at boot, frozen, every bad key reported together. */
 export const tenantEnvSchema = {
@@ -9,13 +40,11 @@ export const tenantEnvSchema = {
   ADMIN_TOKEN: env.secret('Break-glass admin bearer for this tenant (tier 2b). Unset: only lazy bootstrap and session tiers.', 16),
   MOLECULE_ORG_ID: env.uuid('The org this tenant serves. Set: TenantGuard requires X-Molecule-Org-Id (or the slug header) on every request.'),
   MOLECULE_ORG_SLUG: env.pattern('The org slug; accepted in X-Molecule-Org-Slug and used for session checks.', /^[a-z][a-z0-9-]{1,62}$/, 'must be a lowercase slug'),
-  SECRETS_ENCRYPTION_KEY: env.pattern(
-    'AES-256 key for secrets at rest: 32 bytes, base64.',
-    /^(?:[A-Za-z0-9+/]{43}=|.{32})$/,
-    'must be 32 bytes, base64-encoded (generate one with: openssl rand -base64 32)',
+  SECRETS_ENCRYPTION_KEY: secretKeyField(
+    'AES-256 key for secrets at rest: 32 random bytes, base64 or base64url (openssl rand -base64 32). Low-entropy values are refused.',
   ),
-  SECRETS_ENCRYPTION_KEYS_PREVIOUS: env.string(
-    'Comma-separated earlier SECRETS_ENCRYPTION_KEY values, still accepted for reading during a key rotation.',
+  SECRETS_ENCRYPTION_KEYS_PREVIOUS: previousKeysField(
+    'Comma-separated earlier SECRETS_ENCRYPTION_KEY values, still accepted for reading during a key rotation (also the legacy raw 32-character form).',
   ),
   CP_UPSTREAM_URL: env.url(
     'Control plane base URL; enables session (cookie) verification via /cp/auth/tenant-member?org_id=. Requires MOLECULE_ORG_ID.',
@@ -45,6 +74,14 @@ export const tenantEnvSchema = {
   PLATFORM_URL: env.url('URL workspace runtimes use to reach this tenant. Default: the address it listens on.'),
   MOLECULE_TEMPLATES_DIR: env.stringWithDefault('Workspace templates: <dir>/<template>/template.json with {"command": "..."}.', './templates'),
   DATABASE_POOL_SIZE: env.int('Connections in the PostgreSQL pool.', 10, 1, 200),
+  EVENT_STREAMS_MAX: env.int('Event streams (SSE) this process serves at once; beyond, a new stream is refused with 429 and Retry-After.', 1000, 1, 1_000_000),
+  EVENT_STREAMS_PER_CREDENTIAL_MAX: env.int('Event streams one credential (key, token, session user, ADMIN_TOKEN) may hold open at once; beyond, 429.', 20, 1, 100_000),
+  EVENT_STREAM_BUFFER_BYTES: env.int(
+    'Bytes of events one stream may hold for a client that is not reading; beyond, the stream ends with `event: overflow`.',
+    1024 * 1024,
+    16 * 1024,
+    256 * 1024 * 1024,
+  ),
 };
 
 export type TenantConfig = EnvOf<typeof tenantEnvSchema>;

@@ -6,6 +6,7 @@ import type { TenantAuthenticator } from './auth/authenticator.js';
 import type { TenantConfig } from './config.js';
 import type { TenantSchema } from './db/schema.js';
 import type { EventBus } from './events/bus.js';
+import type { EventStreamRegistry } from './events/stream-registry.js';
 import type { SecretCipher } from '../core/crypto/cipher.js';
 import type { WorkspaceLifecycle } from './workspaces/lifecycle.js';
 
@@ -18,6 +19,8 @@ export interface TenantContext {
   rateLimiter: RateLimiter;
   auditWriter: AuditWriter;
   events: EventBus;
+  /** Open event streams: their limits, and ending them when their credential or workspace goes away. */
+  streams: EventStreamRegistry;
   cipher: SecretCipher;
   lifecycle: WorkspaceLifecycle;
 }

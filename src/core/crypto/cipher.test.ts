@@ -99,22 +99,82 @@ describe('SecretCipher', () => {
     assert.throws(() => cipher.decrypt({ ...sealed, keyId: 'deadbeef0000' }, AAD), UnknownSecretKeyError);
   });
 
-  it('parses keys like the reference: base64 of 32 bytes, or a raw 32-byte string; anything else is a startup error', () => {
+  it('parses a key given as base64 or base64url of exactly 32 bytes, with or without padding', () => {
     assert.deepEqual(parseSecretKey(b64(keyA), 'K'), keyA);
     assert.deepEqual(parseSecretKey(`  ${b64(keyA)}\n`, 'K'), keyA);
+    assert.deepEqual(parseSecretKey(b64(keyA).replace(/=$/, ''), 'K'), keyA);
+    assert.deepEqual(parseSecretKey(keyA.toString('base64url'), 'K'), keyA);
+    assert.deepEqual(parseSecretKey(`${keyA.toString('base64url')}=`, 'K'), keyA);
+  });
+
+  it('refuses a raw 32-character string: it is not 32 random bytes, and the message says how to migrate', () => {
     const raw = 'abcdefghijklmnopqrstuvwxyz012345';
-    assert.deepEqual(parseSecretKey(raw, 'K'), Buffer.from(raw));
-    for (const bad of ['', 'short', b64(randomBytes(16)), b64(randomBytes(33)), 'x'.repeat(33), 'é'.repeat(32)]) {
+    assert.throws(
+      () => parseSecretKey(raw, 'SECRETS_ENCRYPTION_KEY'),
+      (err: unknown) =>
+        err instanceof SecretKeyConfigError &&
+        err.message.startsWith('SECRETS_ENCRYPTION_KEY must be 32 random bytes, base64-encoded') &&
+        err.message.includes('openssl rand -base64 32') &&
+        err.message.includes('SECRETS_ENCRYPTION_KEYS_PREVIOUS') &&
+        err.message.includes('secrets rotate-key') &&
+        !err.message.includes(raw),
+    );
+  });
+
+  it('refuses malformed values and non-canonical or mixed-alphabet base64, never echoing the value', () => {
+    const url = keyA.toString('base64url');
+    const mixed = `${b64(keyA).slice(0, 42).replace(/[A-Za-z0-9]/, '+').replace(/[A-Za-z0-9]/, '_')}A=`;
+    // The last character of 43 carries 4 bits; its 2 padding bits must be zero (one key, one spelling).
+    const last = b64(keyA)[42]!;
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const nonCanonical = `${b64(keyA).slice(0, 42)}${alphabet[alphabet.indexOf(last) + 1]}=`;
+    for (const bad of ['', 'short', b64(randomBytes(16)), b64(randomBytes(33)), 'x'.repeat(33), 'é'.repeat(32), `${url}==`, mixed, nonCanonical]) {
       assert.throws(
         () => parseSecretKey(bad, 'SECRETS_ENCRYPTION_KEY'),
         (err: unknown) =>
           err instanceof SecretKeyConfigError &&
-          err.message.startsWith('SECRETS_ENCRYPTION_KEY must be 32 bytes, base64-encoded') &&
+          err.message.startsWith('SECRETS_ENCRYPTION_KEY must be 32 random bytes, base64-encoded') &&
           err.message.includes('openssl rand -base64 32') &&
           (bad === '' || !err.message.includes(bad)),
         JSON.stringify(bad),
       );
     }
+  });
+
+  it('refuses low-entropy keys: one repeated byte, fewer than 16 distinct bytes, or only printable characters', () => {
+    const lowEntropy = [
+      Buffer.alloc(32, 0), // all zero: "AAAA…A="
+      Buffer.alloc(32, 0x61), // "aaaa…"
+      Buffer.from(Array.from({ length: 32 }, (_, i) => i % 15)), // 15 distinct values
+      Buffer.from('correct horse battery staple 123', 'utf8'), // a passphrase, base64-encoded
+    ];
+    for (const key of lowEntropy) {
+      assert.equal(key.length, 32);
+      assert.throws(
+        () => parseSecretKey(b64(key), 'SECRETS_ENCRYPTION_KEY'),
+        (err: unknown) =>
+          err instanceof SecretKeyConfigError &&
+          err.message.startsWith('SECRETS_ENCRYPTION_KEY is not random enough') &&
+          err.message.includes('openssl rand -base64 32') &&
+          !err.message.includes(b64(key)),
+        key.toString('hex'),
+      );
+    }
+    // The rule passes random keys: 2,000 fresh ones, each accepted.
+    for (let i = 0; i < 2000; i++) {
+      const k = randomBytes(32);
+      assert.deepEqual(parseSecretKey(b64(k), 'K'), k);
+    }
+    // 16 distinct values, not all printable: the documented floor is exactly reached.
+    const floor = Buffer.from(Array.from({ length: 32 }, (_, i) => (i % 16) * 16));
+    assert.deepEqual(parseSecretKey(b64(floor), 'K'), floor);
+  });
+
+  it('previous keys (read-only, for rotating away) also accept the legacy raw 32-character form and weak keys', () => {
+    const raw = 'abcdefghijklmnopqrstuvwxyz012345';
+    assert.deepEqual(parseSecretKey(raw, 'K', { legacy: true }), Buffer.from(raw));
+    assert.deepEqual(parseSecretKey(b64(Buffer.alloc(32, 7)), 'K', { legacy: true }), Buffer.alloc(32, 7));
+    assert.throws(() => parseSecretKey('short', 'K', { legacy: true }), /^SecretKeyConfigError: K must be 32 random bytes/);
   });
 
   it('fromConfig: the configured key encrypts, the previous keys decrypt, a bad previous entry is named', () => {
@@ -124,9 +184,16 @@ describe('SecretCipher', () => {
     assert.equal(cipher.canDecrypt(keyIdOf(keyA)), true);
     assert.throws(
       () => SecretCipher.fromConfig({ ...base, SECRETS_ENCRYPTION_KEY: b64(keyB), SECRETS_ENCRYPTION_KEYS_PREVIOUS: `${b64(keyA)},nope` }),
-      /SECRETS_ENCRYPTION_KEYS_PREVIOUS \(entry 2\) must be 32 bytes/,
+      /SECRETS_ENCRYPTION_KEYS_PREVIOUS \(entry 2\) must be 32 random bytes/,
     );
-    assert.throws(() => SecretCipher.fromConfig({ ...base, SECRETS_ENCRYPTION_KEY: 'nope' }), /^SecretKeyConfigError: SECRETS_ENCRYPTION_KEY must be 32 bytes/);
+    assert.throws(() => SecretCipher.fromConfig({ ...base, SECRETS_ENCRYPTION_KEY: 'nope' }), /^SecretKeyConfigError: SECRETS_ENCRYPTION_KEY must be 32 random bytes/);
+    // A legacy raw key still opens old rows from SECRETS_ENCRYPTION_KEYS_PREVIOUS, so it can be rotated away.
+    const raw = 'abcdefghijklmnopqrstuvwxyz012345';
+    const legacy = new SecretCipher(Buffer.from(raw));
+    const sealed = legacy.encrypt('sealed under the raw key', AAD);
+    const rotating = SecretCipher.fromConfig({ ...base, SECRETS_ENCRYPTION_KEY: b64(keyB), SECRETS_ENCRYPTION_KEYS_PREVIOUS: raw });
+    assert.equal(rotating.decrypt(sealed, AAD), 'sealed under the raw key');
+    assert.equal(rotating.currentKeyId, keyIdOf(keyB));
   });
 
   it('fromConfig: production without a key is refused', () => {

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -21,8 +21,20 @@ const KEY_BYTES = 32;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_ID_HEX_CHARS = 12;
-/** Strict standard base64 of exactly 32 bytes (Buffer.from(…, 'base64') alone would accept garbage). */
-const BASE64_32_BYTES = /^[A-Za-z0-9+/]{43}=$/;
+/** HKDF `info` of the value-hash key: its own label, so it never equals (or reveals) the encryption key. */
+const VALUE_HASH_KEY_LABEL = 'molecule-platform secrets value_hash v1';
+/** The reference's value_hash length (spec §6.2): 8 hex characters. */
+const VALUE_HASH_HEX_CHARS = 8;
+/** 43 characters of one base64 alphabet (256 bits + 2 zero bits), optionally with its one `=` of padding. */
+const BASE64_32_BYTES = /^[A-Za-z0-9+/]{43}=?$/;
+const BASE64URL_32_BYTES = /^[A-Za-z0-9_-]{43}=?$/;
+/**
+ * The entropy floor for a configured key (documented in the README): at least this many distinct byte values among
+ * the 32, and not every byte a printable ASCII character. 32 random bytes average ~30 distinct values; the chance
+ * that `openssl rand -base64 32` fails either rule is below 1e-13. What they catch: a repeated character, a short
+ * pattern, and a passphrase that was base64-encoded to fit the format.
+ */
+const MIN_DISTINCT_KEY_BYTES = 16;
 
 export const GENERATE_KEY_HINT = 'generate one with: openssl rand -base64 32';
 
@@ -56,19 +68,63 @@ export function keyIdOf(key: Buffer): string {
   return createHash('sha256').update(key).digest('hex').slice(0, KEY_ID_HEX_CHARS);
 }
 
+export interface ParseKeyOptions {
+  /**
+   * Also accept what earlier versions accepted: a raw 32-byte string, and keys below the entropy floor. Only for
+   * SECRETS_ENCRYPTION_KEYS_PREVIOUS, which decrypts and never encrypts, so a weak key can be rotated away.
+   */
+  legacy?: boolean;
+}
+
 /**
- * Parses one configured key. Like the reference (spec §6.1): standard base64 decoding to exactly 32 bytes, or else
- * a raw string of exactly 32 bytes. Anything else is refused at boot (the reference silently disabled encryption).
- * `source` names the setting in the error; the key material never appears in a message.
+ * Why a configured key is refused, as a phrase that follows the setting's name ("must be …"), or null when it is
+ * acceptable. The key material never appears in it.
  */
-export function parseSecretKey(raw: string, source: string): Buffer {
+export function secretKeyProblem(raw: string, opts: ParseKeyOptions = {}): string | null {
+  return decodeSecretKey(raw, opts).problem;
+}
+
+function decodeSecretKey(raw: string, opts: ParseKeyOptions): { key: Buffer; problem: null } | { key: null; problem: string } {
   const value = raw.trim();
-  if (BASE64_32_BYTES.test(value)) return Buffer.from(value, 'base64');
-  const utf8 = Buffer.from(value, 'utf8');
-  if (utf8.length === KEY_BYTES) return utf8;
-  throw new SecretKeyConfigError(
-    `${source} must be 32 bytes, base64-encoded (${GENERATE_KEY_HINT}); the value given is neither base64 of 32 bytes nor a 32-byte string`,
-  );
+  const alphabet = BASE64_32_BYTES.test(value) ? 'base64' : BASE64URL_32_BYTES.test(value) ? 'base64url' : null;
+  if (alphabet !== null) {
+    const key = Buffer.from(value, alphabet);
+    // One key, one spelling: the 2 spare bits of the last character must be zero (Buffer.from ignores them).
+    if (key.length === KEY_BYTES && key.toString(alphabet).replace(/=$/, '') === value.replace(/=$/, '')) {
+      if (opts.legacy || isRandomLooking(key)) return { key, problem: null };
+      return {
+        key: null,
+        problem:
+          `is not random enough: it decodes to fewer than ${MIN_DISTINCT_KEY_BYTES} distinct byte values or to printable text only, ` +
+          `which 32 random bytes practically never do (${GENERATE_KEY_HINT})`,
+      };
+    }
+  }
+  if (opts.legacy && Buffer.byteLength(value, 'utf8') === KEY_BYTES) return { key: Buffer.from(value, 'utf8'), problem: null };
+  const legacyHint =
+    Buffer.byteLength(value, 'utf8') === KEY_BYTES
+      ? '; a raw 32-character string is no longer accepted as key bytes: move it to SECRETS_ENCRYPTION_KEYS_PREVIOUS, ' +
+        'set a new key here and run `molecule-platform secrets rotate-key`'
+      : '; the value given is not base64 or base64url of exactly 32 bytes';
+  return { key: null, problem: `must be 32 random bytes, base64-encoded (${GENERATE_KEY_HINT})${legacyHint}` };
+}
+
+function isRandomLooking(key: Buffer): boolean {
+  const distinct = new Set(key).size;
+  const printableOnly = key.every((b) => b >= 0x20 && b <= 0x7e);
+  return distinct >= MIN_DISTINCT_KEY_BYTES && !printableOnly;
+}
+
+/**
+ * Parses one configured key: standard base64 or base64url of exactly 32 bytes (what `openssl rand -base64 32`
+ * prints), above the entropy floor. Unlike the reference (spec §6.1), a raw 32-character string is refused: its bytes
+ * are printable text, a fraction of the key space. Anything else is refused at boot (the reference silently disabled
+ * encryption). `source` names the setting in the error; the key material never appears in a message.
+ */
+export function parseSecretKey(raw: string, source: string, opts: ParseKeyOptions = {}): Buffer {
+  const decoded = decodeSecretKey(raw, opts);
+  if (decoded.problem !== null) throw new SecretKeyConfigError(`${source} ${decoded.problem}`);
+  return decoded.key;
 }
 
 /** Where the embedded default keeps its generated key. */
@@ -91,6 +147,7 @@ export interface CipherLog {
 
 export class SecretCipher {
   private readonly keys: ReadonlyMap<string, Buffer>;
+  private readonly valueHashKey: Buffer;
   readonly currentKeyId: string;
 
   /** `current` encrypts; it and every `previous` key decrypt. Duplicates are harmless. */
@@ -102,6 +159,17 @@ export class SecretCipher {
     for (const k of [current, ...previous]) keys.set(keyIdOf(k), Buffer.from(k));
     this.keys = keys;
     this.currentKeyId = keyIdOf(current);
+    this.valueHashKey = Buffer.from(hkdfSync('sha256', current, Buffer.alloc(0), VALUE_HASH_KEY_LABEL, KEY_BYTES));
+  }
+
+  /**
+   * What events carry instead of a value (`value_hash`): 8 hex characters of HMAC-SHA256 under a key derived from the
+   * current encryption key. The reference's unsalted sha256 prefix (spec §6.2) let any reader test guesses offline;
+   * this one cannot be checked without the key, and differs between tenants with different keys. A key rotation
+   * starts a new series: the same value hashes differently before and after.
+   */
+  valueHash(value: string): string {
+    return createHmac('sha256', this.valueHashKey).update(value, 'utf8').digest('hex').slice(0, VALUE_HASH_HEX_CHARS);
   }
 
   /** A throwaway key, for in-memory databases (tests): it dies with the process, like the data it protects. */
@@ -119,7 +187,7 @@ export class SecretCipher {
       .split(',')
       .map((s) => s.trim())
       .filter((s) => s !== '')
-      .map((s, i) => parseSecretKey(s, `SECRETS_ENCRYPTION_KEYS_PREVIOUS (entry ${i + 1})`));
+      .map((s, i) => parseSecretKey(s, `SECRETS_ENCRYPTION_KEYS_PREVIOUS (entry ${i + 1})`, { legacy: true }));
     if (config.SECRETS_ENCRYPTION_KEY) {
       return new SecretCipher(parseSecretKey(config.SECRETS_ENCRYPTION_KEY, 'SECRETS_ENCRYPTION_KEY'), previous);
     }

@@ -4,6 +4,9 @@ import { WORKSPACE_STATUSES } from './schema.js';
 
 const statusList = WORKSPACE_STATUSES.map((s) => `'${s}'`).join(', ');
 
+/** Moves the unkeyed `value_hash` of stored SECRET_SET events aside, for the boot step in secrets/value-hash.ts. */
+export const VALUE_HASH_MIGRATION_ID = '202611250002_secret_value_hash_keyed';
+
 /** The tenant database's history. Forward-only: add a new entry, never edit a landed one. */
 export const tenantMigrations: readonly Migration[] = [
   {
@@ -134,5 +137,30 @@ export const tenantMigrations: readonly Migration[] = [
     // revoke its own replacement (issue 7, item 6). The link also shows in the key list.
     id: '202611250001_org_api_tokens_replaced_by',
     statements: [`alter table org_api_tokens add column if not exists replaced_by text`],
+  },
+  {
+    // value_hash used to be sha256(value)[:8], testable offline by any reader of /events. SQL cannot compute the keyed
+    // replacement (it needs the decrypted value and the key), so the old hash moves out of `value_hash` here and the
+    // tenant's boot (upgradeLegacyValueHashes) recomputes or drops it before serving. The partial index keeps that
+    // boot query an index scan over the few rows still waiting, not a scan of every event.
+    id: VALUE_HASH_MIGRATION_ID,
+    statements: [
+      `update workspace_events
+         set payload = (payload - 'value_hash') || jsonb_build_object('legacy_value_hash', payload->'value_hash')
+         where event_type = 'SECRET_SET' and payload ? 'value_hash'`,
+      `create index if not exists workspace_events_legacy_value_hash on workspace_events (id) where payload ? 'legacy_value_hash'`,
+    ],
+  },
+  {
+    // What a runtime reports as its sample error (and so possibly an agent's output) is kept apart from last_error,
+    // which readers see. Earlier versions copied it into last_error on `degraded` and never cleared it on recovery;
+    // failed and offline rows were always overwritten with the platform's own messages, every other status may
+    // still hold a reported error, so it moves over.
+    id: '202611250003_workspace_sample_error',
+    statements: [
+      `alter table workspaces add column if not exists last_sample_error text`,
+      `update workspaces set last_sample_error = last_error, last_error = null
+         where last_error is not null and status not in ('failed', 'offline')`,
+    ],
   },
 ];

@@ -36,7 +36,10 @@ export interface WorkspacesTable {
   model: string | null;
   parent_id: string | null;
   url: WithDefault<string>;
+  /** Platform messages only (readers see it); never process output. */
   last_error: string | null;
+  /** The last `sample_error` a runtime reported: shown only by the admin logs route, redacted. */
+  last_sample_error: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
   removed_at: NullableTimestamp;

@@ -91,11 +91,13 @@ export class EventBus {
 }
 
 function toEvent(r: { id: number; event_type: string; workspace_id: string | null; payload: Record<string, unknown>; created_at: Date }): WorkspaceEvent {
+  // An unkeyed value hash moved aside by migration 202611250001 and not yet replaced at boot is never served.
+  const { legacy_value_hash: _unkeyed, ...payload } = r.payload;
   return {
     id: Number(r.id),
     event_type: r.event_type as EventType,
     workspace_id: r.workspace_id,
-    payload: r.payload,
+    payload,
     created_at: new Date(r.created_at).toISOString(),
   };
 }

@@ -1,9 +1,6 @@
 import { Readable } from 'node:stream';
-import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
-import { auditEventFor } from '../../core/audit/request.js';
+import type { FastifyBaseLogger } from 'fastify';
 import { ValidationError } from '../../core/errors.js';
-import type { App } from '../../core/http/app.js';
-import type { TenantContext } from '../context.js';
 import type { EventBus, WorkspaceEvent } from './bus.js';
 
 /**
@@ -18,8 +15,20 @@ export const SSE_SETTINGS = {
    * `event: overflow` and the client resumes with Last-Event-ID; the reference silently drops past 64 (§7).
    */
   maxPendingEvents: 1000,
+  /**
+   * Bytes of frames a connection may hold, when the stream is not given its own budget (the app passes
+   * EVENT_STREAM_BUFFER_BYTES). Events vary in size, so a count alone does not bound memory.
+   */
+  maxPendingBytes: 1024 * 1024,
   /** Rows per `listAfter` query while replaying after Last-Event-ID. */
   replayPageSize: 500,
+  /**
+   * How often open streams re-verify their credential and workspace against the datastore (stream-registry.ts):
+   * what bounds how long a stream outlives a revoke made on another replica.
+   */
+  recheckMs: 5000,
+  /** The Retry-After of a refused stream (429 STREAM_LIMIT): slots free up as clients go away. */
+  retryAfterSeconds: 5,
 };
 
 /** The response headers of a stream (reference §7, plus `no-cache` so no proxy replays a stale stream). */
@@ -51,6 +60,14 @@ export function eventFrame(event: WorkspaceEvent): string {
   return `id: ${event.id}\nevent: ${event.event_type}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
+/** Why a stream was ended by the server, in its last frame (`event: closed`). */
+export type StreamEndReason = 'credential_invalid' | 'workspace_removed' | 'verification_unavailable';
+
+/** The last frame of a stream the server ends: no `id:`, so the client's Last-Event-ID stays what it received. */
+export function closedFrame(reason: StreamEndReason): string {
+  return `event: closed\ndata: ${JSON.stringify({ reason })}\n\n`;
+}
+
 /** What a stream needs of the bus (the real EventBus in the app; the same methods are all a test needs). */
 export type EventSource = Pick<EventBus, 'subscribe' | 'listAfter'>;
 
@@ -61,12 +78,19 @@ export interface EventStreamOptions {
   /** Resume after this id (Last-Event-ID); null streams live events only. */
   lastEventId: number | null;
   log: Pick<FastifyBaseLogger, 'warn' | 'error'>;
+  /** Bytes of frames this connection may hold for a consumer that is not reading (default SSE_SETTINGS.maxPendingBytes). */
+  maxPendingBytes?: number;
 }
 
 interface Frame {
   text: string;
+  bytes: number;
   /** The event's id, or null for a comment. */
   eventId: number | null;
+}
+
+function frameOf(text: string, eventId: number | null): Frame {
+  return { text, bytes: Buffer.byteLength(text, 'utf8'), eventId };
 }
 
 /**
@@ -79,15 +103,19 @@ interface Frame {
  * neither, because the bus notifies only after its insert has committed.
  *
  * Memory is bounded: frames wait in `outbox` only while the consumer is not reading (Readable backpressure), the
- * replay fetches its next page only once the consumer has taken the last one, and past `maxPendingEvents`
- * waiting events the stream ends with `event: overflow` instead of growing or dropping silently.
+ * replay waits for the consumer whenever half the byte budget is queued, and past `maxPendingEvents` waiting events
+ * or `maxPendingBytes` waiting bytes the stream ends with `event: overflow` instead of growing or dropping silently.
+ * (The Readable's own buffer adds at most its high-water mark plus one frame.)
  */
 export class EventStream extends Readable {
   private phase: 'replay' | 'live' | 'closed';
   private readonly outbox: Frame[] = [];
   private outboxEvents = 0;
-  /** Live events that arrived while the replay ran. */
-  private held: WorkspaceEvent[] = [];
+  private outboxBytes = 0;
+  /** Live events that arrived while the replay ran, with their frames' size. */
+  private held: Array<{ event: WorkspaceEvent; bytes: number }> = [];
+  private heldBytes = 0;
+  private readonly maxPendingBytes: number;
   private consumerWants = false;
   /** The last event id handed to the consumer; what the client will send back as Last-Event-ID. */
   private lastPushedId: number | null;
@@ -102,13 +130,14 @@ export class EventStream extends Readable {
     this.workspaceId = opts.workspaceId;
     this.log = opts.log;
     this.lastPushedId = opts.lastEventId;
+    this.maxPendingBytes = opts.maxPendingBytes ?? SSE_SETTINGS.maxPendingBytes;
     this.phase = opts.lastEventId === null ? 'live' : 'replay';
     // Subscribe first, synchronously: nothing recorded from here on can be missed (see the class comment).
     this.unsubscribe = opts.bus.subscribe((event) => this.onLiveEvent(event));
-    this.enqueue({ text: ': ping\n\n', eventId: null });
+    this.enqueue(frameOf(': ping\n\n', null));
     this.keepAlive = setInterval(() => {
       // A stream with frames waiting is not idle; a comment behind them would only add to the backlog.
-      if (this.outbox.length === 0) this.enqueue({ text: ': keepalive\n\n', eventId: null });
+      if (this.outbox.length === 0) this.enqueue(frameOf(': keepalive\n\n', null));
     }, SSE_SETTINGS.keepAliveMs);
     this.keepAlive.unref();
     if (opts.lastEventId !== null) {
@@ -129,11 +158,33 @@ export class EventStream extends Readable {
     return this.held.length + this.outboxEvents;
   }
 
+  /** Bytes of frames waiting for the consumer (held during replay plus queued). */
+  get pendingBytes(): number {
+    return this.heldBytes + this.outboxBytes;
+  }
+
   /** Ends the stream now (server shutdown). The client resumes from the last event it received. */
   shutdown(): void {
     if (this.phase === 'closed') return;
     this.stop();
     this.discardPending();
+    this.push(null);
+  }
+
+  /**
+   * Ends the stream because it may no longer run, with a last `event: closed` frame saying why. A credential that
+   * stopped being valid gets nothing more (`deliverQueued: false`); a stream whose workspace was removed first gets
+   * the events already queued for it (the removal itself among them), which the byte budget already bounds.
+   */
+  end(reason: StreamEndReason, opts: { deliverQueued: boolean }): void {
+    if (this.phase === 'closed') return;
+    this.stop();
+    if (opts.deliverQueued) {
+      // Past backpressure on purpose: the stream is ending, and what is queued is already within its budget.
+      for (const frame of this.outbox) this.push(frame.text);
+    }
+    this.discardPending();
+    this.push(closedFrame(reason));
     this.push(null);
   }
 
@@ -151,8 +202,11 @@ export class EventStream extends Readable {
   private onLiveEvent(event: WorkspaceEvent): void {
     if (this.phase === 'closed') return;
     if (this.workspaceId !== null && event.workspace_id !== this.workspaceId) return;
-    if (this.phase === 'replay') this.held.push(event);
-    else this.enqueue({ text: eventFrame(event), eventId: event.id });
+    if (this.phase === 'replay') {
+      const bytes = Buffer.byteLength(eventFrame(event), 'utf8');
+      this.held.push({ event, bytes });
+      this.heldBytes += bytes;
+    } else this.enqueue(frameOf(eventFrame(event), event.id));
     this.checkPressure();
   }
 
@@ -166,8 +220,13 @@ export class EventStream extends Readable {
       const page = await this.opts.bus.listAfter(cursor, this.workspaceId, pageSize);
       if (this.stopped) return;
       for (const event of page) {
-        this.enqueue({ text: eventFrame(event), eventId: event.id });
+        this.enqueue(frameOf(eventFrame(event), event.id));
         replayed.add(event.id);
+        // Large events: pace to the consumer within the page too, so the replay alone stays inside the byte budget.
+        if (this.outboxBytes >= this.maxPendingBytes / 2) {
+          await this.outboxEmpty();
+          if (this.stopped) return;
+        }
       }
       this.checkPressure();
       if (this.stopped) return;
@@ -179,17 +238,19 @@ export class EventStream extends Readable {
       if (this.stopped) return;
     }
     // Held events in id order; ids at or below the resume point are ones the client says it already has.
-    const held = this.held.sort((a, b) => a.id - b.id);
+    const held = this.held.map((h) => h.event).sort((a, b) => a.id - b.id);
     this.held = [];
+    this.heldBytes = 0;
     this.phase = 'live';
     for (const event of held) {
-      if (event.id > afterId && !replayed.has(event.id)) this.enqueue({ text: eventFrame(event), eventId: event.id });
+      if (event.id > afterId && !replayed.has(event.id)) this.enqueue(frameOf(eventFrame(event), event.id));
     }
     this.checkPressure();
   }
 
   private enqueue(frame: Frame): void {
     this.outbox.push(frame);
+    this.outboxBytes += frame.bytes;
     if (frame.eventId !== null) this.outboxEvents++;
     this.flush();
   }
@@ -199,6 +260,7 @@ export class EventStream extends Readable {
     while (this.consumerWants) {
       const frame = this.outbox.shift();
       if (frame === undefined) break;
+      this.outboxBytes -= frame.bytes;
       if (frame.eventId !== null) {
         this.outboxEvents--;
         this.lastPushedId = frame.eventId;
@@ -220,11 +282,18 @@ export class EventStream extends Readable {
   }
 
   private checkPressure(): void {
-    if (this.phase === 'closed' || this.pendingEvents <= SSE_SETTINGS.maxPendingEvents) return;
+    if (this.phase === 'closed') return;
+    const tooMany = this.pendingEvents > SSE_SETTINGS.maxPendingEvents;
+    // One event is always allowed, however large, so a single oversized event cannot make a stream unusable.
+    const tooLarge = this.pendingBytes > this.maxPendingBytes && this.pendingEvents > 1;
+    if (!tooMany && !tooLarge) return;
     // The oldest event the client will not get from this connection: it must resume from just before it.
-    const waiting = [...this.outbox.flatMap((f) => (f.eventId === null ? [] : [f.eventId])), ...this.held.map((e) => e.id)];
+    const waiting = [...this.outbox.flatMap((f) => (f.eventId === null ? [] : [f.eventId])), ...this.held.map((h) => h.event.id)];
     const resumeFrom = this.lastPushedId ?? Math.min(...waiting) - 1;
-    this.log.warn({ pending: this.pendingEvents, resume_from: resumeFrom, workspace_id: this.workspaceId }, 'event stream consumer too slow; closing with overflow');
+    this.log.warn(
+      { pending: this.pendingEvents, pending_bytes: this.pendingBytes, resume_from: resumeFrom, workspace_id: this.workspaceId },
+      'event stream consumer too slow; closing with overflow',
+    );
     this.stop();
     this.discardPending();
     // `id:` sets the client's Last-Event-ID, so an EventSource that reconnects replays exactly what it missed —
@@ -236,7 +305,9 @@ export class EventStream extends Readable {
   private discardPending(): void {
     this.outbox.length = 0;
     this.outboxEvents = 0;
+    this.outboxBytes = 0;
     this.held = [];
+    this.heldBytes = 0;
   }
 
   private stop(): void {
@@ -260,41 +331,4 @@ export function resumePoint(header: string | string[] | undefined, query: string
   if (raw === undefined || raw.trim() === '') return null;
   if (!/^\d{1,15}$/.test(raw.trim())) throw new ValidationError('invalid Last-Event-ID: must be an event id', { field: 'last-event-id' });
   return Number(raw.trim());
-}
-
-/**
- * The open streams of one app. A stream never ends by itself, and `server.close()` waits for every open
- * response, so `preClose` ends them (clients resume elsewhere with Last-Event-ID).
- */
-export function trackEventStreams(app: App): Set<EventStream> {
-  const open = new Set<EventStream>();
-  app.addHook('preClose', async () => {
-    for (const stream of open) stream.shutdown();
-  });
-  return open;
-}
-
-export interface OpenEventStreamOptions {
-  workspaceId: string | null;
-  lastEventId: number | null;
-  open: Set<EventStream>;
-}
-
-/**
- * Answers a request with an event stream. The audit event is written when the stream opens: a stream lives for
- * hours and usually ends with the client going away, when Fastify runs no onResponse hook.
- */
-export async function sendEventStream(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  ctx: TenantContext,
-  opts: OpenEventStreamOptions,
-): Promise<FastifyReply> {
-  await ctx.auditWriter.enqueue(auditEventFor(request, 200, reply.elapsedTime));
-  request.auditWritten = true;
-  const stream = new EventStream({ bus: ctx.events, workspaceId: opts.workspaceId, lastEventId: opts.lastEventId, log: request.log });
-  opts.open.add(stream);
-  stream.once('close', () => opts.open.delete(stream));
-  reply.code(200).headers(SSE_HEADERS);
-  return reply.send(stream);
 }

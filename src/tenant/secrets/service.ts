@@ -12,13 +12,12 @@ import {
   listWorkspaceSecretMeta,
   upsertGlobalSecret,
   upsertWorkspaceSecrets,
-  valueHash,
   type SecretScope,
 } from './store.js';
 
 /**
  * Secret writes: the row and its audit event in one transaction; after commit, a SECRET_SET / SECRET_DELETED event
- * (key, scope and a value hash — never the value) and the lifecycle's restart of the affected workspaces.
+ * (key, scope and a keyed value hash — never the value) and the lifecycle's restart of the affected workspaces.
  */
 
 type SecretsDeps = Pick<TenantContext, 'db' | 'cipher' | 'events' | 'lifecycle' | 'log'>;
@@ -67,7 +66,7 @@ export async function setWorkspaceSecret(deps: SecretsDeps, workspaceId: string,
     await appendAuditEvents(trx, [audit]);
   });
   const scope: SecretScope = 'workspace';
-  await afterCommit(deps, 'SECRET_SET', workspaceId, { key, scope, value_hash: valueHash(value) }, { workspaceIds: [workspaceId] });
+  await afterCommit(deps, 'SECRET_SET', workspaceId, { key, scope, value_hash: deps.cipher.valueHash(value) }, { workspaceIds: [workspaceId] });
 }
 
 export async function removeWorkspaceSecret(deps: SecretsDeps, workspaceId: string, key: string, audit: AuditEventInput): Promise<void> {
@@ -86,7 +85,7 @@ export async function setGlobalSecret(deps: SecretsDeps, key: string, value: str
     await appendAuditEvents(trx, [audit]);
   });
   const scope: SecretScope = 'global';
-  await afterCommit(deps, 'SECRET_SET', null, { key, scope, value_hash: valueHash(value) }, { globalKey: key });
+  await afterCommit(deps, 'SECRET_SET', null, { key, scope, value_hash: deps.cipher.valueHash(value) }, { globalKey: key });
 }
 
 export async function removeGlobalSecret(deps: SecretsDeps, key: string, audit: AuditEventInput): Promise<void> {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { SecretDecryptionError, type SecretCipher } from '../../core/crypto/cipher.js';
 import { ValidationError } from '../../core/errors.js';
@@ -29,11 +28,6 @@ export function workspaceSecretAad(workspaceId: string, key: string): string {
 
 export function globalSecretAad(key: string): string {
   return `global:${key}`;
-}
-
-/** What audit and event records carry instead of a value: the first 8 hex chars of sha256 (spec §6.2). */
-export function valueHash(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('hex').slice(0, 8);
 }
 
 /** One or more stored secrets could not be decrypted; no partial environment is ever returned (spec §3.7). */

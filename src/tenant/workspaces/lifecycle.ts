@@ -209,14 +209,14 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
     const recent = (this.crashes.get(id) ?? []).filter((t) => now - t < CRASH_WINDOW_MS);
     recent.push(now);
     this.crashes.set(id, recent);
-    const logs = this.deps.provisioner?.logs(id).slice(-5) ?? [];
     await this.deps.db.updateTable('workspaces').set({ restart_count: sql<number>`restart_count + 1` }).where('id', '=', id).execute();
     if (recent.length >= CRASH_LIMIT) {
       await this.fail(id, `crash loop: the runtime exited ${recent.length} times within ${CRASH_WINDOW_MS / 1000} s (last: ${cause})`);
       return;
     }
     if (await this.setStatus(id, 'offline', { last_error: `runtime exited (${cause})` }, ACTIVE)) {
-      await this.emit('WORKSPACE_OFFLINE', id, { reason: 'process exited', exit: cause, last_log_lines: logs });
+      // No output lines here: events reach every reader, and output may hold secrets (GET /workspaces/:id/logs has it).
+      await this.emit('WORKSPACE_OFFLINE', id, { reason: 'process exited', exit: cause });
     }
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (recent.length - 1));
     const timer = setTimeout(() => {
@@ -243,6 +243,8 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
         active_tasks: report.activeTasks,
         uptime_seconds: report.uptimeSeconds,
         current_task: report.currentTask,
+        // What the runtime says went wrong may quote its output: kept for the admin logs route only.
+        ...(report.sampleError !== null ? { last_sample_error: report.sampleError } : {}),
       })
       .where('id', '=', id)
       .returning('status')
@@ -251,7 +253,8 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
     if (row.status === 'offline' || row.status === 'awaiting_agent' || row.status === 'provisioning') {
       if (await this.setStatus(id, 'online', {}, ['offline', 'awaiting_agent', 'provisioning'])) await this.emit('WORKSPACE_ONLINE', id);
     } else if (row.status === 'online' && report.errorRate >= 0.5) {
-      if (await this.setStatus(id, 'degraded', { last_error: report.sampleError }, ['online'])) await this.emit('WORKSPACE_DEGRADED', id, { error_rate: report.errorRate });
+      const message = `the runtime reported an error rate of ${report.errorRate}`;
+      if (await this.setStatus(id, 'degraded', { last_error: message }, ['online'])) await this.emit('WORKSPACE_DEGRADED', id, { error_rate: report.errorRate });
     } else if (row.status === 'degraded' && report.errorRate < 0.1) {
       if (await this.setStatus(id, 'online', {}, ['degraded'])) await this.emit('WORKSPACE_ONLINE', id);
     }

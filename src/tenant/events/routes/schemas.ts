@@ -26,6 +26,11 @@ export const EVENT_STREAM_DESCRIPTION =
   'Server-Sent Events (`text/event-stream`). The first bytes are `: ping`; each event is ' +
   '`id: <id>` / `event: <event_type>` / `data: {"id","type","workspace_id","timestamp" (unix ms),"data"}`; a `: keepalive` ' +
   'comment follows every 15 s of silence. With `Last-Event-ID` (or `?last_event_id=`) every stored event after that id is ' +
-  'replayed first, in order, with no gap or duplicate before live events. A consumer that falls 1000 events behind gets ' +
-  '`event: overflow` and the stream ends; reconnecting with Last-Event-ID resumes it.';
+  'replayed first, in order, with no gap or duplicate before live events. A consumer that falls 1000 events or ' +
+  'EVENT_STREAM_BUFFER_BYTES behind gets `event: overflow` and the stream ends; reconnecting with Last-Event-ID resumes it. ' +
+  'A stream lives no longer than its credential and its workspace: when the credential is revoked or expires (at once on ' +
+  'this server, within a few seconds from another) or the workspace is removed, it ends with ' +
+  '`event: closed` / `data: {"reason": "credential_invalid" | "workspace_removed" | "verification_unavailable"}`. ' +
+  'Open streams are limited per credential (EVENT_STREAMS_PER_CREDENTIAL_MAX) and per server (EVENT_STREAMS_MAX): ' +
+  'beyond, 429 `STREAM_LIMIT` with Retry-After.';
 

@@ -5,7 +5,8 @@ import type { App } from '../../../core/http/app.js';
 import { AUTH_ERRORS, errorResponses } from '../../../core/http/responses.js';
 import type { TenantContext } from '../../context.js';
 import { WorkspaceId } from '../../workspaces/schemas.js';
-import { resumePoint, sendEventStream, trackEventStreams } from '../sse.js';
+import { resumePoint } from '../sse.js';
+import { sendEventStream } from '../stream-registry.js';
 import { EVENT_STREAM_DESCRIPTION, EventStreamHeaders } from './schemas.js';
 
 export const EventStreamQuery = Type.Object({
@@ -14,7 +15,6 @@ export const EventStreamQuery = Type.Object({
 });
 
 export default function streamEventsRoute(app: App, ctx: TenantContext) {
-  const open = trackEventStreams(app);
   app.get(
     '/events/stream',
     {
@@ -34,7 +34,7 @@ export default function streamEventsRoute(app: App, ctx: TenantContext) {
         headers: EventStreamHeaders,
         response: {
           200: { description: 'The event stream.', content: { 'text/event-stream': { schema: Type.String() } } },
-          ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'INVALID_ADMIN_AUTH', 'SCOPE_EXCEEDED', 'WORKSPACE_NOT_FOUND'),
+          ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'INVALID_ADMIN_AUTH', 'SCOPE_EXCEEDED', 'WORKSPACE_NOT_FOUND', 'STREAM_LIMIT'),
         },
       },
     },
@@ -47,7 +47,7 @@ export default function streamEventsRoute(app: App, ctx: TenantContext) {
         if (!canSeeWorkspace(principal, workspaceId)) throw new DomainError('WORKSPACE_NOT_FOUND');
       }
       const lastEventId = resumePoint(request.headers['last-event-id'], request.query.last_event_id);
-      return sendEventStream(request, reply, ctx, { workspaceId, lastEventId, open });
+      return sendEventStream(request, reply, ctx, { workspaceId, lastEventId });
     },
   );
 }

@@ -5,11 +5,11 @@ import { AUTH_ERRORS, errorResponses } from '../../../core/http/responses.js';
 import type { TenantContext } from '../../context.js';
 import { WorkspaceIdParams } from '../../workspaces/schemas.js';
 import { getWorkspace } from '../../workspaces/store.js';
-import { resumePoint, sendEventStream, trackEventStreams } from '../sse.js';
+import { resumePoint } from '../sse.js';
+import { sendEventStream } from '../stream-registry.js';
 import { EVENT_STREAM_DESCRIPTION, EventStreamHeaders } from './schemas.js';
 
 export default function streamWorkspaceEventsRoute(app: App, ctx: TenantContext) {
-  const open = trackEventStreams(app);
   app.get(
     '/workspaces/:id/events/stream',
     {
@@ -29,7 +29,7 @@ export default function streamWorkspaceEventsRoute(app: App, ctx: TenantContext)
         headers: EventStreamHeaders,
         response: {
           200: { description: 'The event stream.', content: { 'text/event-stream': { schema: Type.String() } } },
-          ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'INVALID_WORKSPACE_AUTH', 'WORKSPACE_NOT_FOUND'),
+          ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'INVALID_WORKSPACE_AUTH', 'WORKSPACE_NOT_FOUND', 'STREAM_LIMIT'),
         },
       },
     },
@@ -37,7 +37,7 @@ export default function streamWorkspaceEventsRoute(app: App, ctx: TenantContext)
       const workspaceId = request.params.id.toLowerCase();
       if (!(await getWorkspace(ctx.db, workspaceId))) throw new DomainError('WORKSPACE_NOT_FOUND');
       const lastEventId = resumePoint(request.headers['last-event-id'], request.query.last_event_id);
-      return sendEventStream(request, reply, ctx, { workspaceId, lastEventId, open });
+      return sendEventStream(request, reply, ctx, { workspaceId, lastEventId });
     },
   );
 }

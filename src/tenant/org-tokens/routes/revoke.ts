@@ -24,6 +24,8 @@ export default function revokeOrgTokenRoute(app: App, ctx: TenantContext) {
     async (request, reply) => {
       await revokeOrgTokenById(ctx.db, request.principal!, request.params.id, auditEventForReply(reply, 200));
       request.auditWritten = true;
+      // Its open event streams end now, not at their next re-verification.
+      ctx.streams.credentialRevoked(request.params.id);
       return { revoked: request.params.id };
     },
   );

@@ -55,6 +55,8 @@ export default function rotateOrgTokenRoute(app: App, ctx: TenantContext) {
         auditEventForReply(reply, 200),
       );
       request.auditWritten = true;
+      // Revoked now (grace 0): its open event streams end now. With a grace period they end when it expires.
+      if ((request.body.grace_seconds ?? 3600) === 0) ctx.streams.credentialRevoked(request.params.id);
       return {
         ...presentOrgToken(result.row),
         auth_token: result.plaintext,

@@ -28,6 +28,8 @@ export default function revokeWorkspaceTokenRoute(app: App, ctx: TenantContext) 
     async (request, reply) => {
       await revokeWorkspaceTokenById(ctx.db, request.params.id.toLowerCase(), request.params.tokenId, auditEventForReply(reply, 200));
       request.auditWritten = true;
+      // Its open event streams end now, not at their next re-verification.
+      ctx.streams.credentialRevoked(request.params.tokenId);
       return { status: 'revoked' as const, id: request.params.tokenId };
     },
   );

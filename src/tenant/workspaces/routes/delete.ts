@@ -37,6 +37,8 @@ export default function deleteWorkspaceRoute(app: App, ctx: TenantContext) {
       );
       request.auditWritten = true;
       await ctx.lifecycle.removed(removedIds);
+      // Their event streams get the WORKSPACE_REMOVED just recorded, then end.
+      ctx.streams.workspacesRemoved(removedIds);
       return { status: 'removed' as const, id, cascade_deleted: removedIds.length - 1 };
     },
   );
