@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { MEMBER_ROLES, ORG_STATUSES, PLAN_IDS, type MemberRole, type OrgStatus, type PlanId } from '../db/schema.js';
+import { Text } from '../../core/http/input.js';
 
 /** A closed string union as one schema, keeping its TypeScript literal type. */
 export function literalUnion<T extends string>(values: readonly T[], options: Record<string, unknown> = {}) {
@@ -17,7 +18,7 @@ export const Slug = Type.String({
 export const MemberRoleSchema = literalUnion<MemberRole>(MEMBER_ROLES, { 'x-error': `must be one of ${MEMBER_ROLES.join(', ')}` });
 export const PlanSchema = literalUnion<PlanId>(PLAN_IDS, { 'x-error': `must be one of ${PLAN_IDS.join(', ')}` });
 
-export const OrgName = Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\u0000-\\u001f\\u007f]*\\S[^\\u0000-\\u001f\\u007f]*$', 'x-error': 'must be 1-100 characters, not blank, without control characters' });
+export const OrgName = Text({ minLength: 1, maxLength: 100, pattern: '^[^\\u0000-\\u001f\\u007f]*\\S[^\\u0000-\\u001f\\u007f]*$', 'x-error': 'must be 1-100 characters, not blank, without control characters' });
 
 export const Organization = Type.Object(
   {
