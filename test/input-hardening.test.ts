@@ -147,6 +147,17 @@ forEachDatabase('input hardening: tenant', (kind) => {
     }
   }
 
+  // Found by test/fuzz.test.ts: errors the router raises before any hook ran carried no X-Request-Id header.
+  for (const url of ['/workspaces/%ZZ', `/workspaces/${'x'.repeat(300)}`, '/workspaces/%ED%A0%80']) {
+    it(`GET ${url.slice(0, 40)}: a malformed path is 400 with X-Request-Id matching the body's request_id`, async () => {
+      const res = await t.app.inject({ method: 'GET', url, headers: t.admin() });
+      assert.equal(res.statusCode, 400, res.body);
+      assert.equal(res.json().code, 'VALIDATION_FAILED');
+      assert.equal(typeof res.headers['x-request-id'], 'string');
+      assert.equal(res.json().request_id, res.headers['x-request-id']);
+    });
+  }
+
   const outOfRange: Array<[string, string]> = [
     ['/events?before=1e309', 'before'],
     ['/events?before=99999999999999999999', 'before'],
@@ -196,6 +207,13 @@ forEachDatabase('input hardening: control plane', (kind) => {
       });
     }
   }
+
+  it('GET /api/v1/orgs/%ZZ: a malformed path is 400 with X-Request-Id matching the body\'s request_id', async () => {
+    const res = await cp.app.inject({ method: 'GET', url: '/api/v1/orgs/%ZZ', headers: cp.as(user) });
+    assert.equal(res.statusCode, 400, res.body);
+    assert.equal(typeof res.headers['x-request-id'], 'string');
+    assert.equal(res.json().request_id, res.headers['x-request-id']);
+  });
 
   for (const [url, field] of [
     ['/api/v1/admin/audit?cursor=99999999999999999999', 'cursor'],

@@ -194,12 +194,13 @@ export async function createBaseApp(opts: BaseAppOptions): Promise<BaseApp> {
     },
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
     // Errors the router raises before any route runs (a malformed URL, an over-long path segment) get the one
-    // error body too, never Fastify's own shape.
+    // error body too, never Fastify's own shape. No onRequest hook has run, so the request id header is set here.
     frameworkErrors: (error, _request, reply) => {
       const tooLong = (error as { code?: string }).code === 'FST_ERR_MAX_PARAM_LENGTH';
       const message = tooLong ? 'a path segment is too long (at most 200 characters)' : 'malformed URL';
       void (reply as unknown as FastifyReply)
         .code(400)
+        .header('x-request-id', reply.request.id)
         .type('application/json')
         .send(errorBody('VALIDATION_FAILED', reply.request.id, message));
     },
