@@ -11,8 +11,10 @@
  * - the audit tables (`audit_*`): every authenticated request is recorded, refused ones included (DESIGN.md §5);
  * - `last_used_at` columns: a credential presented with a refused request was still used (written behind, once a
  *   second, by the usage tracker — so it may land during any later case).
- * Nothing else writes in the background here: the tenant keeps workspaces as records (WORKSPACE_PROVISIONER=none,
- * and it never starts the lifecycle sweeper in-process), the control plane's session sweeper runs hourly.
+ * Nothing else writes in the background here, by configuration: the tenant keeps workspaces as records
+ * (WORKSPACE_PROVISIONER=none: nothing is spawned, restarted or timed out), and its lifecycle sweeper, which runs
+ * once the tenant listens, only marks workspaces offline after HEARTBEAT_TTL_SECONDS without a heartbeat — set to
+ * an hour here, longer than the run. The control plane's session sweeper runs hourly.
  *
  * Cases per route: `FUZZ_RUNS` (default 6); a failure prints fast-check's seed, replayed with `FUZZ_SEED`.
  */
@@ -64,7 +66,7 @@ forEachDatabase('fuzz: tenant, every route', (kind) => {
 
   before(async () => {
     // Listening: event streams are sent over real HTTP (inject would wait for a stream that never ends).
-    t = await startTestTenant(kind, { listen: true });
+    t = await startTestTenant(kind, { listen: true, env: { HEARTBEAT_TTL_SECONDS: '3600' } });
     const parent = await t.createWorkspace({ external: true });
     ws = [parent, await t.createWorkspace(), await t.createWorkspace({ external: true, parent_id: parent.id })];
     keys = [await t.mintKey({ name: 'fuzz-a' }), await t.mintKey({ name: 'fuzz-b', role: 'reader' })];
