@@ -104,6 +104,19 @@ forEachDatabase('fuzz: tenant, every route', (kind) => {
   });
   after(() => t?.close());
 
+  it('the checksum sees any changed row, and not a last_used_at write (so the no-change check can fail)', async () => {
+    const checksum = await checksummer(t.db as unknown as Kysely<never>, CHECKSUM);
+    const start = await checksum();
+    await t.db.updateTable('org_api_tokens').set({ last_used_at: new Date() }).where('id', '=', keys[0]!.id).execute();
+    assert.deepEqual(await checksum(), start);
+    await t.db.updateTable('workspaces').set({ role: 'checksum-probe' }).where('id', '=', ws[1]!.id).execute();
+    const changed = await checksum();
+    assert.notEqual(changed['workspaces'], start['workspaces']);
+    assert.equal(changed['org_api_tokens'], start['org_api_tokens']);
+    await t.db.updateTable('workspaces').set({ role: null }).where('id', '=', ws[1]!.id).execute();
+    assert.deepEqual(await checksum(), start);
+  });
+
   it('fuzzes every route the tenant serves (schemas from its served OpenAPI document)', async (ctx) => {
     const catalog = new Set(t.app.routeCatalog.map((r) => `${r.method} ${r.url}`));
     assert.deepEqual(new Set(routes.map((r) => `${r.method} ${r.url}`)), catalog);
