@@ -5,6 +5,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { workerData } from 'node:worker_threads';
 import { fullFormats } from 'ajv-formats/dist/formats.js';
+import { isStorableText, TEXT_FORMAT } from '../../src/core/http/input.js';
 import { describeInput, materialize, PatternAnalysis, type AdversarialInput } from './regex-safety.js';
 import type { TimingTarget } from './regex-timer.js';
 
@@ -15,7 +16,8 @@ function prepare(t: TimingTarget): { test: (s: string) => unknown; inputs: Adver
     const re = new RegExp(t.pattern, t.flags);
     return { test: (s) => re.test(s), inputs: new PatternAnalysis(t.pattern, t.flags).adversarialInputs() };
   }
-  const format = (fullFormats as Record<string, unknown>)[t.name];
+  // Our own format (src/core/http/input.ts) is checked by code, like ajv's code formats.
+  const format = t.name === TEXT_FORMAT ? isStorableText : (fullFormats as Record<string, unknown>)[t.name];
   if (format instanceof RegExp) return prepare({ kind: 'pattern', pattern: format.source, flags: format.flags });
   const validate = typeof format === 'function' ? format : (format as { validate?: unknown } | undefined)?.validate;
   if (typeof validate !== 'function') throw new Error(`unknown format ${t.name}`);

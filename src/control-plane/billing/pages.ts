@@ -9,6 +9,7 @@ import { originAllowed } from '../auth/hooks.js';
 import type { ControlPlaneContext } from '../context.js';
 import { API_PREFIX, type ControlPlaneRouteRegistrar } from '../routes.js';
 import { escapeHtml, paragraph, sendPage } from './html.js';
+import { Text } from '../../core/http/input.js';
 
 /** A form is a handful of short fields. */
 export const FORM_BODY_LIMIT = 4096;
@@ -27,7 +28,7 @@ export function parseForm(text: string): Record<string, string> {
 }
 
 /** Page params: any short id; one that is malformed is simply not found. */
-export const PageParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export const PageParams = Type.Object({ id: Text({ minLength: 1, maxLength: 64 }) });
 
 /** The signed-in user, set as the request's principal so the request is audited; none → the sign-in page (401). */
 export async function pagePrincipal(ctx: ControlPlaneContext, request: FastifyRequest): Promise<SessionPrincipal> {

@@ -4,6 +4,7 @@ import { BILLING_SESSION_KINDS, PLAN_IDS, type BillingSessionKind, type PlanId }
 import { literalUnion, Organization } from '../orgs/schemas.js';
 import { TOPUP } from './plans.js';
 import type { BillingSession, Invoice } from './provider.js';
+import { Text } from '../../core/http/input.js';
 
 /**
  * A closed set of strings as one `enum` keyword, so a wrong value is reported with the field's own message
@@ -23,7 +24,7 @@ export const AnyPlanSchema = stringEnum<PlanId>(PLAN_IDS);
  * A page to send the browser back to. Only targets on this site or a tenant host pass (checked with safeReturnTo
  * in the service; the message names the field); the schema bounds the size.
  */
-export const ReturnUrl = Type.String({ minLength: 1, maxLength: 2048, description: 'A path on this site, or an absolute URL on it or on a tenant host (`*.<TENANT_DOMAIN>`).' });
+export const ReturnUrl = Text({ minLength: 1, maxLength: 2048, description: 'A path on this site, or an absolute URL on it or on a tenant host (`*.<TENANT_DOMAIN>`).' });
 
 export const TopupCredits = Type.Integer({
   minimum: TOPUP.min_credits,

@@ -1,9 +1,10 @@
 import { Type, type Static } from 'typebox';
+import { Text } from '../../core/http/input.js';
 
 export const Email = Type.String({ format: 'email', maxLength: 254, 'x-error': 'must be an email address' });
 /** Long passphrases are welcome; the cap only bounds the hashing work one request can cause. */
-export const Password = Type.String({ minLength: 10, maxLength: 256, 'x-error': { minLength: 'password must be at least 10 characters', maxLength: 'password must be at most 256 characters' } });
-export const DisplayName = Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\u0000-\\u001f\\u007f]*$', 'x-error': 'must be 1-100 characters without control characters' });
+export const Password = Text({ minLength: 10, maxLength: 256, 'x-error': { minLength: 'password must be at least 10 characters', maxLength: 'password must be at most 256 characters' } });
+export const DisplayName = Text({ minLength: 1, maxLength: 100, pattern: '^[^\\u0000-\\u001f\\u007f]*$', 'x-error': 'must be 1-100 characters without control characters' });
 
 export const CurrentUser = Type.Object({
   user_id: Type.String(),
@@ -21,4 +22,4 @@ export const SignedIn = Type.Object({
 });
 
 /** Where to go after sign-in: a path on this site or a URL on it or on a tenant host, never elsewhere. */
-export const ReturnTo = Type.String({ maxLength: 2048 });
+export const ReturnTo = Text({ maxLength: 2048 });

@@ -2,12 +2,13 @@ import { Type, type Static } from 'typebox';
 import { idPattern } from '../../core/ids.js';
 import { MEMBER_ROLES, type MemberRole } from '../db/schema.js';
 import { MemberRoleSchema, Slug } from '../orgs/schemas.js';
+import { Text } from '../../core/http/input.js';
 
 /**
  * A member's user id as it appears in `org_members`: a user id (`usr_…`) or the opaque owner id an admin-created
  * org was given (`e2e-runner:<slug>`), so the same rule as the admin create-org body (every member can be named).
  */
-export const MemberUserId = Type.String({
+export const MemberUserId = Text({
   minLength: 1,
   maxLength: 200,
   pattern: '^[^\\u0000-\\u001f\\u007f\\s]+$',

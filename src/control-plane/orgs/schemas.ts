@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { MEMBER_ROLES, ORG_STATUSES, PLAN_IDS, type MemberRole, type OrgStatus, type PlanId } from '../db/schema.js';
+import { Text } from '../../core/http/input.js';
 
 /** A closed string union as one schema, keeping its TypeScript literal type. */
 export function literalUnion<T extends string>(values: readonly T[], options: Record<string, unknown> = {}) {
@@ -24,7 +25,7 @@ export const PlanSchema = literalUnion<PlanId>(PLAN_IDS, { 'x-error': `must be o
  * issue 7 item 3) and let one control character through as its `\S`.
  */
 export const ORG_NAME_PATTERN = '^[^\\S\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$';
-export const OrgName = Type.String({ minLength: 1, maxLength: 100, pattern: ORG_NAME_PATTERN, 'x-error': 'must be 1-100 characters, not blank, without control characters' });
+export const OrgName = Text({ minLength: 1, maxLength: 100, pattern: ORG_NAME_PATTERN, 'x-error': 'must be 1-100 characters, not blank, without control characters' });
 
 export const Organization = Type.Object(
   {

@@ -2,12 +2,13 @@ import type { Kysely, SelectQueryBuilder } from 'kysely';
 import { Type, type Static } from 'typebox';
 import { renderAuditLine, type AuditRow } from './chain.js';
 import type { AuditSchema } from './schema.js';
+import { Text } from '../http/input.js';
 
 export const AuditFilterQuery = Type.Object({
-  actor: Type.Optional(Type.String({ maxLength: 200, description: 'Exact actor, e.g. `org-token:mola_k7x9p2q4` or `admin-token`.' })),
-  credential_id: Type.Optional(Type.String({ maxLength: 64, description: 'Exact credential id, e.g. `tok_…`.' })),
+  actor: Type.Optional(Text({ maxLength: 200, description: 'Exact actor, e.g. `org-token:mola_k7x9p2q4` or `admin-token`.' })),
+  credential_id: Type.Optional(Text({ maxLength: 64, description: 'Exact credential id, e.g. `tok_…`.' })),
   method: Type.Optional(Type.String({ pattern: '^[A-Z]{3,7}$', 'x-error': 'must be an upper-case HTTP method' })),
-  path: Type.Optional(Type.String({ maxLength: 500, description: 'Path prefix, e.g. `/org/tokens`.' })),
+  path: Type.Optional(Text({ maxLength: 500, description: 'Path prefix, e.g. `/org/tokens`.' })),
   status: Type.Optional(Type.Integer({ minimum: 100, maximum: 599 })),
   since: Type.Optional(Type.String({ format: 'date-time', 'x-error': 'must be an RFC 3339 date-time' })),
   until: Type.Optional(Type.String({ format: 'date-time', 'x-error': 'must be an RFC 3339 date-time' })),

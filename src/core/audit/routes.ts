@@ -5,6 +5,7 @@ import { Type } from 'typebox';
 import type { App } from '../http/app.js';
 import { errorResponses } from '../http/responses.js';
 import type { ErrorCode } from '../errors.js';
+import { BIGINT_SAFE_MAX } from '../http/input.js';
 import { verifyChain } from './chain.js';
 import { AuditEvent, AuditFilterQuery, iterateAudit, presentAuditRow, queryAudit } from './query.js';
 import type { AuditSchema } from './schema.js';
@@ -44,7 +45,7 @@ export function registerAuditRoutes(app: App, o: AuditRouteOptions): void {
         querystring: Type.Object({
           ...AuditFilterQuery.properties,
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
-          cursor: Type.Optional(Type.Integer({ minimum: 1, description: '`next_cursor` from the previous page.' })),
+          cursor: Type.Optional(Type.Integer({ minimum: 1, maximum: BIGINT_SAFE_MAX, description: '`next_cursor` from the previous page.' })),
         }),
         response: {
           200: Type.Object({ events: Type.Array(AuditEvent), count: Type.Integer(), next_cursor: Type.Union([Type.Integer(), Type.Null()]) }),

@@ -1,6 +1,6 @@
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -10,6 +10,7 @@ import { Type } from 'typebox';
 import { DomainError, ERROR_CODES, errorBody, type ErrorCode } from '../errors.js';
 import { isDatastoreOutage } from '../db/index.js';
 import { ulid } from '../ids.js';
+import { addInputKeywords, TEXT_FORMAT, TEXT_FORMAT_MESSAGE } from './input.js';
 import './types.js';
 
 export type App = FastifyInstance<
@@ -55,12 +56,43 @@ const addFormats: FormatsPlugin =
  * 9.9 s (issue 7 item 3). Every missing required field is still named: see `describeValidationErrors`.
  */
 export function buildValidators() {
-  const common = { allErrors: false, strict: false, useDefaults: true, verbose: true, removeAdditional: false } as const;
+  // strictNumbers: NaN and ±Infinity are not numbers (a query string's `1e309` coerces to Infinity, which would
+  // otherwise pass `type: integer` and reach SQL).
+  const common = { allErrors: false, strict: false, strictNumbers: true, useDefaults: true, verbose: true, removeAdditional: false } as const;
   const body = new Ajv({ ...common, coerceTypes: false });
   const text = new Ajv({ ...common, coerceTypes: 'array' });
-  addFormats(body);
-  addFormats(text);
+  for (const ajv of [body, text]) {
+    addFormats(ajv);
+    addInputKeywords(ajv);
+  }
   return { body, text };
+}
+
+/**
+ * Ajv coerces a query string's `1e309` to Infinity and then, under strictNumbers, skips every numeric keyword
+ * for it (they only apply to finite numbers) without reporting the coerced value as a type error: the value
+ * passes `type: integer, maximum: …` and reaches SQL. So text parts (query, params, headers) are re-checked after
+ * coercion; a JSON body needs no such step (no coercion, and strictNumbers refuses a parsed `1e309` outright).
+ */
+function refuseNonFiniteAfterCoercion(validate: ValidateFunction): ValidateFunction {
+  const wrapped = ((data: unknown, ctx?: Parameters<ValidateFunction>[1]) => {
+    if (!validate(data, ctx)) {
+      wrapped.errors = validate.errors;
+      return false;
+    }
+    wrapped.errors = null;
+    if (data === null || typeof data !== 'object') return true;
+    for (const [key, value] of Object.entries(data)) {
+      if ([value].flat().some((v) => typeof v === 'number' && !Number.isFinite(v))) {
+        wrapped.errors = [{ instancePath: `/${key}`, schemaPath: '#/type', keyword: 'type', params: { type: 'number' }, message: 'must be a finite number' }];
+        return false;
+      }
+    }
+    return true;
+  }) as ValidateFunction;
+  // Fastify hands Ajv the request as parent data (so defaults and coercions land) only when it sees schemaEnv.
+  Object.assign(wrapped, { schemaEnv: validate.schemaEnv, schema: validate.schema, errors: null });
+  return wrapped;
 }
 
 function fieldName(instancePath: string): string {
@@ -117,7 +149,8 @@ export function describeValidationErrors(errors: readonly ErrorObject[], where: 
       } else {
         const custom = (e.parentSchema as { 'x-error'?: string | Record<string, string> } | undefined)?.['x-error'];
         const text = typeof custom === 'string' ? `${field || where} ${custom}` : custom?.[e.keyword];
-        problem = text ?? `${field || where} ${e.message ?? 'is invalid'}`;
+        const fallback = e.keyword === 'format' && (e.params as { format?: string }).format === TEXT_FORMAT ? TEXT_FORMAT_MESSAGE : e.message;
+        problem = text ?? `${field || where} ${fallback ?? 'is invalid'}`;
       }
       if (e.keyword !== 'required') onlyMissing = false;
       if (!fields.includes(field)) fields.push(field);
@@ -158,8 +191,8 @@ export interface RouteCatalogEntry {
   /** Undefined on open routes (no auth tier). */
   minRole: string | undefined;
   orgWide: boolean;
-  /** The route's schema as registered (body, querystring, params, headers, responses): for checks over every route. */
-  schema: unknown;
+  /** The route's schemas as registered (params, querystring, headers, body, responses): for checks over every route. */
+  schema?: { params?: unknown; querystring?: unknown; headers?: unknown; body?: unknown; response?: unknown; hide?: boolean };
 }
 
 export interface BaseApp {
@@ -187,12 +220,13 @@ export async function createBaseApp(opts: BaseAppOptions): Promise<BaseApp> {
     },
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
     // Errors the router raises before any route runs (a malformed URL, an over-long path segment) get the one
-    // error body too, never Fastify's own shape.
+    // error body too, never Fastify's own shape. No onRequest hook has run, so the request id header is set here.
     frameworkErrors: (error, _request, reply) => {
       const tooLong = (error as { code?: string }).code === 'FST_ERR_MAX_PARAM_LENGTH';
       const message = tooLong ? 'a path segment is too long (at most 200 characters)' : 'malformed URL';
       void (reply as unknown as FastifyReply)
         .code(400)
+        .header('x-request-id', reply.request.id)
         .type('application/json')
         .send(errorBody('VALIDATION_FAILED', reply.request.id, message));
     },
@@ -200,8 +234,9 @@ export async function createBaseApp(opts: BaseAppOptions): Promise<BaseApp> {
 
   const validators = buildValidators();
   app.setValidatorCompiler(({ schema, httpPart }) => {
-    const ajv = httpPart === 'body' ? validators.body : validators.text;
-    return ajv.compile(schema as object) as ReturnType<Parameters<App['setValidatorCompiler']>[0]>;
+    type Compiled = ReturnType<Parameters<App['setValidatorCompiler']>[0]>;
+    if (httpPart === 'body') return validators.body.compile(schema as object) as Compiled;
+    return refuseNonFiniteAfterCoercion(validators.text.compile(schema as object)) as Compiled;
   });
 
   // Every route the app serves, for the security suite's "is every protected route covered?" check and the docs.
@@ -210,7 +245,7 @@ export async function createBaseApp(opts: BaseAppOptions): Promise<BaseApp> {
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
       if (method === 'HEAD') continue;
-      routeCatalog.push({ method, url: route.url, minRole: route.config?.minRole, orgWide: route.config?.orgWide === true, schema: route.schema });
+      routeCatalog.push({ method, url: route.url, minRole: route.config?.minRole, orgWide: route.config?.orgWide === true, schema: route.schema as RouteCatalogEntry['schema'] });
     }
   });
 

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { ValidationError } from '../../core/errors.js';
 import { isUuid } from '../../core/ids.js';
+import { Text } from '../../core/http/input.js';
 
 /**
  * Secret keys are environment variable names. The reference accepts any key (spec §3.7); we refuse what could
@@ -23,7 +24,7 @@ export const SecretSetRequest = Type.Object(
   {
     key: SecretKey,
     // Write-only: no response schema of this domain has a `value` field, so a value can never be serialized out.
-    value: Type.String({ minLength: 1, maxLength: SECRET_VALUE_MAX, description: 'The secret value, 1 to 65536 characters. Never returned.' }),
+    value: Text({ minLength: 1, maxLength: SECRET_VALUE_MAX, description: 'The secret value, 1 to 65536 characters. Never returned.' }),
   },
   { additionalProperties: false },
 );

@@ -9,6 +9,7 @@ import { Organization, OrgName, Slug } from '../../orgs/schemas.js';
 import { assertSlugAvailable, assertSlugNotTombstoned, createOrg } from '../../orgs/service.js';
 import { findOrgBySlug } from '../../orgs/store.js';
 import { ADMIN_ERRORS } from '../errors.js';
+import { Text } from '../../../core/http/input.js';
 
 /**
  * Strict on purpose (reference §2.4): a stale field such as `is_staging` must fail loudly, not be ignored and
@@ -18,7 +19,7 @@ export const AdminCreateOrgRequest = Type.Object(
   {
     slug: Slug,
     name: OrgName,
-    owner_user_id: Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f\\s]+$', 'x-error': 'must be 1-200 characters without spaces or control characters', description: 'Opaque owner id (a user id, or a CI convention such as `e2e-runner:<slug>`).' }),
+    owner_user_id: Text({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f\\s]+$', 'x-error': 'must be 1-200 characters without spaces or control characters', description: 'Opaque owner id (a user id, or a CI convention such as `e2e-runner:<slug>`).' }),
     provider: Type.Optional(Type.String({ maxLength: 64, pattern: '^[a-z0-9][a-z0-9-]*$', 'x-error': 'must be a lowercase provider name' })),
   },
   { additionalProperties: false },

@@ -8,13 +8,14 @@ import type { ControlPlaneContext } from '../../context.js';
 import { Email, SignedIn } from '../schemas.js';
 import { startSession } from '../service.js';
 import { findUserByEmail, normalizeEmail } from '../store.js';
+import { Text } from '../../../core/http/input.js';
 
 export const LoginRequest = Type.Object(
   {
     email: Email,
     // Any length is checked against the hash (an old account may predate today's rules), within the work cap.
-    password: Type.String({ minLength: 1, maxLength: 256 }),
-    name: Type.Optional(Type.String({ maxLength: 100, description: 'Accepted for symmetry with signup; ignored.' })),
+    password: Text({ minLength: 1, maxLength: 256 }),
+    name: Type.Optional(Text({ maxLength: 100, description: 'Accepted for symmetry with signup; ignored.' })),
   },
   { additionalProperties: false },
 );

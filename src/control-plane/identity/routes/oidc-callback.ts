@@ -8,14 +8,15 @@ import type { ControlPlaneContext } from '../../context.js';
 import { OIDC_STATE_COOKIE, oidcStateCookie } from '../oidc.js';
 import { signInWithOidc } from '../service.js';
 import { Redirect } from './oidc-login.js';
+import { Text } from '../../../core/http/input.js';
 
 /** What the provider appends (RFC 6749 §4.1.2, RFC 9207 `iss`); providers may add more, which are passed on. */
 export const OidcCallbackQuery = Type.Object({
-  code: Type.Optional(Type.String({ maxLength: 4096 })),
-  state: Type.Optional(Type.String({ maxLength: 512 })),
-  iss: Type.Optional(Type.String({ maxLength: 2048 })),
-  error: Type.Optional(Type.String({ maxLength: 256 })),
-  error_description: Type.Optional(Type.String({ maxLength: 4096 })),
+  code: Type.Optional(Text({ maxLength: 4096 })),
+  state: Type.Optional(Text({ maxLength: 512 })),
+  iss: Type.Optional(Text({ maxLength: 2048 })),
+  error: Type.Optional(Text({ maxLength: 256 })),
+  error_description: Type.Optional(Text({ maxLength: 4096 })),
 });
 export type OidcCallbackQuery = Static<typeof OidcCallbackQuery>;
 

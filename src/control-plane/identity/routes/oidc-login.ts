@@ -7,9 +7,10 @@ import type { ControlPlaneContext } from '../../context.js';
 import { OIDC_STATE_TTL_SECONDS, oidcStateCookie } from '../oidc.js';
 import { safeReturnTo } from '../return-to.js';
 import { ReturnTo } from '../schemas.js';
+import { Text } from '../../../core/http/input.js';
 
 export const OidcBeginQuery = Type.Object({
-  provider: Type.Optional(Type.String({ maxLength: 64, description: 'The identity provider (OIDC_PROVIDER_NAME); default: the configured one.' })),
+  provider: Type.Optional(Text({ maxLength: 64, description: 'The identity provider (OIDC_PROVIDER_NAME); default: the configured one.' })),
   return_to: Type.Optional({ ...ReturnTo, description: 'Where to land after sign-in: a path on this site, or a URL on it or on a tenant host with the same scheme.' }),
 });
 export type OidcBeginQuery = Static<typeof OidcBeginQuery>;

@@ -8,6 +8,7 @@ import type { SessionPrincipal } from '../../auth/authenticator.js';
 import type { ControlPlaneContext } from '../../context.js';
 import { acceptTerms } from '../store.js';
 import { SESSION_ERRORS } from './me.js';
+import { Text } from '../../../core/http/input.js';
 
 const TermsStatus = Type.Object({
   accepted: Type.Boolean({ description: 'True once the current version has been accepted.' }),
@@ -44,7 +45,7 @@ export function acceptTermsRoute(app: App, ctx: ControlPlaneContext) {
         summary: 'Accept the current terms of service',
         description: 'Creating an org answers 412 until this is done. `version`, when sent, must be the current one (so a stale page cannot accept terms it did not show).',
         security: [{ session: [] }],
-        body: Type.Object({ version: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false }),
+        body: Type.Object({ version: Type.Optional(Text({ maxLength: 64 })) }, { additionalProperties: false }),
         response: { 200: TermsStatus, ...errorResponses(...SESSION_ERRORS, 'VALIDATION_FAILED', 'ORIGIN_FORBIDDEN') },
       },
     },

@@ -1,3 +1,4 @@
+import { Text } from '../../../core/http/input.js';
 import { Type, type Static } from 'typebox';
 import { auditEventForReply } from '../../../core/audit/request.js';
 import type { App } from '../../../core/http/app.js';
@@ -8,7 +9,7 @@ import { verifyEmail } from '../verification.js';
 import { SESSION_ERRORS } from './me.js';
 
 /** The token is long enough to be any credential; a malformed one is simply an unusable link. */
-export const VerificationToken = Type.String({
+export const VerificationToken = Text({
   minLength: 1,
   maxLength: 256,
   'x-error': 'must be the verification token (molv_…)',

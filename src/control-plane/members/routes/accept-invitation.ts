@@ -8,10 +8,11 @@ import { SESSION_ERRORS } from '../../identity/routes/me.js';
 import { presentOrg } from '../../orgs/present.js';
 import { MemberRoleSchema, Organization } from '../../orgs/schemas.js';
 import { acceptInvitation } from '../service.js';
+import { Text } from '../../../core/http/input.js';
 
 export const AcceptInvitationRequest = Type.Object(
   {
-    token: Type.String({ minLength: 1, maxLength: 256, 'x-error': 'must be the invite token (moli_…)', description: 'The `invite_token` from the invitation (`moli_…`).' }),
+    token: Text({ minLength: 1, maxLength: 256, 'x-error': 'must be the invite token (moli_…)', description: 'The `invite_token` from the invitation (`moli_…`).' }),
   },
   { additionalProperties: false },
 );

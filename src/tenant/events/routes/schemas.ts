@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { EVENT_TYPES } from '../bus.js';
+import { BIGINT_SAFE_MAX, Text } from '../../../core/http/input.js';
 
 /** One stored event, in the reference's shape (`GET /events`, spec §7); `id` is also the stream's cursor. */
 export const StoredEvent = Type.Object({
@@ -13,13 +14,13 @@ export type StoredEvent = Static<typeof StoredEvent>;
 
 export const EventListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'At most this many events (default 100, as the reference).' })),
-  before: Type.Optional(Type.Integer({ minimum: 1, description: 'Only events with a smaller id: pass the last id of a page for the next one.' })),
+  before: Type.Optional(Type.Integer({ minimum: 1, maximum: BIGINT_SAFE_MAX, description: 'Only events with a smaller id: pass the last id of a page for the next one.' })),
 });
 export type EventListQuery = Static<typeof EventListQuery>;
 
 /** How a stream resumes; the header is what an EventSource sends when it reconnects. */
 export const EventStreamHeaders = Type.Object({
-  'last-event-id': Type.Optional(Type.String({ description: 'Resume after this event id: every later event is sent first, in order.' })),
+  'last-event-id': Type.Optional(Text({ description: 'Resume after this event id: every later event is sent first, in order.' })),
 });
 
 export const EVENT_STREAM_DESCRIPTION =

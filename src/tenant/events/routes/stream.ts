@@ -8,10 +8,11 @@ import { WorkspaceId } from '../../workspaces/schemas.js';
 import { resumePoint } from '../sse.js';
 import { sendEventStream } from '../stream-registry.js';
 import { EVENT_STREAM_DESCRIPTION, EventStreamHeaders } from './schemas.js';
+import { Text } from '../../../core/http/input.js';
 
 export const EventStreamQuery = Type.Object({
   workspace_id: Type.Optional(WorkspaceId),
-  last_event_id: Type.Optional(Type.String({ description: 'As the Last-Event-ID header, for a first connection; the header wins.' })),
+  last_event_id: Type.Optional(Text({ description: 'As the Last-Event-ID header, for a first connection; the header wins.' })),
 });
 
 export default function streamEventsRoute(app: App, ctx: TenantContext) {

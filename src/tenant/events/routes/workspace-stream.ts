@@ -8,6 +8,7 @@ import { getWorkspace } from '../../workspaces/store.js';
 import { resumePoint } from '../sse.js';
 import { sendEventStream } from '../stream-registry.js';
 import { EVENT_STREAM_DESCRIPTION, EventStreamHeaders } from './schemas.js';
+import { Text } from '../../../core/http/input.js';
 
 export default function streamWorkspaceEventsRoute(app: App, ctx: TenantContext) {
   app.get(
@@ -24,7 +25,7 @@ export default function streamWorkspaceEventsRoute(app: App, ctx: TenantContext)
         security: [{ orgApiKey: [] }, { adminToken: [] }, { workspaceToken: [] }, { session: [] }],
         params: WorkspaceIdParams,
         querystring: Type.Object({
-          last_event_id: Type.Optional(Type.String({ description: 'As the Last-Event-ID header, for a first connection; the header wins.' })),
+          last_event_id: Type.Optional(Text({ description: 'As the Last-Event-ID header, for a first connection; the header wins.' })),
         }),
         headers: EventStreamHeaders,
         response: {

@@ -7,12 +7,13 @@ import type { TenantContext } from '../../context.js';
 import { presentOrgToken } from '../present.js';
 import { MINT_WARNING, MintedOrgToken, RoleSchema, WorkspaceBinding } from '../schemas.js';
 import { mintOrgToken } from '../service.js';
+import { Text } from '../../../core/http/input.js';
 
 export const OrgTokenMintRequest = Type.Object(
   {
     name: Type.Optional(
       Type.Union([
-        Type.String({
+        Text({
           maxLength: 100,
           pattern: '^[^\\u0000-\\u001f\\u007f]*$',
           // The reference's exact words for the length rule (§3.9); clients match on them.

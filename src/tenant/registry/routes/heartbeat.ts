@@ -5,17 +5,18 @@ import { UUID_PATTERN } from '../../../core/ids.js';
 import { recordReportedSpend } from '../../budgets/store.js';
 import type { TenantContext } from '../../context.js';
 import { authenticateRuntime } from '../auth.js';
+import { INT4_MAX, Text } from '../../../core/http/input.js';
 
 export const HeartbeatRequest = Type.Object(
   {
     workspace_id: Type.String({ pattern: UUID_PATTERN, 'x-error': 'must be a workspace UUID' }),
     error_rate: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
-    sample_error: Type.Optional(Type.Union([Type.String({ maxLength: 4000 }), Type.Null()])),
-    active_tasks: Type.Optional(Type.Integer({ minimum: 0 })),
-    uptime_seconds: Type.Optional(Type.Integer({ minimum: 0 })),
-    current_task: Type.Optional(Type.Union([Type.String({ maxLength: 4000 }), Type.Null()])),
+    sample_error: Type.Optional(Type.Union([Text({ maxLength: 4000 }), Type.Null()])),
+    active_tasks: Type.Optional(Type.Integer({ minimum: 0, maximum: INT4_MAX })),
+    uptime_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: INT4_MAX })),
+    current_task: Type.Optional(Type.Union([Text({ maxLength: 4000 }), Type.Null()])),
     monthly_spend: Type.Optional(Type.Number({ minimum: 0, description: 'Cumulative spend this month, in USD cents.' })),
-    runtime_state: Type.Optional(Type.String({ maxLength: 64 })),
+    runtime_state: Type.Optional(Text({ maxLength: 64 })),
   },
   { additionalProperties: true, description: 'Unknown fields are ignored: runtimes of other versions may send more.' },
 );

@@ -5,12 +5,13 @@ import { errorResponses } from '../../../core/http/responses.js';
 import { UUID_PATTERN } from '../../../core/ids.js';
 import type { TenantContext } from '../../context.js';
 import { authenticateRuntime } from '../auth.js';
+import { JsonObject, Text } from '../../../core/http/input.js';
 
 export const RegisterRequest = Type.Object(
   {
     id: Type.String({ pattern: UUID_PATTERN, 'x-error': 'must be a workspace UUID' }),
-    url: Type.Optional(Type.Union([Type.String({ maxLength: 2048 }), Type.Null()])),
-    agent_card: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
+    url: Type.Optional(Type.Union([Text({ maxLength: 2048 }), Type.Null()])),
+    agent_card: Type.Optional(Type.Union([JsonObject({ description: 'The runtime’s self-description, stored as given.' }), Type.Null()])),
     delivery_mode: Type.Optional(Type.Union([Type.Literal('push'), Type.Literal('poll')])),
   },
   { additionalProperties: true, description: 'Unknown fields are ignored: runtimes of other versions may send more.' },
@@ -41,7 +42,11 @@ export default function registerRuntimeRoute(app: App, ctx: TenantContext) {
       if (request.body.agent_card !== undefined) update.agent_card = JSON.stringify(request.body.agent_card);
       if (typeof request.body.url === 'string') update.url = request.body.url;
       if (request.body.delivery_mode) update.delivery_mode = request.body.delivery_mode;
-      const row = await ctx.db.updateTable('workspaces').set(update).where('id', '=', id).where('status', '<>', 'removed').returning('delivery_mode').executeTakeFirst();
+      // A bare `{"id"}` changes no column: read the row instead (an UPDATE with an empty SET is a syntax error).
+      const row =
+        Object.keys(update).length > 0
+          ? await ctx.db.updateTable('workspaces').set(update).where('id', '=', id).where('status', '<>', 'removed').returning('delivery_mode').executeTakeFirst()
+          : await ctx.db.selectFrom('workspaces').select('delivery_mode').where('id', '=', id).where('status', '<>', 'removed').executeTakeFirst();
       if (!row) throw new DomainError('WORKSPACE_NOT_FOUND');
       await ctx.lifecycle.registered(id);
       return { status: 'registered' as const, delivery_mode: row.delivery_mode };

@@ -7,6 +7,7 @@ import { WorkspaceIdParams } from '../../workspaces/schemas.js';
 import { getWorkspace } from '../../workspaces/store.js';
 import { WorkspaceToken } from '../schemas.js';
 import { listLiveWorkspaceTokens } from '../store.js';
+import { MAX_OFFSET } from '../../../core/http/input.js';
 
 export default function listWorkspaceTokensRoute(app: App, ctx: TenantContext) {
   app.get(
@@ -21,7 +22,7 @@ export default function listWorkspaceTokensRoute(app: App, ctx: TenantContext) {
         params: WorkspaceIdParams,
         querystring: Type.Object({
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
-          offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+          offset: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_OFFSET, default: 0 })),
         }),
         response: {
           200: Type.Object({ tokens: Type.Array(WorkspaceToken), count: Type.Integer() }),

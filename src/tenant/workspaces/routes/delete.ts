@@ -5,6 +5,7 @@ import { AUTH_ERRORS, errorResponses } from '../../../core/http/responses.js';
 import type { TenantContext } from '../../context.js';
 import { WorkspaceIdParams } from '../schemas.js';
 import { removeWorkspace } from '../service.js';
+import { Text } from '../../../core/http/input.js';
 
 export default function deleteWorkspaceRoute(app: App, ctx: TenantContext) {
   app.delete(
@@ -19,7 +20,7 @@ export default function deleteWorkspaceRoute(app: App, ctx: TenantContext) {
           'Revokes every token of the removed workspaces. `X-Confirm-Name`, when sent, must equal the workspace name. Live children without `?confirm=true` → 409. A workspace-bound key with a descendant outside its binding → 404, naming nothing.',
         security: [{ orgApiKey: [] }, { adminToken: [] }, { session: [] }],
         params: WorkspaceIdParams,
-        headers: Type.Object({ 'x-confirm-name': Type.Optional(Type.String()) }),
+        headers: Type.Object({ 'x-confirm-name': Type.Optional(Text()) }),
         querystring: Type.Object({ confirm: Type.Optional(Type.Boolean({ default: false })) }),
         response: {
           200: Type.Object({ status: Type.Literal('removed'), id: Type.String(), cascade_deleted: Type.Integer() }),
