@@ -278,7 +278,7 @@ forEachDatabase('workspace lifecycle on real processes', (kind) => {
           const runtimeEnv = environOf(pid);
           if (predicate(last)) {
             for (const k of Object.keys(last)) {
-              if (!['WORKSPACE_ID', 'PLATFORM_URL', 'MOLECULE_WORKSPACE_TOKEN', 'PATH', 'HOME'].includes(k)) {
+              if (!['WORKSPACE_ID', 'PLATFORM_URL', 'MOLECULE_WORKSPACE_TOKEN', 'MOLECULE_ORG_ID', 'PATH', 'HOME'].includes(k)) {
                 assert.equal(runtimeEnv[k], undefined, `the runtime itself holds the secret ${k}`);
               }
             }

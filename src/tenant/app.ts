@@ -97,7 +97,7 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
   const rateLimiter = deps.rateLimiter ?? new MemoryRateLimiter();
   const events = new EventBus(db, logger);
   const cipher = SecretCipher.fromConfig(config, logger);
-  const provisioner = config.WORKSPACE_PROVISIONER === 'local' ? new LocalProcessProvisioner(agentSandboxFor(config, logger), logger) : null;
+  const provisioner = config.WORKSPACE_PROVISIONER === 'local' ? new LocalProcessProvisioner(agentSandboxFor(config, logger), logger, config.MOLECULE_ORG_ID) : null;
   const lifecycle = new WorkspaceLifecycle({
     db,
     log: logger,

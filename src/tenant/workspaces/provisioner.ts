@@ -62,6 +62,8 @@ export class LocalProcessProvisioner implements WorkspaceProvisioner {
   constructor(
     private readonly sandbox: AgentSandbox,
     private readonly log: ProvisionerLog,
+    /** The org this tenant serves: the agent needs it for the routing header of its own API calls. */
+    private readonly orgId?: string | undefined,
   ) {}
 
   start(launch: RuntimeLaunch): void {
@@ -78,6 +80,7 @@ export class LocalProcessProvisioner implements WorkspaceProvisioner {
           WORKSPACE_ID: id,
           PLATFORM_URL: launch.platformUrl,
           MOLECULE_WORKSPACE_TOKEN: launch.token,
+          ...(this.orgId ? { MOLECULE_ORG_ID: this.orgId } : {}),
         })
       : null;
     const spec = {
