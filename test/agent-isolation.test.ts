@@ -90,6 +90,8 @@ forEachDatabase('agent isolation against the real tenant binary', (kind) => {
       MOLECULE_DATA_DIR: dataDir,
       MOLECULE_TEMPLATES_DIR: templates,
       HEARTBEAT_INTERVAL_SECONDS: '1',
+      // Its own uid range (lifecycle.test.ts uses 900000 and 910000; test files run in parallel).
+      AGENT_UID_BASE: '920000',
     };
     if (kind === 'postgres') {
       const scratch = await createScratchDatabase();

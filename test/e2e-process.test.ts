@@ -275,7 +275,7 @@ forEachDatabase('a new user drives a workspace over real HTTP (the binary)', (ki
     const templates = mkdtempSync(path.join(tmpdir(), 'molecule-e2e-templates-'));
     mkdirSync(path.join(templates, 'sleeper'));
     writeFileSync(path.join(templates, 'sleeper', 'template.json'), JSON.stringify({ command: 'sleep 100000' }));
-    env = { ADMIN_TOKEN: adminToken, MOLECULE_ORG_ID: orgId, MOLECULE_ORG_SLUG: 'acme', HEARTBEAT_INTERVAL_SECONDS: '1', MOLECULE_TEMPLATES_DIR: templates };
+    env = { ADMIN_TOKEN: adminToken, MOLECULE_ORG_ID: orgId, MOLECULE_ORG_SLUG: 'acme', HEARTBEAT_INTERVAL_SECONDS: '1', MOLECULE_TEMPLATES_DIR: templates, AGENT_UID_BASE: '930000' };
     const removeTemplates = () => rmSync(templates, { recursive: true, force: true });
     if (kind === 'postgres') {
       const scratch = await createScratchDatabase();

@@ -113,6 +113,9 @@ forEachDatabase('workspace lifecycle on real processes', (kind) => {
         PROVISION_TIMEOUT_SECONDS: '20',
         MOLECULE_TEMPLATES_DIR: templates,
         SECRETS_ENCRYPTION_KEY: SECRETS_KEY,
+        // Each test tenant that runs agents has its own uid range: test files run in parallel, and a tenant kills
+        // every process of its agents' uids.
+        AGENT_UID_BASE: '900000',
       },
     });
   });
