@@ -3,8 +3,9 @@
  * steps over real HTTP, SIGTERM with buffered audit rows and last-used times flushed, and no credential in the log.
  */
 import assert from 'node:assert/strict';
+import { agentUidRange } from './support/agent-uids.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -236,6 +237,19 @@ describe('workspace runtimes never outlive their tenant', () => {
   });
 });
 
+/** The pid of a process's (first) child, from /proc; null when it has none. */
+function childOf(pid: number): number | null {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (Number(/^PPid:\s*(\d+)/m.exec(readFileSync(`/proc/${d}/status`, 'utf8'))?.[1]) === pid) return Number(d);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return null;
+}
+
 /** Reads an SSE response until `predicate` matches a data frame (or times out). */
 async function waitForFrame(res: Response, predicate: (data: { type: string; workspace_id: string | null }) => boolean, timeoutMs = 30_000) {
   const reader = res.body!.getReader();
@@ -270,15 +284,26 @@ forEachDatabase('a new user drives a workspace over real HTTP (the binary)', (ki
   let env: Record<string, string>;
   let cleanup: () => Promise<void>;
   before(async () => {
-    env = { ADMIN_TOKEN: adminToken, MOLECULE_ORG_ID: orgId, MOLECULE_ORG_SLUG: 'acme', HEARTBEAT_INTERVAL_SECONDS: '1' };
+    // The agent command of the `sleeper` template just runs; the workspace's secrets are its environment.
+    const templates = mkdtempSync(path.join(tmpdir(), 'molecule-e2e-templates-'));
+    mkdirSync(path.join(templates, 'sleeper'));
+    writeFileSync(path.join(templates, 'sleeper', 'template.json'), JSON.stringify({ command: 'sleep 100000' }));
+    env = { ADMIN_TOKEN: adminToken, MOLECULE_ORG_ID: orgId, MOLECULE_ORG_SLUG: 'acme', HEARTBEAT_INTERVAL_SECONDS: '1', MOLECULE_TEMPLATES_DIR: templates, ...agentUidRange() };
+    const removeTemplates = () => rmSync(templates, { recursive: true, force: true });
     if (kind === 'postgres') {
       const scratch = await createScratchDatabase();
       env['DATABASE_URL'] = scratch.url;
-      cleanup = () => scratch.drop();
+      cleanup = async () => {
+        removeTemplates();
+        await scratch.drop();
+      };
     } else {
       const dir = mkdtempSync(path.join(tmpdir(), 'molecule-e2e-ws-'));
       env['MOLECULE_DATA_DIR'] = dir;
-      cleanup = async () => rmSync(dir, { recursive: true, force: true });
+      cleanup = async () => {
+        removeTemplates();
+        rmSync(dir, { recursive: true, force: true });
+      };
     }
   });
   after(() => cleanup());
@@ -296,7 +321,7 @@ forEachDatabase('a new user drives a workspace over real HTTP (the binary)', (ki
       const stream = await fetch(`${u}/events/stream`, { headers: auth });
       assert.equal(stream.status, 200);
       assert.match(String(stream.headers.get('content-type')), /text\/event-stream/);
-      const created = await fetch(`${u}/workspaces`, { method: 'POST', headers: json, body: JSON.stringify({ name: 'my-agent' }) });
+      const created = await fetch(`${u}/workspaces`, { method: 'POST', headers: json, body: JSON.stringify({ name: 'my-agent', template: 'sleeper' }) });
       assert.equal(created.status, 201);
       const id = ((await created.json()) as { id: string }).id;
       await waitForFrame(stream, (d) => d.type === 'WORKSPACE_ONLINE' && d.workspace_id === id);
@@ -318,8 +343,13 @@ forEachDatabase('a new user drives a workspace over real HTTP (the binary)', (ki
       const restarted = await until('restarted with the secret', (w) => {
         if (w.status !== 'online' || !w.process?.pid || w.process.pid === first.process!.pid) return false;
         try {
-          return readFileSync(`/proc/${w.process.pid}/environ`, 'utf8').split('\0').includes('OPENAI_API_KEY=sk-new-user');
-        } catch {
+          // The agent command (the runtime's child) holds the secret; the runtime itself never does.
+          const agent = childOf(w.process.pid);
+          if (!agent) return false;
+          assert.equal(readFileSync(`/proc/${w.process.pid}/environ`, 'utf8').includes('sk-new-user'), false, 'the runtime holds the secret');
+          return readFileSync(`/proc/${agent}/environ`, 'utf8').split('\0').includes('OPENAI_API_KEY=sk-new-user');
+        } catch (err) {
+          if (err instanceof assert.AssertionError) throw err;
           return false;
         }
       });

@@ -16,6 +16,7 @@ import type { SessionVerifier } from '../src/tenant/auth/session-verifier.js';
 import { loadTenantConfig, type TenantConfig } from '../src/tenant/config.js';
 import { openTenantDatabase } from '../src/tenant/database.js';
 import type { TenantSchema } from '../src/tenant/db/schema.js';
+import { agentUidRange } from './support/agent-uids.js';
 
 export type DbKind = 'pglite' | 'postgres';
 
@@ -137,6 +138,7 @@ export async function startTestTenant(kind: DbKind, opts: TestTenantOptions = {}
     ORG_TOKEN_MINT_LIMIT: '100000',
     // In-process suites (app.inject) keep workspaces as records; lifecycle suites ask for `local` and listen.
     WORKSPACE_PROVISIONER: 'none',
+    ...agentUidRange(),
     ...opts.env,
   });
   // A suite may name the org itself (a tenant of a real control-plane org); the routing helpers follow it.

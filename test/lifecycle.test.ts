@@ -1,13 +1,16 @@
 /**
  * Workspaces on real processes: each workspace is a `molecule-platform runtime` child of the tenant, which
- * registers and heartbeats over real HTTP on loopback. Status, restarts and secrets are checked against the OS
- * (pids, /proc/<pid>/environ), not against the tenant's own opinion.
+ * registers and heartbeats over real HTTP on loopback, and runs the template's agent command as its own child.
+ * Status, restarts and secrets are checked against the OS (pids, /proc/<pid>/environ, /proc/<pid>/status), not
+ * against the tenant's own opinion.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, it } from 'node:test';
+import { SecretCipher } from '../src/core/crypto/cipher.js';
+import { workspaceSecretAad } from '../src/tenant/secrets/store.js';
 import { forEachDatabase, startTestTenant, type TestTenant } from './harness.js';
 
 interface WorkspaceBody {
@@ -15,13 +18,23 @@ interface WorkspaceBody {
   status: string;
   last_error: string | null;
   restart_count: number;
-  process: { pid: number | null; running: boolean; restarts: number; rss_bytes: number | null } | null;
+  process: { pid: number | null; running: boolean; restarts: number; rss_bytes: number | null; uptime_seconds: number } | null;
 }
 
 const templates = mkdtempSync(path.join(tmpdir(), 'molecule-templates-'));
 mkdirSync(path.join(templates, 'crasher'));
 // An agent command that dies half a second after it starts: five times in a row is a crash loop.
 writeFileSync(path.join(templates, 'crasher', 'template.json'), JSON.stringify({ command: `${JSON.stringify(process.execPath)} -e "setTimeout(() => process.exit(3), 300)"` }));
+// An agent that just runs: its environment is read from /proc.
+mkdirSync(path.join(templates, 'sleeper'));
+writeFileSync(path.join(templates, 'sleeper', 'template.json'), JSON.stringify({ command: 'sleep 100000' }));
+// An agent that ignores SIGTERM, forks a child that ignores it too, and one that leaves the process group (setsid).
+mkdirSync(path.join(templates, 'stubborn'));
+writeFileSync(
+  path.join(templates, 'stubborn', 'template.json'),
+  JSON.stringify({ command: "trap '' TERM; (trap '' TERM; sleep 100000) & setsid sleep 100000 & sleep 100000" }),
+);
+const SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
 
 function environOf(pid: number): Record<string, string> {
   const raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
@@ -42,6 +55,52 @@ function alive(pid: number): boolean {
   }
 }
 
+interface ProcStatus {
+  pid: number;
+  ppid: number;
+  uid: number;
+  state: string;
+}
+
+/** /proc/<pid>/status, or null when gone. A zombie (state Z) has exited; it only waits to be reaped. */
+function procStatus(pid: number): ProcStatus | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string) => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(text)?.[1] ?? '';
+    return { pid, ppid: Number(field('PPid')), uid: Number(field('Uid')), state: field('State') };
+  } catch {
+    return null;
+  }
+}
+
+function allProcesses(): ProcStatus[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map((d) => procStatus(Number(d)))
+    .filter((p): p is ProcStatus => p !== null && p.state !== 'Z');
+}
+
+/** Running (not a zombie). */
+function living(pid: number): boolean {
+  const s = procStatus(pid);
+  return s !== null && s.state !== 'Z';
+}
+
+/** The agent command: the runtime's one child. */
+function agentOf(runtimePid: number): ProcStatus | null {
+  return allProcesses().find((p) => p.ppid === runtimePid) ?? null;
+}
+
+async function until<T>(what: string, probe: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const v = await probe();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
 forEachDatabase('workspace lifecycle on real processes', (kind) => {
   let t: TestTenant;
   before(async () => {
@@ -53,6 +112,7 @@ forEachDatabase('workspace lifecycle on real processes', (kind) => {
         HEARTBEAT_TTL_SECONDS: '3',
         PROVISION_TIMEOUT_SECONDS: '20',
         MOLECULE_TEMPLATES_DIR: templates,
+        SECRETS_ENCRYPTION_KEY: SECRETS_KEY,
       },
     });
   });
@@ -284,18 +344,32 @@ forEachDatabase('workspace lifecycle on real processes', (kind) => {
     assert.notEqual((await get(failed.id)).status, 'failed');
   });
 
+  /**
+   * The environment of the workspace's running agent command (a `sleeper` template), once it satisfies `predicate`.
+   * The runtime's own environment must never hold a secret: only the agent gets them.
+   */
   async function envOfRunning(id: string, predicate: (env: Record<string, string>) => boolean, what: string): Promise<{ pid: number; env: Record<string, string> }> {
     const deadline = Date.now() + 20_000;
     let last: Record<string, string> = {};
     while (Date.now() < deadline) {
       const w = await get(id);
       const pid = w.process?.pid;
-      if (w.status === 'online' && pid && alive(pid)) {
+      const agent = pid ? agentOf(pid) : null;
+      if (w.status === 'online' && pid && agent) {
         try {
-          last = environOf(pid);
-          if (predicate(last)) return { pid, env: last };
-        } catch {
-          // the process went away between the two reads; look again
+          last = environOf(agent.pid);
+          const runtimeEnv = environOf(pid);
+          if (predicate(last)) {
+            for (const k of Object.keys(last)) {
+              if (!['WORKSPACE_ID', 'PLATFORM_URL', 'MOLECULE_WORKSPACE_TOKEN', 'MOLECULE_ORG_ID', 'PATH', 'HOME'].includes(k)) {
+                assert.equal(runtimeEnv[k], undefined, `the runtime itself holds the secret ${k}`);
+              }
+            }
+            return { pid, env: last };
+          }
+        } catch (err) {
+          if (err instanceof assert.AssertionError) throw err;
+          // the process went away between the reads; look again
         }
       }
       await new Promise((r) => setTimeout(r, 100));
@@ -309,14 +383,14 @@ forEachDatabase('workspace lifecycle on real processes', (kind) => {
   }
 
   it('secrets given at creation are in the first process’s environment', async () => {
-    const res = await post('/workspaces', { name: 'with-secrets', secrets: { OPENAI_BASE: 'https://llm.local', AGENT_MODE: 'eager' } });
+    const res = await post('/workspaces', { name: 'with-secrets', template: 'sleeper', secrets: { OPENAI_BASE: 'https://llm.local', AGENT_MODE: 'eager' } });
     assert.equal(res.statusCode, 201, res.body);
     const { env } = await envOfRunning(res.json().id, (e) => e['AGENT_MODE'] === 'eager', 'creation secrets');
     assert.equal(env['OPENAI_BASE'], 'https://llm.local');
   });
 
   it('a secret write restarts the workspace, and the new process carries the value', async () => {
-    const ws = await online((await t.createWorkspace()).id);
+    const ws = await online((await t.createWorkspace({ template: 'sleeper' })).id);
     const set = await post(`/workspaces/${ws.id}/secrets`, { key: 'API_KEY', value: 'first' });
     assert.equal(set.statusCode, 200, set.body);
     const { pid } = await envOfRunning(ws.id, (e) => e['API_KEY'] === 'first', 'API_KEY=first');
@@ -327,7 +401,7 @@ forEachDatabase('workspace lifecycle on real processes', (kind) => {
   });
 
   it('rapid writes coalesce into at most two restarts, and the last value always reaches the process', async () => {
-    const ws = await online((await t.createWorkspace()).id);
+    const ws = await online((await t.createWorkspace({ template: 'sleeper' })).id);
     for (let i = 1; i <= 10; i++) {
       const res = await post(`/workspaces/${ws.id}/secrets`, { key: 'BURST', value: `v${i}` });
       assert.equal(res.statusCode, 200);
@@ -342,8 +416,8 @@ forEachDatabase('workspace lifecycle on real processes', (kind) => {
   });
 
   it('an org-wide secret restarts the workspaces that inherit it, not those with their own value', async () => {
-    const inherits = await online((await t.createWorkspace()).id);
-    const overrides = await t.createWorkspace({ secrets: { SHARED_TOKEN: 'mine' } });
+    const inherits = await online((await t.createWorkspace({ template: 'sleeper' })).id);
+    const overrides = await t.createWorkspace({ template: 'sleeper', secrets: { SHARED_TOKEN: 'mine' } });
     const own = await envOfRunning(overrides.id, (e) => e['SHARED_TOKEN'] === 'mine', 'own SHARED_TOKEN');
     const put = await t.app.inject({ method: 'PUT', url: '/settings/secrets', headers: t.admin(), payload: { key: 'SHARED_TOKEN', value: 'org-wide' } });
     assert.equal(put.statusCode, 200, put.body);
@@ -351,8 +425,131 @@ forEachDatabase('workspace lifecycle on real processes', (kind) => {
     await new Promise((r) => setTimeout(r, 500));
     const still = await get(overrides.id);
     assert.equal(still.process!.pid, own.pid, 'a workspace with its own value was not restarted');
-    assert.equal(environOf(own.pid)['SHARED_TOKEN'], 'mine');
+    assert.equal(environOf(agentOf(own.pid)!.pid)['SHARED_TOKEN'], 'mine');
     await t.app.inject({ method: 'DELETE', url: '/settings/secrets/SHARED_TOKEN', headers: t.admin() });
+  });
+
+  it('old secret rows with reserved names (written before the rule) never reach the runtime or the agent', async () => {
+    // Two workspaces: one without a command (a RUNTIME_COMMAND row must not become one), one with the sleeper.
+    const cipher = SecretCipher.fromConfig(t.config);
+    const bare = await t.createWorkspace({ name: 'bare' });
+    const sleeper = await t.createWorkspace({ name: 'sleeper', template: 'sleeper', secrets: { ALLOWED: 'yes' } });
+    await t.app.inject({ method: 'POST', url: `/workspaces/${bare.id}/pause`, headers: t.admin() });
+    await t.app.inject({ method: 'POST', url: `/workspaces/${sleeper.id}/pause`, headers: t.admin() });
+    const marker = path.join(templates, `pwned-${bare.id}`);
+    const rows = (id: string) =>
+      Object.entries({ RUNTIME_COMMAND: `touch ${marker}; sleep 100000`, NODE_OPTIONS: '--title=pwned', LD_PRELOAD: '/nonexistent.so', PATH: '/evil', HOME: '/root' }).map(([key, value]) => {
+        const sealed = cipher.encrypt(value, workspaceSecretAad(id, key));
+        return { workspace_id: id, key, ciphertext: sealed.ciphertext, key_id: sealed.keyId };
+      });
+    await t.db.insertInto('workspace_secrets').values([...rows(bare.id), ...rows(sleeper.id)]).execute();
+    const sealed = cipher.encrypt('--title=org-pwned', 'global:NODE_OPTIONS');
+    await t.db.insertInto('global_secrets').values({ key: 'NODE_OPTIONS', ciphertext: sealed.ciphertext, key_id: sealed.keyId }).execute();
+    try {
+      for (const id of [bare.id, sleeper.id]) assert.equal((await post(`/workspaces/${id}/resume`)).statusCode, 200);
+      // The command-less runtime says it has no agent command: the RUNTIME_COMMAND row ran nothing.
+      const up = await online(bare.id);
+      // The runtime starts a command right after it registers; seconds later it still has none.
+      const settled = await waitFor(bare.id, 'the bare runtime to run for 3 s', (w) => w.status === 'online' && (w.process?.uptime_seconds ?? 0) >= 3);
+      assert.equal(settled.process!.pid, up.process!.pid);
+      assert.equal(agentOf(up.process!.pid!), null, 'the command-less runtime started no command');
+      assert.equal(existsSync(marker), false);
+      const runtimeEnv = environOf(up.process!.pid!);
+      for (const k of ['RUNTIME_COMMAND', 'ALLOWED']) assert.equal(runtimeEnv[k], undefined, k);
+      assert.notEqual(runtimeEnv['NODE_OPTIONS'], '--title=pwned');
+      assert.notEqual(runtimeEnv['NODE_OPTIONS'], '--title=org-pwned');
+      // The agent gets its allowed secret and the platform's own PATH and HOME, none of the reserved rows.
+      const { pid, env } = await envOfRunning(sleeper.id, (e) => e['ALLOWED'] === 'yes', 'ALLOWED=yes');
+      assert.equal(env['PATH'], '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+      assert.notEqual(env['HOME'], '/root');
+      for (const k of ['RUNTIME_COMMAND', 'NODE_OPTIONS', 'LD_PRELOAD']) assert.equal(env[k], undefined, k);
+      assert.notEqual(environOf(pid)['NODE_OPTIONS'], '--title=pwned');
+    } finally {
+      await t.db.deleteFrom('global_secrets').where('key', '=', 'NODE_OPTIONS').execute();
+    }
+  });
+
+  /** Every living process of the agent's uid (uid isolation: one uid per workspace). */
+  const processesOfUid = (uid: number) => allProcesses().filter((p) => p.uid === uid);
+
+  /** Starts a `stubborn` workspace and waits until its whole tree runs; returns the runtime pid, the agent uid and pids. */
+  async function stubborn(tenant: TestTenant = t): Promise<{ id: string; runtimePid: number; uid: number; pids: number[] }> {
+    const res = await tenant.app.inject({ method: 'POST', url: '/workspaces', headers: tenant.admin(), payload: { name: `stubborn-${Date.now()}`, template: 'stubborn' } });
+    assert.equal(res.statusCode, 201, res.body);
+    const id = res.json().id as string;
+    let runtimePid = 0;
+    await until('the runtime and its agent', async () => {
+      const w = (await tenant.app.inject({ method: 'GET', url: `/workspaces/${id}`, headers: tenant.admin() })).json() as WorkspaceBody;
+      runtimePid = w.process?.pid ?? 0;
+      return runtimePid > 0 && agentOf(runtimePid) !== null;
+    });
+    const agent = agentOf(runtimePid)!;
+    assert.notEqual(agent.uid, 0, 'the agent does not run as root');
+    // sh and three sleeps: the subshell's (dash execs its last command), the setsid one (its own session), the shell's.
+    const pids = await until('the agent’s four processes', () => {
+      const ps = processesOfUid(agent.uid);
+      return ps.length >= 4 ? ps.map((p) => p.pid) : null;
+    });
+    return { id, runtimePid, uid: agent.uid, pids };
+  }
+
+  const allGone = (pids: number[], what: string) => until(`${what}: ${pids.join(',')} gone`, () => pids.every((p) => !living(p)), 20_000);
+
+  it('an agent that ignores SIGTERM and forks leaves nothing behind: restart, pause, delete, kill -9 of its runtime', async () => {
+    // restart
+    let s = await stubborn();
+    assert.equal((await post(`/workspaces/${s.id}/restart`)).statusCode, 200);
+    await allGone(s.pids, 'after restart');
+    const next = await until('the restarted agent', () => {
+      const ps = processesOfUid(s.uid);
+      return ps.length >= 4 ? ps : null;
+    });
+    assert.ok(next.every((p) => !s.pids.includes(p.pid)), 'only the new agent runs under the workspace’s uid');
+    // kill -9 of the runtime: the old agent dies (parent-death signal, then the uid sweep), a new one starts
+    const before = next.map((p) => p.pid);
+    const runtimePid = (await get(s.id)).process!.pid!;
+    process.kill(runtimePid, 'SIGKILL');
+    await allGone(before, 'after kill -9 of the runtime');
+    await waitFor(s.id, 'a new runtime', (w) => w.process?.running === true && w.process.pid !== runtimePid);
+    // pause
+    const again = await until('the agent after the crash restart', () => {
+      const ps = processesOfUid(s.uid);
+      return ps.length >= 4 ? ps.map((p) => p.pid) : null;
+    });
+    assert.equal((await post(`/workspaces/${s.id}/pause`)).statusCode, 200);
+    await allGone(again, 'after pause');
+    assert.deepEqual(processesOfUid(s.uid), []);
+    // delete
+    s = await stubborn();
+    const del = await t.app.inject({ method: 'DELETE', url: `/workspaces/${s.id}`, headers: t.admin() });
+    assert.equal(del.statusCode, 200, del.body);
+    await allGone(s.pids, 'after delete');
+    assert.deepEqual(processesOfUid(s.uid), []);
+  });
+
+  it('two workspaces never share an agent uid', async () => {
+    const a = await stubborn();
+    const b = await stubborn();
+    assert.notEqual(a.uid, b.uid);
+    for (const s of [a, b]) await t.app.inject({ method: 'DELETE', url: `/workspaces/${s.id}`, headers: t.admin() });
+    await allGone([...a.pids, ...b.pids], 'after delete');
+  });
+
+  it('tenant shutdown leaves no agent process behind', async () => {
+    const other = await startTestTenant(kind, {
+      listen: true,
+      env: { WORKSPACE_PROVISIONER: 'local', HEARTBEAT_INTERVAL_SECONDS: '1', MOLECULE_TEMPLATES_DIR: templates },
+    });
+    let s: Awaited<ReturnType<typeof stubborn>>;
+    try {
+      s = await stubborn(other);
+    } catch (err) {
+      await other.close();
+      throw err;
+    }
+    await other.close();
+    await allGone([s.runtimePid, ...s.pids], 'after tenant shutdown');
+    assert.deepEqual(processesOfUid(s.uid), []);
   });
 
   it('external workspaces start no process; restart is a no-op', async () => {

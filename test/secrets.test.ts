@@ -329,6 +329,50 @@ forEachDatabase('secrets API', (kind) => {
     assert.deepEqual(await counts(), before);
   });
 
+  it('refuses names the platform owns (RUNTIME_COMMAND, NODE_OPTIONS, …) with a 400 naming the key, on every write, and changes nothing', async () => {
+    const ws = await t.createWorkspace();
+    const before = await counts();
+    const reserved = ['RUNTIME_COMMAND', 'NODE_OPTIONS', 'LD_PRELOAD', 'PATH', 'BASH_ENV', 'MOLECULE_WORKSPACE_TOKEN', 'WORKSPACE_ID', 'PLATFORM_URL', 'HEARTBEAT_INTERVAL_SECONDS', 'NODE_TLS_REJECT_UNAUTHORIZED'];
+    const targets: Array<[Method, string]> = [
+      ['POST', `/workspaces/${ws.id}/secrets`],
+      ['PUT', `/workspaces/${ws.id}/secrets`],
+      ['POST', '/settings/secrets'],
+      ['PUT', '/settings/secrets'],
+      ['POST', '/admin/secrets'],
+      ['PUT', '/admin/secrets'],
+    ];
+    for (const key of reserved) {
+      for (const [method, url] of targets) {
+        const res = await call(method, url, t.admin(), { key, value: 'echo pwned' });
+        const what = `${method} ${url} ${key}`;
+        assert.equal(res.statusCode, 400, `${what} → ${res.body}`);
+        const body = res.json();
+        assert.equal(body.code, 'VALIDATION_FAILED', what);
+        assert.equal(body.error, `secret key ${key} is reserved by the platform`, what);
+        assert.equal(body.field, 'key', what);
+        assert.equal(body.key, key, what);
+      }
+    }
+    // The workspace's own token is refused the same way (the attack in issue 7 used it).
+    const own = await call('POST', `/workspaces/${ws.id}/secrets`, t.as(ws.auth_token), { key: 'RUNTIME_COMMAND', value: 'cat /proc/1/environ' });
+    assert.equal(own.statusCode, 400, own.body);
+    assert.equal(own.json().error, 'secret key RUNTIME_COMMAND is reserved by the platform');
+    // The secrets map of POST /workspaces: nothing is created.
+    const workspacesBefore = await t.db.selectFrom('workspaces').select(t.db.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    const create = await call('POST', '/workspaces', t.admin(), { name: 'sneaky', secrets: { OK_KEY: 'fine', NODE_OPTIONS: '--require /tmp/evil.js' } });
+    assert.equal(create.statusCode, 400, create.body);
+    assert.equal(create.json().error, 'secret key NODE_OPTIONS is reserved by the platform');
+    assert.equal(create.json().field, 'secrets');
+    assert.equal(create.json().key, 'NODE_OPTIONS');
+    const workspacesAfter = await t.db.selectFrom('workspaces').select(t.db.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    assert.equal(Number(workspacesAfter.n), Number(workspacesBefore.n));
+    assert.deepEqual(await counts(), before);
+    // Look-alikes are ordinary names.
+    const fine = await setWs(ws.id, 'MY_PATH', secretValue('fine'));
+    assert.equal(fine.statusCode, 200, fine.body);
+    await call('DELETE', `/workspaces/${ws.id}/secrets/MY_PATH`, t.admin());
+  });
+
   it('accepts the limits exactly: a 128-character key and a 65536-character value', async () => {
     const ws = await t.createWorkspace();
     const key = `K${'_'.repeat(127)}`;

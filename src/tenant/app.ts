@@ -1,6 +1,8 @@
+import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { auditEventFor } from '../core/audit/request.js';
+import { AgentSandbox } from '../core/compute/agent-sandbox.js';
 import { auditDb } from '../core/audit/schema.js';
 import { AuditWriter } from '../core/audit/writer.js';
 import { createBaseApp, type App } from '../core/http/app.js';
@@ -62,6 +64,21 @@ export const TENANT_SECURITY_SCHEMES = {
  * The tenant server's composition root. Order matters and reads top to bottom: shared plumbing, TenantGuard for
  * every request, audit on every authenticated response, then one encapsulated scope per auth tier.
  */
+/** Where and as whom agent commands run; also makes the data directory private to the tenant. */
+function agentSandboxFor(config: TenantConfig, logger: TenantDeps['logger']): AgentSandbox {
+  const inMemory = config.MOLECULE_DATA_DIR.startsWith('memory://');
+  const sandbox = new AgentSandbox({
+    mode: config.AGENT_ISOLATION,
+    homeRoot: config.AGENT_HOME_DIR ?? (inMemory ? 'memory://' : path.join(config.MOLECULE_DATA_DIR, 'agents')),
+    uidBase: config.AGENT_UID_BASE,
+    uidCount: config.AGENT_UID_COUNT,
+    log: logger,
+    privateDataDir: inMemory ? undefined : config.MOLECULE_DATA_DIR,
+  });
+  logger.info({ agent_isolation: sandbox.mode, agent_home_dir: sandbox.homeRoot }, 'agent commands isolated');
+  return sandbox;
+}
+
 export async function buildTenantApp(deps: TenantDeps): Promise<App> {
   const { config, db, logger } = deps;
   const { app } = await createBaseApp({
@@ -86,7 +103,7 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
   const rateLimiter = deps.rateLimiter ?? new MemoryRateLimiter();
   const events = new EventBus(db, logger);
   const cipher = SecretCipher.fromConfig(config, logger);
-  const provisioner = config.WORKSPACE_PROVISIONER === 'local' ? new LocalProcessProvisioner() : null;
+  const provisioner = config.WORKSPACE_PROVISIONER === 'local' ? new LocalProcessProvisioner(agentSandboxFor(config, logger), logger, config.MOLECULE_ORG_ID) : null;
   const lifecycle = new WorkspaceLifecycle({
     db,
     log: logger,

@@ -82,6 +82,14 @@ export const tenantEnvSchema = {
     16 * 1024,
     256 * 1024 * 1024,
   ),
+  AGENT_ISOLATION: env.oneOf(
+    'How agent commands are isolated: `uid` (tenant runs as root: one uid per workspace), `bwrap` (bubblewrap sandbox), `none` (development only), `auto` (uid as root, else bwrap when on PATH, else none with a warning).',
+    ['auto', 'uid', 'bwrap', 'none'] as const,
+    'auto',
+  ),
+  AGENT_UID_BASE: env.int('First uid given to workspace agents (uid isolation). Give each tenant on a host its own range.', 900_000, 1000, 2_000_000_000),
+  AGENT_UID_COUNT: env.int('How many uids from AGENT_UID_BASE this tenant may give agents (one per workspace).', 10_000, 1, 1_000_000),
+  AGENT_HOME_DIR: env.string('Directory for the agents’ own directories (one per workspace, 0700). Default: <MOLECULE_DATA_DIR>/agents (a temporary directory for memory://).'),
 };
 
 export type TenantConfig = EnvOf<typeof tenantEnvSchema>;

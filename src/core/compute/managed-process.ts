@@ -10,6 +10,8 @@ import { readFileSync } from 'node:fs';
  *   and the child exits, so no orphan outlives its supervisor.
  * - An exit that `stop()` did not ask for is reported at once as `exit` with `expected: false`.
  * - The last `logLines` lines of stdout/stderr are kept in a ring for diagnostics.
+ * - `control`, when given, is written as one JSON line to the child's fd 3 (a private socket, not its environment
+ *   and not inherited by the child's own children); JSON lines the child writes back there are `control` events.
  */
 
 export interface ProcessSpec {
@@ -19,6 +21,8 @@ export interface ProcessSpec {
   cwd?: string;
   /** How many recent output lines to keep (default 200). */
   logLines?: number;
+  /** Sent to the child on fd 3 as one JSON line: what must not travel in its environment or argv. */
+  control?: Record<string, unknown>;
 }
 
 export interface ProcessExit {
@@ -55,6 +59,7 @@ export function readRssBytes(pid: number): number | null {
 export declare interface ManagedProcess {
   on(event: 'exit', listener: (exit: ProcessExit) => void): this;
   on(event: 'line', listener: (line: string) => void): this;
+  on(event: 'control', listener: (message: Record<string, unknown>) => void): this;
 }
 
 export class ManagedProcess extends EventEmitter {
@@ -86,7 +91,7 @@ export class ManagedProcess extends EventEmitter {
     const child = spawn(this.spec.command, this.spec.args, {
       env: this.spec.env,
       cwd: this.spec.cwd,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: this.spec.control ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
     });
     this.child = child;
     this.startedAt = new Date();
@@ -103,6 +108,28 @@ export class ManagedProcess extends EventEmitter {
     child.stdout?.on('data', collect);
     child.stderr?.on('data', collect);
     child.stdin?.on('error', () => undefined); // the child may exit before reading
+    const control = this.spec.control ? (child.stdio[3] as NodeJS.ReadWriteStream | undefined) : undefined;
+    if (control) {
+      control.on('error', () => undefined);
+      control.write(`${JSON.stringify(this.spec.control)}\n`);
+      let pending = '';
+      control.on('data', (chunk: Buffer | string) => {
+        pending += chunk.toString();
+        // Bounded: a child that never ends a line cannot grow this without limit.
+        if (pending.length > 65536) pending = '';
+        let nl: number;
+        while ((nl = pending.indexOf('\n')) >= 0) {
+          const line = pending.slice(0, nl);
+          pending = pending.slice(nl + 1);
+          try {
+            const message: unknown = JSON.parse(line);
+            if (message && typeof message === 'object' && !Array.isArray(message)) this.emit('control', message as Record<string, unknown>);
+          } catch {
+            // not a control message; ignored
+          }
+        }
+      });
+    }
     this.exited = new Promise<void>((resolve) => {
       child.once('exit', (code, signal) => {
         if (this.child === child) this.child = null;

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
+import { describeReservedEnvNames } from '../../core/compute/reserved-env.js';
 import { ValidationError } from '../../core/errors.js';
 import { isUuid } from '../../core/ids.js';
 import { Text } from '../../core/http/input.js';
@@ -16,7 +17,9 @@ export const SecretKey = Type.String({
   pattern: SECRET_KEY_PATTERN,
   minLength: 1,
   maxLength: SECRET_KEY_MAX,
-  description: 'An environment variable name: A-Z, 0-9 and _, not starting with a digit; at most 128 characters.',
+  description:
+    'An environment variable name: A-Z, 0-9 and _, not starting with a digit; at most 128 characters. ' +
+    `Names the platform owns are refused on write (400 naming the key): ${describeReservedEnvNames()}.`,
   'x-error': 'must be an environment variable name (A-Z, 0-9, _; not starting with a digit; at most 128 characters)',
 });
 

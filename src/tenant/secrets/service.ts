@@ -6,6 +6,7 @@ import type { TenantSchema } from '../db/schema.js';
 import type { EventType } from '../events/bus.js';
 import type { SecretsChange } from '../workspaces/lifecycle-api.js';
 import {
+  assertSecretKeysAllowed,
   deleteGlobalSecret,
   deleteWorkspaceSecret,
   listGlobalSecretMeta,
@@ -60,6 +61,7 @@ async function afterCommit(deps: SecretsDeps, type: EventType, workspaceId: stri
 }
 
 export async function setWorkspaceSecret(deps: SecretsDeps, workspaceId: string, key: string, value: string, audit: AuditEventInput): Promise<void> {
+  assertSecretKeysAllowed([key], 'key');
   await deps.db.transaction().execute(async (trx) => {
     await lockLiveWorkspace(trx, workspaceId);
     await upsertWorkspaceSecrets(trx, deps.cipher, workspaceId, { [key]: value });
@@ -80,6 +82,7 @@ export async function removeWorkspaceSecret(deps: SecretsDeps, workspaceId: stri
 }
 
 export async function setGlobalSecret(deps: SecretsDeps, key: string, value: string, audit: AuditEventInput): Promise<void> {
+  assertSecretKeysAllowed([key], 'key');
   await deps.db.transaction().execute(async (trx) => {
     await upsertGlobalSecret(trx, deps.cipher, key, value);
     await appendAuditEvents(trx, [audit]);

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { describeReservedEnvNames, isReservedEnvName } from '../../core/compute/reserved-env.js';
 import { SecretDecryptionError, type SecretCipher } from '../../core/crypto/cipher.js';
 import { ValidationError } from '../../core/errors.js';
 import type { TenantSchema } from '../db/schema.js';
@@ -41,6 +42,24 @@ export class SecretsUnreadableError extends SecretDecryptionError {
   }
 }
 
+/**
+ * A secret becomes the agent's environment, so names the platform owns (NODE_OPTIONS, RUNTIME_COMMAND, PATH, …; see
+ * core/compute/reserved-env.ts) are refused on every write: 400 naming the key. `field` is the request field that
+ * carried it (`key` on the secrets routes, `secrets` on POST /workspaces). Old rows with such names are dropped when a
+ * process starts.
+ */
+export function assertSecretKeysAllowed(keys: Iterable<string>, field: 'key' | 'secrets'): void {
+  for (const key of keys) {
+    if (isReservedEnvName(key)) {
+      throw new ValidationError(`secret key ${key} is reserved by the platform`, {
+        field,
+        key,
+        detail: `reserved names: ${describeReservedEnvNames()}`,
+      });
+    }
+  }
+}
+
 export async function listWorkspaceSecretMeta(db: Kysely<TenantSchema>, workspaceId: string): Promise<SecretMeta[]> {
   return db
     .selectFrom('workspace_secrets')
@@ -67,6 +86,7 @@ export async function upsertWorkspaceSecrets(
   for (const key of Object.keys(secrets)) {
     if (!keyPattern.test(key) || key.length > SECRET_KEY_MAX) throw new ValidationError(`invalid secret key: ${key}`, { field: 'secrets', key });
   }
+  assertSecretKeysAllowed(Object.keys(secrets), 'secrets');
   const rows = Object.entries(secrets).map(([key, value]) => {
     const sealed = cipher.encrypt(value, workspaceSecretAad(id, key));
     return { workspace_id: id, key, ciphertext: sealed.ciphertext, key_id: sealed.keyId };
@@ -86,6 +106,7 @@ export async function upsertWorkspaceSecrets(
 }
 
 export async function upsertGlobalSecret(db: Kysely<TenantSchema>, cipher: SecretCipher, key: string, value: string): Promise<void> {
+  assertSecretKeysAllowed([key], 'key');
   const sealed = cipher.encrypt(value, globalSecretAad(key));
   await db
     .insertInto('global_secrets')

@@ -184,14 +184,20 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
           .where('status', 'not in', ['removed', 'paused'])
           .execute();
       });
-      provisioner.start({
-        workspaceId: id,
-        platformUrl,
-        token: minted.plaintext,
-        secrets,
-        command,
-        heartbeatIntervalSeconds: config.HEARTBEAT_INTERVAL_SECONDS,
-      });
+      try {
+        provisioner.start({
+          workspaceId: id,
+          platformUrl,
+          token: minted.plaintext,
+          secrets,
+          command,
+          heartbeatIntervalSeconds: config.HEARTBEAT_INTERVAL_SECONDS,
+        });
+      } catch (err) {
+        // e.g. the agent's directory could not be made, or no agent uid is left: say so instead of waiting.
+        await this.fail(id, `provision failed: ${(err as Error).message}`);
+        return;
+      }
       await this.emit('WORKSPACE_PROVISIONING', id, { name: ws.name, tier: ws.tier, runtime: ws.runtime, reason });
     });
   }
@@ -396,7 +402,7 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
         const timer = this.backoffTimers.get(id);
         if (timer) clearTimeout(timer);
         this.backoffTimers.delete(id);
-        await this.deps.provisioner?.stop(id);
+        await this.deps.provisioner?.remove(id);
       });
       await this.emit('WORKSPACE_REMOVED', id);
     }

@@ -1,7 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { AgentSandbox } from '../../core/compute/agent-sandbox.js';
 import { ManagedProcess, type ProcessExit, type ProcessInfo } from '../../core/compute/managed-process.js';
+import { withoutReservedNames } from '../../core/compute/reserved-env.js';
 
 /** What a provisioner needs to run one workspace. */
 export interface RuntimeLaunch {
@@ -23,7 +25,10 @@ export interface RuntimeLaunch {
 export interface WorkspaceProvisioner {
   readonly kind: string;
   start(launch: RuntimeLaunch): void;
+  /** Stops the runtime and everything its agent started. */
   stop(workspaceId: string): Promise<void>;
+  /** The workspace is gone: stop it and drop what it kept on this machine (its agent's directory). */
+  remove(workspaceId: string): Promise<void>;
   info(workspaceId: string): ProcessInfo | null;
   logs(workspaceId: string): string[];
   onExit(listener: (workspaceId: string, exit: ProcessExit) => void): void;
@@ -32,46 +37,110 @@ export interface WorkspaceProvisioner {
 
 const RUNTIME_BIN = fileURLToPath(new URL('../../bin/molecule-platform.js', import.meta.url));
 
-/** Only these variables of the tenant's own environment reach a workspace; its secrets come on top. */
+/** Only these variables of the tenant's own environment reach a runtime (the operator's, never a secret). */
 const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'TZ', 'TMPDIR', 'NODE_OPTIONS'];
 
+/** The file descriptor on which a runtime receives its agent's launch. */
+const LAUNCH_FD = 3;
+
+interface ProvisionerLog {
+  warn(obj: object, msg: string): void;
+}
+
+/**
+ * One runtime process per workspace on this machine. The runtime's own environment holds only the platform's
+ * variables; the agent's launch — its secrets, already wrapped in the sandbox (uid, bubblewrap) — goes over fd 3 to
+ * the runtime, which starts it. Every stop, and every exit of a runtime, ends with a sweep of the agent's processes.
+ */
 export class LocalProcessProvisioner implements WorkspaceProvisioner {
   readonly kind = 'local';
   private readonly processes = new Map<string, ManagedProcess>();
+  /** The agent's process group as its runtime reported it (modes without a uid per workspace). */
+  private readonly agentGroups = new Map<string, number>();
   private readonly exitListeners: Array<(workspaceId: string, exit: ProcessExit) => void> = [];
 
+  constructor(
+    private readonly sandbox: AgentSandbox,
+    private readonly log: ProvisionerLog,
+    /** The org this tenant serves: the agent needs it for the routing header of its own API calls. */
+    private readonly orgId?: string | undefined,
+  ) {}
+
   start(launch: RuntimeLaunch): void {
+    const id = launch.workspaceId;
     const inherited: Record<string, string> = {};
     for (const k of INHERITED_ENV) if (process.env[k] !== undefined) inherited[k] = process.env[k]!;
+    // Rows written before reserved names were refused: dropped here, named in the log (never their values).
+    const { kept, dropped } = withoutReservedNames(launch.secrets);
+    if (dropped.length > 0) this.log.warn({ workspace_id: id, dropped_keys: dropped }, 'secrets with reserved names were not passed to the agent; delete them');
+    const agent = launch.command
+      ? this.sandbox.launch(id, launch.command, {
+          ...kept,
+          // Platform variables last: authoritative, whatever a secret says.
+          WORKSPACE_ID: id,
+          PLATFORM_URL: launch.platformUrl,
+          MOLECULE_WORKSPACE_TOKEN: launch.token,
+          ...(this.orgId ? { MOLECULE_ORG_ID: this.orgId } : {}),
+        })
+      : null;
     const spec = {
       command: process.execPath,
       args: [RUNTIME_BIN, 'runtime'],
       env: {
         ...inherited,
-        ...launch.secrets,
-        // Platform variables last: a secret cannot impersonate another workspace.
-        WORKSPACE_ID: launch.workspaceId,
+        WORKSPACE_ID: id,
         PLATFORM_URL: launch.platformUrl,
         MOLECULE_WORKSPACE_TOKEN: launch.token,
         HEARTBEAT_INTERVAL_SECONDS: String(launch.heartbeatIntervalSeconds),
         MOLECULE_WATCH_STDIN: '1',
-        ...(launch.command ? { RUNTIME_COMMAND: launch.command } : {}),
+        MOLECULE_LAUNCH_FD: String(LAUNCH_FD),
       },
+      control: { agent },
     };
-    let proc = this.processes.get(launch.workspaceId);
+    let proc = this.processes.get(id);
     if (!proc) {
       proc = new ManagedProcess(spec);
-      const id = launch.workspaceId;
+      proc.on('control', (message) => {
+        const pgid = message['agent_pgid'];
+        // A process group id, never 0 or 1 (kill(-1) would reach every process) nor our own.
+        if (typeof pgid === 'number' && Number.isInteger(pgid) && pgid > 1 && pgid !== process.pid) this.agentGroups.set(id, pgid);
+      });
       proc.on('exit', (exit) => {
-        for (const l of this.exitListeners) l(id, exit);
+        // A runtime killed outright leaves its agent's children behind: sweep before anyone restarts it.
+        void this.sweep(id).then(() => {
+          for (const l of this.exitListeners) l(id, exit);
+        });
       });
       this.processes.set(id, proc);
     }
+    this.agentGroups.delete(id);
     proc.start(spec);
+  }
+
+  /** Kills what is left of the workspace's agent: every process of its uid, or its process group. */
+  private async sweep(workspaceId: string): Promise<void> {
+    const pgid = this.agentGroups.get(workspaceId);
+    this.agentGroups.delete(workspaceId);
+    if (this.sandbox.mode === 'uid') {
+      await this.sandbox.sweep(workspaceId);
+    } else if (pgid !== undefined) {
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
   }
 
   async stop(workspaceId: string): Promise<void> {
     await this.processes.get(workspaceId)?.stop();
+    await this.sweep(workspaceId);
+  }
+
+  async remove(workspaceId: string): Promise<void> {
+    await this.stop(workspaceId);
+    await this.sandbox.remove(workspaceId);
+    this.processes.delete(workspaceId);
   }
 
   info(workspaceId: string): ProcessInfo | null {
@@ -87,7 +156,8 @@ export class LocalProcessProvisioner implements WorkspaceProvisioner {
   }
 
   async stopAll(): Promise<void> {
-    await Promise.all([...this.processes.values()].map((p) => p.stop()));
+    await Promise.all([...this.processes.keys()].map((id) => this.stop(id)));
+    this.sandbox.dispose();
   }
 }
 

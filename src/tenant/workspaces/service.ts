@@ -7,7 +7,7 @@ import { DomainError, ValidationError } from '../../core/errors.js';
 import { newId, newUuid } from '../../core/ids.js';
 import type { TenantSchema } from '../db/schema.js';
 import type { TenantContext } from '../context.js';
-import { upsertWorkspaceSecrets } from '../secrets/store.js';
+import { assertSecretKeysAllowed, upsertWorkspaceSecrets } from '../secrets/store.js';
 import { revokeAllWorkspaceTokens } from '../workspace-tokens/store.js';
 import { firstFreeName, getWorkspace, insertWorkspace, liveChildren, liveSubtreeIds, markRemoved, type WorkspaceRow } from './store.js';
 
@@ -82,6 +82,7 @@ export async function createWorkspace(
   audit: AuditEventInput,
 ): Promise<CreatedWorkspace> {
   checkFields(input);
+  assertSecretKeysAllowed(Object.keys(input.secrets ?? {}), 'secrets');
   const parentId = input.parent_id ? input.parent_id.toLowerCase() : null;
   const created = await insertWithToken(ctx, principal, input, parentId, audit);
   const ws = created.workspace;
