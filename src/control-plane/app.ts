@@ -4,6 +4,7 @@ import { auditEventFor } from '../core/audit/request.js';
 import { auditDb } from '../core/audit/schema.js';
 import { AuditWriter } from '../core/audit/writer.js';
 import { createBaseApp, type App } from '../core/http/app.js';
+import { connectionLimitsOf } from '../core/http/connections.js';
 import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limit.js';
 import { adminRoutes } from './admin/index.js';
 import { ControlPlaneAuthenticator } from './auth/authenticator.js';
@@ -56,6 +57,7 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
     version: CONTROL_PLANE_VERSION,
     securitySchemes: CONTROL_PLANE_SECURITY_SCHEMES,
     serviceName: 'molecule-cp',
+    connections: connectionLimitsOf(config),
   });
 
   const publicUrl = publicUrlOf(config);

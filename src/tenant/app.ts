@@ -4,6 +4,7 @@ import { auditEventFor } from '../core/audit/request.js';
 import { auditDb } from '../core/audit/schema.js';
 import { AuditWriter } from '../core/audit/writer.js';
 import { createBaseApp, type App } from '../core/http/app.js';
+import { connectionLimitsOf } from '../core/http/connections.js';
 import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limit.js';
 import { auditRoutes } from './audit/index.js';
 import { TenantAuthenticator } from './auth/authenticator.js';
@@ -67,6 +68,7 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
     description: 'One org: workspaces, org API keys, workspace tokens and the audit trail.',
     version: TENANT_VERSION,
     securitySchemes: TENANT_SECURITY_SCHEMES,
+    connections: connectionLimitsOf(config),
   });
 
   const sessionVerifier =
@@ -107,6 +109,7 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
   });
   app.addHook('onClose', async () => {
     await lifecycle.close();
+    events.close();
     await auditWriter.close();
     await auth.close();
     if (!deps.rateLimiter) await rateLimiter.close();

@@ -9,6 +9,7 @@ import secureJson from 'secure-json-parse';
 import { Type } from 'typebox';
 import { DomainError, ERROR_CODES, errorBody, type ErrorCode } from '../errors.js';
 import { isDatastoreOutage } from '../db/index.js';
+import { connectionOptions, type ConnectionLimits } from './connections.js';
 import { ulid } from '../ids.js';
 import './types.js';
 
@@ -32,6 +33,8 @@ export interface BaseAppOptions {
   trustProxy?: boolean | string | string[];
   /** Adds `service` to the `/health` body (the control plane answers `{"service":"molecule-cp","status":"ok"}`). */
   serviceName?: string;
+  /** Request, header and keep-alive timeouts (connections.ts; default: DEFAULT_CONNECTION_LIMITS). */
+  connections?: ConnectionLimits;
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -149,6 +152,8 @@ export async function createBaseApp(opts: BaseAppOptions): Promise<BaseApp> {
     loggerInstance: opts.logger,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     trustProxy: opts.trustProxy ?? false,
+    // Every connection is bounded, and the server's own refusals (408, 431, malformed HTTP) use the one error body.
+    ...connectionOptions(opts.connections),
     // One line per request would duplicate the audit trail; errors are still logged with their request id.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
@@ -162,11 +167,13 @@ export async function createBaseApp(opts: BaseAppOptions): Promise<BaseApp> {
     // error body too, never Fastify's own shape.
     frameworkErrors: (error, _request, reply) => {
       const tooLong = (error as { code?: string }).code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const code: ErrorCode = tooLong ? 'URI_TOO_LONG' : 'VALIDATION_FAILED';
       const message = tooLong ? 'a path segment is too long (at most 200 characters)' : 'malformed URL';
       void (reply as unknown as FastifyReply)
-        .code(400)
+        .code(ERROR_CODES[code].status)
         .type('application/json')
-        .send(errorBody('VALIDATION_FAILED', reply.request.id, message));
+        .header('x-request-id', reply.request.id)
+        .send(errorBody(code, reply.request.id, message));
     },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
