@@ -11,13 +11,15 @@
  *    answered 2xx (the write-behind audit buffer kept its events through the outage and flushed them);
  *  - background work resumed by itself (the tenant's workspace runtime is online again), and no outage error ever
  *    reached the process's last-resort handler.
+ * And a service started while its database is down waits for it (migrations under their advisory lock included)
+ * and serves once it is up, instead of exiting.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { mintCredential } from '../src/core/credentials/format.js';
 import { newUuid } from '../src/core/ids.js';
-import { startBinary, type Child } from './support/binary.js';
+import { spawnBinary, startBinary, type Child } from './support/binary.js';
 import { startEmbeddedPg, type EmbeddedPg } from './support/embedded-pg.js';
 
 /** The issue's requirement: first 2xx within this long of the database accepting connections again. */
@@ -230,6 +232,7 @@ describe('database outages never kill a process', { timeout: 240_000 }, () => {
     db = await startEmbeddedPg();
     await db.createDatabase('tenant_outage');
     await db.createDatabase('cp_outage');
+    await db.createDatabase('boot_outage');
   });
   after(async () => {
     await db?.close();
@@ -384,6 +387,30 @@ describe('database outages never kill a process', { timeout: 240_000 }, () => {
       if (child.proc.exitCode === null) {
         child.proc.kill('SIGTERM');
         await child.exited;
+      }
+    }
+  });
+
+  it('a service started while its database is down waits for it, migrates and serves once it is up', async () => {
+    const adminToken = mintCredential('tenantAdminToken').plaintext;
+    const orgId = newUuid();
+    await db.stop();
+    let restarted = false;
+    const spawned = spawnBinary('tenant', { DATABASE_URL: db.url('boot_outage'), ADMIN_TOKEN: adminToken, MOLECULE_ORG_ID: orgId, WORKSPACE_PROVISIONER: 'none' });
+    try {
+      await spawned.logged('database not reachable yet; waiting');
+      assert.equal(spawned.proc.exitCode, null);
+      await db.start();
+      restarted = true;
+      const url = await spawned.listening();
+      const res = await fetch(`${url}/org/tokens`, { headers: { authorization: `Bearer ${adminToken}`, 'x-molecule-org-id': orgId } });
+      assert.equal(res.status, 200);
+      assert.deepEqual(((await res.json()) as { tokens: unknown[] }).tokens, []);
+    } finally {
+      if (!restarted) await db.start();
+      if (spawned.proc.exitCode === null) {
+        spawned.proc.kill('SIGTERM');
+        await spawned.exited;
       }
     }
   });

@@ -129,6 +129,14 @@ function limitSuite(service: Service) {
     assertErrorBody(responses[0]!.status, responses[0]!.body, 'REQUEST_TIMEOUT', 'stalled headers');
   });
 
+  it(`${service.name}: bytes that are not HTTP → 400 VALIDATION_FAILED in the one error body, and the connection is closed`, async () => {
+    const exchange = await rawExchange(service.child().url, ['HELLO THERE\r\n\r\n']);
+    const responses = parseResponses(exchange.text);
+    assert.equal(responses.length, 1, exchange.text);
+    assertErrorBody(responses[0]!.status, responses[0]!.body, 'VALIDATION_FAILED', 'not HTTP');
+    assert.equal(JSON.parse(responses[0]!.body).error, 'malformed HTTP request');
+  });
+
   it(`${service.name}: an idle keep-alive connection is closed after the keep-alive timeout`, async () => {
     const exchange = await rawExchange(service.child().url, [`GET /health HTTP/1.1\r\nHost: ${host()}\r\nConnection: keep-alive\r\n\r\n`]);
     const responses = parseResponses(exchange.text);
