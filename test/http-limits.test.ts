@@ -57,6 +57,44 @@ async function rawExchange(url: string, chunks: string[]): Promise<RawExchange> 
   });
 }
 
+/**
+ * Sends a request head, then body chunks one at a time until the server answers (a server refusing a body answers
+ * and closes before reading it all, so a client that kept writing would only see its own write fail); resolves
+ * with the answer once it is complete or the connection closes.
+ */
+async function rawUploadUntilAnswered(url: string, head: string, chunks: string[]): Promise<string> {
+  const { hostname, port } = new URL(url);
+  const socket: Socket = connect({ host: hostname, port: Number(port) });
+  let text = '';
+  let closed = false;
+  socket.setEncoding('utf8');
+  socket.on('data', (d: string) => (text += d));
+  socket.on('error', () => undefined); // writing after the server closed: expected
+  socket.once('close', () => (closed = true));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  const complete = () => closed || parseResponses(text).length > 0;
+  const deadline = Date.now() + DEADLINE_MS;
+  try {
+    socket.write(head);
+    for (const chunk of chunks) {
+      if (text.length > 0 || closed) break;
+      socket.write(chunk);
+      // The next chunk only once this one is on its way.
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    while (!complete()) {
+      if (Date.now() > deadline) throw new Error(`no complete answer within ${DEADLINE_MS} ms; received:\n${text}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return text;
+  } finally {
+    socket.destroy();
+  }
+}
+
 interface ParsedResponse {
   status: number;
   headers: Record<string, string>;
@@ -146,10 +184,15 @@ function limitSuite(service: Service) {
   });
 
   it(`${service.name}: a 20,000-character path segment and an oversized header → 431 HEADERS_TOO_LARGE in the one error body`, async () => {
-    const longPath = await fetch(`${service.child().url}${service.paramPath('a'.repeat(20_000))}`, { headers: service.headers });
-    assertErrorBody(longPath.status, await longPath.text(), 'HEADERS_TOO_LARGE', 'long path');
-    const bigHeader = await fetch(`${service.child().url}/health`, { headers: { 'x-padding': 'b'.repeat(20_000) } });
-    assertErrorBody(bigHeader.status, await bigHeader.text(), 'HEADERS_TOO_LARGE', 'big header');
+    // Raw sockets: the server answers and closes before reading the rest of an oversized header block.
+    const longPath = parseResponses(
+      await rawUploadUntilAnswered(service.child().url, `GET ${service.paramPath('a'.repeat(20_000))} HTTP/1.1\r\nHost: ${host()}\r\n${headerLines(service.headers)}\r\n`, []),
+    );
+    assert.equal(longPath.length, 1);
+    assertErrorBody(longPath[0]!.status, longPath[0]!.body, 'HEADERS_TOO_LARGE', 'long path');
+    const bigHeader = parseResponses(await rawUploadUntilAnswered(service.child().url, `GET /health HTTP/1.1\r\nHost: ${host()}\r\nX-Padding: ${'b'.repeat(20_000)}\r\n\r\n`, []));
+    assert.equal(bigHeader.length, 1);
+    assertErrorBody(bigHeader[0]!.status, bigHeader[0]!.body, 'HEADERS_TOO_LARGE', 'big header');
   });
 
   it(`${service.name}: a path parameter over 200 characters → 414 URI_TOO_LONG in the one error body`, async () => {
@@ -162,22 +205,19 @@ function limitSuite(service: Service) {
 
   it(`${service.name}: a body over the limit → 413 PAYLOAD_TOO_LARGE in the one error body (declared and chunked)`, async () => {
     const { path, headers } = service.post;
-    const big = JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) });
-    const declared = await fetch(`${service.child().url}${path}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: big });
-    assertErrorBody(declared.status, await declared.text(), 'PAYLOAD_TOO_LARGE', 'declared length');
-    const chunks = new ReadableStream<Uint8Array>({
-      start(controller) {
-        for (let i = 0; i < 4; i++) controller.enqueue(new TextEncoder().encode(big.slice(i * (big.length / 4), (i + 1) * (big.length / 4))));
-        controller.close();
-      },
-    });
-    const chunked = await fetch(`${service.child().url}${path}`, {
-      method: 'POST',
-      headers: { ...headers, 'content-type': 'application/json' },
-      body: chunks,
-      duplex: 'half',
-    } as RequestInit);
-    assertErrorBody(chunked.status, await chunked.text(), 'PAYLOAD_TOO_LARGE', 'chunked');
+    const part = 'x'.repeat(512 * 1024);
+    const parts = 4; // 2 MiB in all, twice the 1 MiB limit
+    const start = (framing: Record<string, string>) =>
+      `POST ${path} HTTP/1.1\r\nHost: ${host()}\r\n${headerLines({ ...headers, 'content-type': 'application/json', ...framing })}\r\n`;
+    // Declared: refused from the Content-Length alone.
+    const declared = parseResponses(await rawUploadUntilAnswered(service.child().url, start({ 'content-length': String(parts * part.length) }), Array(parts).fill(part)));
+    assert.equal(declared.length, 1);
+    assertErrorBody(declared[0]!.status, declared[0]!.body, 'PAYLOAD_TOO_LARGE', 'declared length');
+    // Chunked: refused once the bytes received pass the limit.
+    const chunk = `${part.length.toString(16)}\r\n${part}\r\n`;
+    const chunked = parseResponses(await rawUploadUntilAnswered(service.child().url, start({ 'transfer-encoding': 'chunked' }), [...Array(parts).fill(chunk), '0\r\n\r\n']));
+    assert.equal(chunked.length, 1);
+    assertErrorBody(chunked[0]!.status, chunked[0]!.body, 'PAYLOAD_TOO_LARGE', 'chunked');
   });
 }
 
