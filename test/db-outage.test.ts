@@ -24,6 +24,8 @@ import { startEmbeddedPg, type EmbeddedPg } from './support/embedded-pg.js';
 
 /** The issue's requirement: first 2xx within this long of the database accepting connections again. */
 const RECOVERY_BOUND_MS = 2000;
+/** How long each outage lasts at least. */
+const OUTAGE_MIN_MS = 1500;
 /** Every wait below is on a condition; these deadlines only bound a broken run. */
 const DEADLINE_MS = 30_000;
 
@@ -141,8 +143,11 @@ async function outage(db: EmbeddedPg, load: Load, kinds: string[], mode: 'restar
   // From here on the database is gone: a request started now can only succeed once it is back.
   const down = Date.now();
   try {
-    await load.until(`every kind answered 503 after the ${mode}`, (samples) =>
-      kinds.every((k) => samples.some((s) => s.kind === k && s.start >= down && s.status === 503)),
+    // Down long enough for every kind of request to meet it and for the background writers (audit every 200 ms,
+    // last-used every second) to fail at least once: the outage is the thing under test, so it lasts ≥ 1.5 s.
+    await load.until(
+      `every kind answered 503 after the ${mode}`,
+      (samples) => Date.now() - down >= OUTAGE_MIN_MS && kinds.every((k) => samples.some((s) => s.kind === k && s.start >= down && s.status === 503)),
     );
   } finally {
     // Whatever happened, the next test gets its database back.

