@@ -4,10 +4,10 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { sqlState } from './outage.js';
 import { PGliteDialect } from './pglite-dialect.js';
 
 export { Backoff, isDatastoreOutage, retryThroughOutages, sqlState } from './outage.js';
-import { sqlState } from './outage.js';
 
 export type DatabaseKind = 'postgres' | 'pglite';
 
