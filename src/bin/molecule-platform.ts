@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../core/config.js';
 import { mintCredential } from '../core/credentials/format.js';
+import { isDatastoreOutage } from '../core/db/outage.js';
 import { newUuid } from '../core/ids.js';
 import { controlPlaneEnvSchema } from '../control-plane/config.js';
 import { tenantEnvSchema } from '../tenant/config.js';
@@ -38,11 +39,31 @@ ${Object.entries(tenantEnvSchema)
 `;
 
 interface Stoppable {
-  logger: { info(obj: unknown, msg?: string): void; error(obj: unknown, msg?: string): void };
+  logger: { info(obj: unknown, msg?: string): void; error(obj: unknown, msg?: string): void; fatal(obj: unknown, msg?: string): void };
   stop(): Promise<void>;
 }
 
+/**
+ * The last resort, for a server process: a database outage must never end it (issue 8). Every place that touches
+ * the database handles its own outages; should one slip through (a bug), it is logged loudly and the process
+ * keeps serving — the database coming back heals it. Anything else still ends the process, as Node would.
+ */
+function survivesDatastoreOutages(logger: Stoppable['logger']) {
+  const onEscaped = (kind: string) => (err: unknown) => {
+    if (isDatastoreOutage(err)) {
+      logger.error({ err }, `unhandled datastore outage (${kind}); a bug: it should have been handled where it happened. Still serving.`);
+      return;
+    }
+    logger.fatal({ err }, kind);
+    process.stderr.write(`molecule-platform: ${kind}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  };
+  process.on('unhandledRejection', onEscaped('unhandled rejection'));
+  process.on('uncaughtException', onEscaped('uncaught exception'));
+}
+
 function onSignals(running: Stoppable) {
+  survivesDatastoreOutages(running.logger);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

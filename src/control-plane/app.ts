@@ -4,6 +4,7 @@ import { auditEventFor } from '../core/audit/request.js';
 import { auditDb } from '../core/audit/schema.js';
 import { AuditWriter } from '../core/audit/writer.js';
 import { createBaseApp, type App } from '../core/http/app.js';
+import { connectionLimitsOf } from '../core/http/connections.js';
 import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limit.js';
 import { adminRoutes } from './admin/index.js';
 import { ControlPlaneAuthenticator } from './auth/authenticator.js';
@@ -59,6 +60,7 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
     securitySchemes: CONTROL_PLANE_SECURITY_SCHEMES,
     serviceName: 'molecule-cp',
     trustProxy: config.TRUST_PROXY,
+    connections: connectionLimitsOf(config),
   });
   passwordWork.configure({ maxConcurrent: config.PASSWORD_HASH_CONCURRENCY, maxQueued: config.PASSWORD_HASH_QUEUE_LIMIT });
 

@@ -1,9 +1,11 @@
 import { ConfigError, env, parseEnv, type EnvOf } from '../core/config.js';
+import { connectionEnvSchema } from '../core/http/connections.js';
 
 /** The control plane's environment: parsed once at boot, frozen, every bad key reported together. */
 export const controlPlaneEnvSchema = {
   PORT: env.port('Port to listen on.', 8080),
   HOST: env.stringWithDefault('Interface to bind.', '127.0.0.1'),
+  ...connectionEnvSchema,
   DATABASE_URL: env.url('PostgreSQL connection URL for the control plane’s own database. Unset: embedded PGlite under MOLECULE_DATA_DIR.'),
   MOLECULE_DATA_DIR: env.stringWithDefault('Directory for embedded data (PGlite; the CP uses <dir>/cp).', './.molecule'),
   DATABASE_POOL_SIZE: env.int('Connections in the PostgreSQL pool.', 10, 1, 200),

@@ -19,7 +19,7 @@ export interface RunningControlPlane {
 export async function startControlPlane(source: Record<string, string | undefined> = process.env): Promise<RunningControlPlane> {
   const config = loadControlPlaneConfig(source);
   const logger = createLogger({ name: 'molecule-cp', level: config.LOG_LEVEL });
-  const database = await openControlPlaneDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.MOLECULE_DATA_DIR, poolSize: config.DATABASE_POOL_SIZE });
+  const database = await openControlPlaneDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.MOLECULE_DATA_DIR, poolSize: config.DATABASE_POOL_SIZE, log: logger });
   logger.info({ database: database.kind, location: database.location }, 'database ready');
   if (!config.CP_ADMIN_API_TOKEN) logger.warn('CP_ADMIN_API_TOKEN is not set: every /api/v1/admin/* route answers 401.');
   const rateLimiter = await createRateLimiter(config.REDIS_URL);

@@ -49,7 +49,11 @@ export const ERROR_CODES = {
   TERMS_NOT_ACCEPTED: { status: 412, message: 'terms of service not accepted' },
   IDENTITY_PROVIDER_FAILED: { status: 502, message: 'sign-in with the identity provider failed' },
   CONFIRMATION_REQUIRED: { status: 409, message: 'confirmation required' },
+  // The server's own refusals, before any route runs (src/core/http/connections.ts and the router).
+  REQUEST_TIMEOUT: { status: 408, message: 'request not received in time; the connection is closed' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'request body too large' },
+  URI_TOO_LONG: { status: 414, message: 'a path segment is too long' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'request headers (or URL) too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'unsupported content type; send application/json' },
   RATE_LIMITED: { status: 429, message: 'rate limit exceeded' },
   TOKEN_LIMIT: { status: 429, message: 'maximum 50 active tokens per workspace' },

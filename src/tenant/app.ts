@@ -6,6 +6,7 @@ import { AgentSandbox } from '../core/compute/agent-sandbox.js';
 import { auditDb } from '../core/audit/schema.js';
 import { AuditWriter } from '../core/audit/writer.js';
 import { createBaseApp, type App } from '../core/http/app.js';
+import { connectionLimitsOf } from '../core/http/connections.js';
 import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limit.js';
 import { auditRoutes } from './audit/index.js';
 import { TenantAuthenticator } from './auth/authenticator.js';
@@ -88,6 +89,7 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
     version: TENANT_VERSION,
     securitySchemes: TENANT_SECURITY_SCHEMES,
     trustProxy: config.TRUST_PROXY,
+    connections: connectionLimitsOf(config),
   });
 
   // Tier 1 asks the CP about this org by id; config refuses CP_UPSTREAM_URL without MOLECULE_ORG_ID.
@@ -149,6 +151,7 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
   app.addHook('onClose', async () => {
     await streams.close();
     await lifecycle.close();
+    events.close();
     await auditWriter.close();
     await auth.close();
     if (!deps.rateLimiter) await rateLimiter.close();

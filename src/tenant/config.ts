@@ -30,11 +30,13 @@ function previousKeysField(describe: string): EnvField<string | undefined> {
     },
   };
 }
+import { connectionEnvSchema } from '../core/http/connections.js';
 
 /** The tenant server's environment: parsed once at boot, frozen, every bad key reported together. */
 export const tenantEnvSchema = {
   PORT: env.port('Port to listen on.', 8080),
   HOST: env.stringWithDefault('Interface to bind.', '127.0.0.1'),
+  ...connectionEnvSchema,
   DATABASE_URL: env.url('PostgreSQL connection URL. Unset: the embedded PGlite under MOLECULE_DATA_DIR.'),
   MOLECULE_DATA_DIR: env.stringWithDefault('Directory for embedded data (PGlite).', './.molecule'),
   ADMIN_TOKEN: env.secret('Break-glass admin bearer for this tenant (tier 2b). Unset: only lazy bootstrap and session tiers.', 16),

@@ -22,7 +22,7 @@ export async function startTenant(source: Record<string, string | undefined> = p
   if (config.MOLECULE_ENV === 'production' && !config.SECRETS_ENCRYPTION_KEY) {
     throw new Error('SECRETS_ENCRYPTION_KEY is required in production: set it to 32 random bytes, base64 (openssl rand -base64 32)');
   }
-  const database = await openTenantDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.MOLECULE_DATA_DIR, poolSize: config.DATABASE_POOL_SIZE });
+  const database = await openTenantDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.MOLECULE_DATA_DIR, poolSize: config.DATABASE_POOL_SIZE, log: logger });
   logger.info({ database: database.kind, location: database.location }, 'database ready');
   if (!config.ADMIN_TOKEN) {
     logger.warn(

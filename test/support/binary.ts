@@ -12,11 +12,18 @@ export interface Child {
   exited: Promise<number | null>;
 }
 
-/**
- * Spawns `molecule-platform <command>` on a free loopback port with exactly the given environment and resolves
- * with its URL once it prints the `{"msg":"listening","url":…}` line.
- */
-export async function startBinary(command: string, env: Record<string, string>): Promise<Child> {
+export interface Spawned {
+  proc: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+  /** Resolves with the URL once the `{"msg":"listening","url":…}` line appears; rejects if the process exits first. */
+  listening: (timeoutMs?: number) => Promise<string>;
+  /** Resolves once a JSON log line with this `msg` appears. */
+  logged: (msg: string, timeoutMs?: number) => Promise<void>;
+}
+
+/** Spawns `molecule-platform <command>` on a free loopback port with exactly the given environment. */
+export function spawnBinary(command: string, env: Record<string, string>): Spawned {
   const proc = spawn(process.execPath, [BIN, command], {
     env: { PATH: process.env['PATH'] ?? '', ...env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -25,21 +32,52 @@ export async function startBinary(command: string, env: Record<string, string>):
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening" line within 30 s:\n${out}`)), 30_000);
-    const check = () => {
-      for (const line of out.split('\n')) {
-        if (!line.startsWith('{')) continue;
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === 'listening' && entry.url) {
-          clearTimeout(timer);
-          resolve(entry.url);
-          return;
+  const entries = () =>
+    out
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => {
+        try {
+          return JSON.parse(line) as { msg?: string; url?: string };
+        } catch {
+          return {};
         }
+      });
+  const waitFor = <T>(what: string, find: () => T | undefined, timeoutMs: number) =>
+    new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        proc.stdout!.off('data', check);
+        reject(new Error(`no ${what} within ${timeoutMs / 1000} s:\n${out}`));
+      }, timeoutMs);
+      function check() {
+        const found = find();
+        if (found === undefined) return;
+        clearTimeout(timer);
+        proc.stdout!.off('data', check);
+        resolve(found);
       }
-    };
-    proc.stdout!.on('data', check);
-    void exited.then((code) => reject(new Error(`exited with ${code} before listening:\n${out}`)));
-  });
-  return { proc, url, output: () => out, exited };
+      proc.stdout!.on('data', check);
+      check();
+      void exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`exited with ${code} before ${what}:\n${out}`));
+      });
+    });
+  return {
+    proc,
+    output: () => out,
+    exited,
+    listening: (timeoutMs = 30_000) => waitFor('"listening" line', () => entries().find((e) => e.msg === 'listening' && e.url)?.url, timeoutMs),
+    logged: (msg, timeoutMs = 30_000) => waitFor(`"${msg}" line`, () => (entries().some((e) => e.msg === msg) ? true : undefined), timeoutMs).then(() => undefined),
+  };
+}
+
+/**
+ * Spawns `molecule-platform <command>` on a free loopback port with exactly the given environment and resolves
+ * with its URL once it prints the `{"msg":"listening","url":…}` line.
+ */
+export async function startBinary(command: string, env: Record<string, string>): Promise<Child> {
+  const spawned = spawnBinary(command, env);
+  const url = await spawned.listening();
+  return { proc: spawned.proc, url, output: spawned.output, exited: spawned.exited };
 }

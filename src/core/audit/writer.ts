@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import { Backoff } from '../db/outage.js';
 import { appendAuditEvents, type AuditEventInput } from './chain.js';
 import type { AuditSchema } from './schema.js';
 
@@ -15,13 +16,16 @@ export interface AuditWriterOptions {
 /**
  * Write-behind for the audit events of reads and failed requests (mutations write theirs in their own
  * transaction). Batches amortise the chain-head lock; the buffer is bounded; `close()` flushes everything, and
- * a flush that fails keeps its events to retry rather than dropping them.
+ * a flush that fails (the database is down or restarting) keeps its events and retries with backoff — 100 ms
+ * doubling to 5 s — rather than dropping them, so the trail is complete once the database is back.
  */
 export class AuditWriter {
   private buffer: AuditEventInput[] = [];
   private flushing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  private readonly retry = new Backoff(100, 5000);
+  private retrying = false;
   private readonly maxBatch: number;
   private readonly flushIntervalMs: number;
   private readonly maxBuffered: number;
@@ -49,7 +53,8 @@ export class AuditWriter {
       await this.flush();
       return;
     }
-    if (this.buffer.length >= this.maxBatch) void this.flush();
+    // While a failed flush waits for its retry, a full batch waits with it rather than hammering a database that is down.
+    if (this.buffer.length >= this.maxBatch && !this.retrying) void this.flush();
     else if (!this.timer && !this.closed) {
       this.timer = setTimeout(() => {
         this.timer = null;
@@ -76,16 +81,22 @@ export class AuditWriter {
       try {
         await this.db.transaction().execute((trx) => appendAuditEvents(trx, batch));
       } catch (err) {
-        this.log.error({ err, pending: this.buffer.length }, 'audit flush failed; events kept for retry');
-        if (!this.closed && !this.timer) {
+        const delay = this.retry.next();
+        this.retrying = true;
+        this.log.error({ err, pending: this.buffer.length, retry_in_ms: delay }, 'audit flush failed; events kept for retry');
+        if (this.timer) clearTimeout(this.timer);
+        this.timer = null;
+        if (!this.closed) {
           this.timer = setTimeout(() => {
             this.timer = null;
             void this.flush();
-          }, 1000);
+          }, delay);
           this.timer.unref();
         }
         return;
       }
+      this.retry.reset();
+      this.retrying = false;
       this.buffer.splice(0, batch.length);
     }
   }

@@ -4,7 +4,10 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { sqlState } from './outage.js';
 import { PGliteDialect } from './pglite-dialect.js';
+
+export { Backoff, isDatastoreOutage, retryThroughOutages, sqlState } from './outage.js';
 
 export type DatabaseKind = 'postgres' | 'pglite';
 
@@ -23,7 +26,19 @@ export interface DatabaseOptions {
   dataDir?: string | undefined;
   /** Pool size on a real server. */
   poolSize?: number;
+  /** Where lost connections are reported (the service's logger). */
+  log?: DatabaseLog | undefined;
 }
+
+export interface DatabaseLog {
+  warn(obj: unknown, msg: string): void;
+}
+
+/**
+ * How long a request waits for a connection — a new one to a server that does not answer, or a free one from a busy
+ * pool — before it is answered 503. Refused connections fail at once; this bounds the ones that hang.
+ */
+export const CONNECT_TIMEOUT_MS = 5000;
 
 // int8 and numeric come back as strings from node-postgres; every bigint we store (sequence numbers, cents)
 // stays far below 2^53, so parse to number and keep one representation across both databases.
@@ -31,10 +46,25 @@ pg.types.setTypeParser(20, (v) => Number(v));
 
 export async function openDatabase<Schema>(opts: DatabaseOptions): Promise<Database<Schema>> {
   if (opts.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 10 });
-    // An idle client that loses its server must not crash the process; the next query reports the outage.
-    pool.on('error', () => undefined);
-    pool.on('connect', preparedStatements);
+    const pool = new pg.Pool({
+      connectionString: opts.databaseUrl,
+      max: opts.poolSize ?? 10,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      // TCP keep-alive: a server that vanished without closing the socket (a host gone, a partition) is noticed.
+      keepAlive: true,
+    });
+    const log = opts.log;
+    // A connection that dies while idle is dropped by the pool itself; the next request opens a fresh one.
+    pool.on('error', (err) => log?.warn({ err: { message: err.message, code: sqlState(err) } }, 'idle database connection lost; discarded'));
+    pool.on('connect', (client) => {
+      // A connection can also die while checked out (a transaction between two statements, the migration lock, a
+      // server restart telling every session "terminating connection"). node-postgres then emits 'error' on the
+      // client, and with no listener Node ends the process. The statement in flight, if any, fails on its own; the
+      // pool discards the dead client when it is released (it is no longer queryable), so the next request gets a
+      // fresh connection.
+      client.on('error', (err) => log?.warn({ err: { message: err.message, code: sqlState(err) } }, 'database connection lost; discarded'));
+      preparedStatements(client);
+    });
     const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
     return { db, kind: 'postgres', location: maskUrl(opts.databaseUrl), close: () => db.destroy() };
   }
@@ -92,28 +122,6 @@ export function maskUrl(url: string): string {
   }
 }
 
-/** Postgres SQLSTATE of a driver error, when there is one. */
-export function sqlState(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
-    return (err as { code: string }).code;
-  }
-  return undefined;
-}
-
 export function isUniqueViolation(err: unknown): boolean {
   return sqlState(err) === '23505';
-}
-
-const OUTAGE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300']);
-const OUTAGE_MESSAGES = /driver has already been destroyed|Connection terminated|connection error|timeout exceeded when trying to connect|PGlite is closed|Cannot use a pool after calling end/i;
-
-/**
- * True when an error means "the database cannot answer right now" rather than "this query is wrong": connection
- * failures (SQLSTATE class 08), server shutdown and overload (57P0x, 53300), socket errors, a closed pool or
- * embedded instance. Such errors are answered 503 so clients retry, never 500 or 401.
- */
-export function isDatastoreOutage(err: unknown): boolean {
-  const code = sqlState(err);
-  if (code && (OUTAGE_CODES.has(code) || code.startsWith('08'))) return true;
-  return err instanceof Error && OUTAGE_MESSAGES.test(err.message);
 }

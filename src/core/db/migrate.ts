@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { openDatabase, type Database } from './index.js';
+import { Backoff, isDatastoreOutage } from './outage.js';
 import { crc32 } from '../credentials/format.js';
 
 /**
@@ -52,18 +53,39 @@ export async function migrate(db: Kysely<unknown>, scope: string, migrations: re
   });
 }
 
+/** How long a booting service waits for its database to accept connections before it gives up. */
+export const BOOT_WAIT_MS = 60_000;
+
+export interface BootLog {
+  warn(obj: unknown, msg: string): void;
+}
+
 /**
  * Opens a service's own database — PostgreSQL when `databaseUrl` is set, else PGlite in `<dataDir>/<subdir>` — and
- * brings its schema up to date. A failed migration closes the database again instead of leaking it.
+ * brings its schema up to date. A database that is not up yet (or restarts while the migrations run: the advisory
+ * lock dies with its session, and every migration is one transaction) is waited for with backoff, up to
+ * `bootWaitMs`; then, or on any other failure, the database is closed again instead of leaked.
  */
 export async function openMigratedDatabase<Schema>(
-  opts: { databaseUrl?: string | undefined; dataDir: string; poolSize?: number },
+  opts: { databaseUrl?: string | undefined; dataDir: string; poolSize?: number; log?: BootLog | undefined; bootWaitMs?: number },
   service: { subdir: string; scope: string; migrations: readonly Migration[] },
 ): Promise<Database<Schema>> {
   const dataDir = opts.dataDir.startsWith('memory://') ? opts.dataDir : path.join(opts.dataDir, service.subdir);
-  const database = await openDatabase<Schema>({ databaseUrl: opts.databaseUrl, dataDir, poolSize: opts.poolSize ?? 10 });
+  const database = await openDatabase<Schema>({ databaseUrl: opts.databaseUrl, dataDir, poolSize: opts.poolSize ?? 10, log: opts.log });
+  const giveUpAt = Date.now() + (opts.bootWaitMs ?? BOOT_WAIT_MS);
+  const backoff = new Backoff(200, 5000);
   try {
-    await migrate(database.db as never, service.scope, service.migrations);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await migrate(database.db as never, service.scope, service.migrations);
+        break;
+      } catch (err) {
+        const delay = backoff.next();
+        if (database.kind !== 'postgres' || !isDatastoreOutage(err) || Date.now() + delay > giveUpAt) throw err;
+        opts.log?.warn({ err: { message: (err as Error).message }, attempt, location: database.location, retry_in_ms: delay }, 'database not reachable yet; waiting');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
   } catch (err) {
     await database.close();
     throw err;

@@ -9,6 +9,7 @@ import secureJson from 'secure-json-parse';
 import { Type } from 'typebox';
 import { DomainError, ERROR_CODES, errorBody, type ErrorCode } from '../errors.js';
 import { isDatastoreOutage } from '../db/index.js';
+import { connectionOptions, type ConnectionLimits } from './connections.js';
 import { ulid } from '../ids.js';
 import { addInputKeywords, TEXT_FORMAT, TEXT_FORMAT_MESSAGE } from './input.js';
 import './types.js';
@@ -37,6 +38,8 @@ export interface BaseAppOptions {
   trustProxy?: readonly string[];
   /** Adds `service` to the `/health` body (the control plane answers `{"service":"molecule-cp","status":"ok"}`). */
   serviceName?: string;
+  /** Request, header and keep-alive timeouts (connections.ts; default: DEFAULT_CONNECTION_LIMITS). */
+  connections?: ConnectionLimits;
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -210,6 +213,8 @@ export async function createBaseApp(opts: BaseAppOptions): Promise<BaseApp> {
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     // request.ip walks X-Forwarded-For from the right, past trusted hops only; the first untrusted one is the client.
     trustProxy: opts.trustProxy && opts.trustProxy.length > 0 ? [...opts.trustProxy] : false,
+    // Every connection is bounded, and the server's own refusals (408, 431, malformed HTTP) use the one error body.
+    ...connectionOptions(opts.connections),
     // One line per request would duplicate the audit trail; errors are still logged with their request id.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
@@ -223,12 +228,13 @@ export async function createBaseApp(opts: BaseAppOptions): Promise<BaseApp> {
     // error body too, never Fastify's own shape. No onRequest hook has run, so the request id header is set here.
     frameworkErrors: (error, _request, reply) => {
       const tooLong = (error as { code?: string }).code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const code: ErrorCode = tooLong ? 'URI_TOO_LONG' : 'VALIDATION_FAILED';
       const message = tooLong ? 'a path segment is too long (at most 200 characters)' : 'malformed URL';
       void (reply as unknown as FastifyReply)
-        .code(400)
-        .header('x-request-id', reply.request.id)
+        .code(ERROR_CODES[code].status)
         .type('application/json')
-        .send(errorBody('VALIDATION_FAILED', reply.request.id, message));
+        .header('x-request-id', reply.request.id)
+        .send(errorBody(code, reply.request.id, message));
     },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import { isDatastoreOutage, retryThroughOutages } from '../../core/db/outage.js';
 import type { TenantSchema } from '../db/schema.js';
 
 /** Advisory lock key that orders event inserts (arbitrary, fixed). */
@@ -40,6 +41,7 @@ export type EventListener = (event: WorkspaceEvent) => void;
  */
 export class EventBus {
   private readonly listeners = new Set<EventListener>();
+  private closed = false;
 
   constructor(
     private readonly db: Kysely<TenantSchema>,
@@ -66,6 +68,32 @@ export class EventBus {
       }
     }
     return event;
+  }
+
+  /**
+   * Records the event of a change that has already committed. Never throws: the change stands whatever happens to
+   * its notification. During a database outage the event is recorded in the background once the database is back
+   * (with a later id than events recorded meanwhile); any other failure is logged.
+   */
+  async recordAfterCommit(type: EventType, workspaceId: string | null, payload: Record<string, unknown> = {}): Promise<void> {
+    try {
+      await this.record(type, workspaceId, payload);
+    } catch (err) {
+      if (!isDatastoreOutage(err)) {
+        this.log.warn({ err, type, workspace_id: workspaceId }, 'event not recorded');
+        return;
+      }
+      void retryThroughOutages(() => this.record(type, workspaceId, payload), {
+        log: this.log,
+        what: `record ${type}`,
+        stopped: () => this.closed,
+      });
+    }
+  }
+
+  /** Stops retrying events that wait for the database (shutdown). */
+  close(): void {
+    this.closed = true;
   }
 
   /** Live events from now on; returns the unsubscribe function. */

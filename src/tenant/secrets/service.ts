@@ -51,12 +51,8 @@ export async function listSecretsForWorkspace(db: Kysely<TenantSchema>, workspac
 
 async function afterCommit(deps: SecretsDeps, type: EventType, workspaceId: string | null, payload: Record<string, unknown>, change: SecretsChange) {
   // The change is committed: a failure to record the event must not turn it into an error for the caller, nor
-  // stop the restart that gives the workspaces their new environment.
-  try {
-    await deps.events.record(type, workspaceId, payload);
-  } catch (err) {
-    deps.log.error({ err, event: type, workspace_id: workspaceId, key: payload['key'] }, 'could not record a secret event');
-  }
+  // stop the restart that gives the workspaces their new environment (both wait out a database outage).
+  await deps.events.recordAfterCommit(type, workspaceId, payload);
   deps.lifecycle.secretsChanged(change);
 }
 

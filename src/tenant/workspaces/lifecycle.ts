@@ -4,6 +4,7 @@ import { scopeCovers } from '../../core/auth/principal.js';
 import type { ProcessExit, ProcessInfo } from '../../core/compute/managed-process.js';
 import type { SecretCipher } from '../../core/crypto/cipher.js';
 import { mintCredential } from '../../core/credentials/format.js';
+import { isDatastoreOutage, retryThroughOutages } from '../../core/db/outage.js';
 import { DomainError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import type { TenantConfig } from '../config.js';
@@ -57,6 +58,10 @@ interface RestartState {
 /**
  * The workspace lifecycle on real processes: provision, restart, pause, resume, remove; the truth about status
  * from registrations, heartbeats and process exits; restarts with backoff; coalesced restarts on secret changes.
+ *
+ * Background work (a provision after create, after an exit or a secret change; recording an exit; lifecycle
+ * events) waits out a database outage with backoff and then completes: an acknowledged create or secret write
+ * always reaches a process, and no rejection is left unhandled (which would end the tenant).
  */
 export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
   private readonly locks = new Map<string, Promise<void>>();
@@ -67,7 +72,7 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
   private closed = false;
 
   constructor(private readonly deps: LifecycleDeps) {
-    deps.provisioner?.onExit((id, exit) => void this.onProcessExit(id, exit));
+    deps.provisioner?.onExit((id, exit) => void this.onProcessExit(id, exit).catch((err: unknown) => deps.log.error({ err, workspace_id: id }, 'runtime exit not handled')));
   }
 
   get hasProvisioner(): boolean {
@@ -91,7 +96,7 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
         .where('status', 'in', ACTIVE)
         .where('external', '=', false)
         .execute();
-      for (const { id } of rows) void this.provision(id, 'tenant restarted');
+      for (const { id } of rows) this.provisionInBackground(id, 'tenant restarted');
     }
     const tick = Math.min(1000, this.deps.config.HEARTBEAT_TTL_SECONDS * 250);
     this.sweeper = setInterval(() => void this.sweep().catch((err: unknown) => this.deps.log.warn({ err }, 'lifecycle sweep failed')), tick);
@@ -104,6 +109,15 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
     for (const t of this.backoffTimers.values()) clearTimeout(t);
     await Promise.all([...this.locks.values()].map((p) => p.catch(() => undefined)));
     await this.deps.provisioner?.stopAll();
+  }
+
+  /** Provisions without a caller waiting: retried through database outages until it is done (or the tenant stops). */
+  provisionInBackground(id: string, reason: string): void {
+    void retryThroughOutages(() => this.provision(id, reason), {
+      log: this.deps.log.child({ workspace_id: id }),
+      what: `provision (${reason})`,
+      stopped: () => this.closed,
+    });
   }
 
   /** Serialises everything done to one workspace's process. */
@@ -121,12 +135,9 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
     return run;
   }
 
+  /** Records a lifecycle event; during a database outage, in the background once it is back (never throws). */
   private async emit(type: EventType, id: string, payload: Record<string, unknown> = {}) {
-    try {
-      await this.deps.events.record(type, id, payload);
-    } catch (err) {
-      this.deps.log.warn({ err, type, workspace_id: id }, 'event not recorded');
-    }
+    await this.deps.events.recordAfterCommit(type, id, payload);
   }
 
   /**
@@ -153,13 +164,15 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
       if (!ws || ws.external || ws.status === 'paused' || ws.status === 'failed') return;
       const platformUrl = this.deps.platformUrl();
       if (!platformUrl) return; // start() provisions everything once the server listens
-      await provisioner.stop(id);
+      // Everything read from or written to the database comes before the running process is stopped: a database
+      // outage then fails the provision (its caller retries or answers 503) and leaves the old process running.
       let secrets: Record<string, string>;
       let command: string | undefined;
       try {
         secrets = await resolveWorkspaceEnv(db, this.deps.cipher, id);
         command = templateCommand(config.MOLECULE_TEMPLATES_DIR, ws.template);
       } catch (err) {
+        if (isDatastoreOutage(err)) throw err;
         await this.fail(id, `provision failed: ${(err as Error).message}`);
         return;
       }
@@ -184,6 +197,7 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
           .where('status', 'not in', ['removed', 'paused'])
           .execute();
       });
+      await provisioner.stop(id);
       try {
         provisioner.start({
           workspaceId: id,
@@ -207,7 +221,11 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
     if (await this.setStatus(id, 'failed', { last_error: message })) await this.emit('WORKSPACE_PROVISION_FAILED', id, { error: message });
   }
 
-  /** An exit nobody asked for: tell the truth (offline), then restart with backoff, or give up on a crash loop. */
+  /**
+   * An exit nobody asked for: tell the truth (offline), then restart with backoff, or give up on a crash loop. The
+   * record is written once the database can take it (an outage is waited out); the restart follows it, so a late
+   * "offline" never overwrites the new process's "online".
+   */
   private async onProcessExit(id: string, exit: ProcessExit) {
     if (exit.expected || this.closed) return;
     const cause = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
@@ -215,19 +233,32 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
     const recent = (this.crashes.get(id) ?? []).filter((t) => now - t < CRASH_WINDOW_MS);
     recent.push(now);
     this.crashes.set(id, recent);
-    await this.deps.db.updateTable('workspaces').set({ restart_count: sql<number>`restart_count + 1` }).where('id', '=', id).execute();
-    if (recent.length >= CRASH_LIMIT) {
-      await this.fail(id, `crash loop: the runtime exited ${recent.length} times within ${CRASH_WINDOW_MS / 1000} s (last: ${cause})`);
-      return;
-    }
-    if (await this.setStatus(id, 'offline', { last_error: `runtime exited (${cause})` }, ACTIVE)) {
-      // No output lines here: events reach every reader, and output may hold secrets (GET /workspaces/:id/logs has it).
-      await this.emit('WORKSPACE_OFFLINE', id, { reason: 'process exited', exit: cause });
-    }
+    let counted = false;
+    const crashLoop = recent.length >= CRASH_LIMIT;
+    const recorded = await retryThroughOutages(
+      async () => {
+        if (!counted) {
+          await this.deps.db.updateTable('workspaces').set({ restart_count: sql<number>`restart_count + 1` }).where('id', '=', id).execute();
+          counted = true;
+        }
+        if (crashLoop) {
+          await this.fail(id, `crash loop: the runtime exited ${recent.length} times within ${CRASH_WINDOW_MS / 1000} s (last: ${cause})`);
+          return true;
+        }
+        if (await this.setStatus(id, 'offline', { last_error: `runtime exited (${cause})` }, ACTIVE)) {
+          // No output lines here: events reach every reader, and output may hold secrets (GET /workspaces/:id/logs has it).
+          await this.emit('WORKSPACE_OFFLINE', id, { reason: 'process exited', exit: cause });
+        }
+        return true;
+      },
+      { log: this.deps.log.child({ workspace_id: id }), what: 'record runtime exit', stopped: () => this.closed },
+    );
+    if (crashLoop || this.closed) return;
+    if (recorded === undefined) this.deps.log.warn({ workspace_id: id }, 'runtime exit not recorded; restarting anyway');
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (recent.length - 1));
     const timer = setTimeout(() => {
       this.backoffTimers.delete(id);
-      void this.provision(id, `restart after exit (${cause})`);
+      this.provisionInBackground(id, `restart after exit (${cause})`);
     }, delay);
     timer.unref();
     this.backoffTimers.set(id, timer);
@@ -409,11 +440,14 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
   }
 
   secretsChanged(change: SecretsChange): void {
-    void this.affectedBy(change)
-      .then((ids) => {
-        for (const id of ids) this.requestRestart(id);
-      })
-      .catch((err: unknown) => this.deps.log.error({ err }, 'could not work out which workspaces a secret change affects'));
+    // The secret write was acknowledged: its restart must happen, after an outage if need be.
+    void retryThroughOutages(() => this.affectedBy(change), {
+      log: this.deps.log,
+      what: 'work out which workspaces a secret change affects',
+      stopped: () => this.closed,
+    }).then((ids) => {
+      for (const id of ids ?? []) this.requestRestart(id);
+    });
   }
 
   private async affectedBy(change: SecretsChange): Promise<string[]> {
@@ -456,7 +490,11 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
         }
         // Everything requested up to here is covered by this cycle's fresh read of the environment.
         s.pending = false;
-        await this.provision(id, 'secrets changed').catch((err: unknown) => this.deps.log.error({ err, workspace_id: id }, 'restart failed'));
+        await retryThroughOutages(() => this.provision(id, 'secrets changed'), {
+          log: this.deps.log.child({ workspace_id: id }),
+          what: 'restart after a secret change',
+          stopped: () => this.closed,
+        });
       } while (s.pending && !this.closed);
       s.running = null;
     })();

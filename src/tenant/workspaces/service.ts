@@ -87,11 +87,13 @@ export async function createWorkspace(
   const created = await insertWithToken(ctx, principal, input, parentId, audit);
   const ws = created.workspace;
   if (ws.external) {
-    await ctx.events.record(ws.status === 'online' ? 'WORKSPACE_ONLINE' : 'WORKSPACE_AWAITING_AGENT', ws.id, { name: ws.name });
+    // After commit: the workspace exists; its event never turns the create into an error (see recordAfterCommit).
+    await ctx.events.recordAfterCommit(ws.status === 'online' ? 'WORKSPACE_ONLINE' : 'WORKSPACE_AWAITING_AGENT', ws.id, { name: ws.name });
   } else if (ctx.lifecycle.hasProvisioner) {
-    void ctx.lifecycle.provision(ws.id, 'created');
+    // The create is acknowledged now; the runtime starts in the background (waiting out a database outage if need be).
+    ctx.lifecycle.provisionInBackground(ws.id, 'created');
   } else {
-    await ctx.events.record('WORKSPACE_PROVISIONING', ws.id, { name: ws.name, tier: ws.tier, runtime: ws.runtime, reason: 'created' });
+    await ctx.events.recordAfterCommit('WORKSPACE_PROVISIONING', ws.id, { name: ws.name, tier: ws.tier, runtime: ws.runtime, reason: 'created' });
   }
   return created;
 }

@@ -58,7 +58,7 @@ export default function updateBudgetRoute(app: App, ctx: TenantContext) {
       const view = await updateBudget(ctx.db, id, limits, auditEventForReply(reply, 200));
       request.auditWritten = true;
       // After commit: a lost notification must not turn a committed change into an error.
-      await ctx.events.record('BUDGET_UPDATED', id, { budget_limits: limits }).catch((err: unknown) => request.log.warn({ err }, 'BUDGET_UPDATED event not recorded'));
+      await ctx.events.recordAfterCommit('BUDGET_UPDATED', id, { budget_limits: limits });
       return view;
     },
   );

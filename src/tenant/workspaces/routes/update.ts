@@ -76,7 +76,7 @@ export default function updateWorkspaceRoute(app: App, ctx: TenantContext) {
         throw err;
       }
       request.auditWritten = true;
-      await ctx.events.record('WORKSPACE_UPDATED', id, { fields: Object.keys(changes) });
+      await ctx.events.recordAfterCommit('WORKSPACE_UPDATED', id, { fields: Object.keys(changes) });
       return presentWorkspace(row, ctx.lifecycle.processInfo(id));
     },
   );
