@@ -5,6 +5,7 @@
  * against the tenant's own opinion.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -34,7 +35,7 @@ writeFileSync(
   path.join(templates, 'stubborn', 'template.json'),
   JSON.stringify({ command: "trap '' TERM; (trap '' TERM; sleep 100000) & setsid sleep 100000 & sleep 100000" }),
 );
-const SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
+const SECRETS_KEY = randomBytes(32).toString('base64');
 
 function environOf(pid: number): Record<string, string> {
   const raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
