@@ -71,6 +71,7 @@ function agentSandboxFor(config: TenantConfig, logger: TenantDeps['logger']): Ag
   const sandbox = new AgentSandbox({
     mode: config.AGENT_ISOLATION,
     homeRoot: config.AGENT_HOME_DIR ?? (inMemory ? 'memory://' : path.join(config.MOLECULE_DATA_DIR, 'agents')),
+    homeRootIsDefault: config.AGENT_HOME_DIR === undefined,
     uidBase: config.AGENT_UID_BASE,
     uidCount: config.AGENT_UID_COUNT,
     log: logger,

@@ -55,6 +55,27 @@ describe('agent sandbox: one uid per workspace', { skip: isRoot ? false : 'uid i
     assert.equal(statSync(path.join(data, 'agents')).mode & 0o777, 0o711);
   });
 
+  it('moves default agent directories agents could not walk down to (a private parent) to the temporary directory', () => {
+    const privateParent = scratch('private'); // mkdtemp makes it 0700: other users cannot traverse it
+    const dataDir = path.join(privateParent, 'data');
+    mkdirSync(dataDir);
+    const logged: string[] = [];
+    const log = { warn: (_: object, msg: string) => void logged.push(msg), error: (_: object, msg: string) => void logged.push(msg) };
+    const byDefault = new AgentSandbox({ mode: 'uid', homeRoot: path.join(dataDir, 'agents'), homeRootIsDefault: true, uidBase: 950_020, uidCount: 2, log });
+    dirs.push(byDefault.homeRoot);
+    assert.equal(path.dirname(byDefault.homeRoot), tmpdir());
+    assert.match(path.basename(byDefault.homeRoot), /^molecule-agents-[0-9a-f]{12}$/);
+    assert.equal(statSync(byDefault.homeRoot).mode & 0o777, 0o711);
+    // Stable: the same data directory always maps to the same place, so uids are found again after a restart.
+    assert.equal(new AgentSandbox({ mode: 'uid', homeRoot: path.join(dataDir, 'agents'), homeRootIsDefault: true, uidBase: 950_020, uidCount: 2, log: quiet }).homeRoot, byDefault.homeRoot);
+    assert.ok(logged.some((m) => m.includes('moved out of the data directory')), logged.join('\n'));
+    // The operator's own choice is kept, and the problem is said loudly instead.
+    logged.length = 0;
+    const chosen = new AgentSandbox({ mode: 'uid', homeRoot: path.join(dataDir, 'chosen'), uidBase: 950_030, uidCount: 2, log });
+    assert.equal(chosen.homeRoot, path.join(dataDir, 'chosen'));
+    assert.ok(logged.some((m) => m.includes('cannot reach their directories')), logged.join('\n'));
+  });
+
   it('refuses a uid range that reaches system users', () => {
     assert.throws(() => new AgentSandbox({ mode: 'uid', homeRoot: scratch('low'), uidBase: 0, uidCount: 10, log: quiet }), /1000 or above/);
   });

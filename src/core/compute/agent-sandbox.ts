@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { accessSync, chmodSync, constants, lchownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,6 +25,12 @@ export interface AgentSandboxOptions {
   mode: 'auto' | AgentIsolation;
   /** Directory holding one directory per workspace. */
   homeRoot: string;
+  /**
+   * True when homeRoot is the default rather than the operator's choice: in `uid` mode, a default that agents could
+   * not walk down to (a project checked out under a private home directory) is replaced by a stable directory under
+   * the system's temporary directory, instead of leaving every agent unable to start.
+   */
+  homeRootIsDefault?: boolean;
   uidBase: number;
   uidCount: number;
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
@@ -56,6 +63,17 @@ export function findExecutable(name: string, searchPath = process.env['PATH'] ??
   return null;
 }
 
+/** The nearest existing parent of `dir` that other users cannot traverse, or null when they can walk down to it. */
+function untraversableParent(dir: string): string | null {
+  let current = path.dirname(dir);
+  for (;;) {
+    if (existsSync(current) && (statSync(current).mode & 0o001) === 0) return current;
+    const parent = path.dirname(current);
+    if (parent === current) return null;
+    current = parent;
+  }
+}
+
 const WORKSPACE_DIR_NAME = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export class AgentSandbox {
@@ -86,7 +104,20 @@ export class AgentSandbox {
       );
     }
     this.ownsHomeRoot = opts.homeRoot.startsWith('memory://');
-    this.homeRoot = this.ownsHomeRoot ? mkdtempSync(path.join(tmpdir(), 'molecule-agents-')) : path.resolve(opts.homeRoot);
+    let homeRoot = this.ownsHomeRoot ? mkdtempSync(path.join(tmpdir(), 'molecule-agents-')) : path.resolve(opts.homeRoot);
+    if (mode === 'uid' && opts.homeRootIsDefault && !this.ownsHomeRoot && untraversableParent(homeRoot) !== null) {
+      // Stable across restarts (each workspace's uid is recorded by the owner of its directory), unique per data dir.
+      const fallback = path.join(tmpdir(), `molecule-agents-${createHash('sha256').update(homeRoot).digest('hex').slice(0, 12)}`);
+      if (existsSync(fallback) && lstatSync(fallback).uid !== process.getuid?.()) {
+        throw new Error(`${fallback} exists but belongs to another user; set AGENT_HOME_DIR to a directory of the tenant's own`);
+      }
+      opts.log.warn(
+        { agent_home_dir: fallback, default: homeRoot, blocked_at: untraversableParent(homeRoot) },
+        'agent directories moved out of the data directory: agents could not walk down to it; set AGENT_HOME_DIR to choose',
+      );
+      homeRoot = fallback;
+    }
+    this.homeRoot = homeRoot;
     mkdirSync(this.homeRoot, { recursive: true });
     // Traverse-only: an agent reaches its own directory by name but cannot list the others.
     chmodSync(this.homeRoot, mode === 'uid' ? 0o711 : 0o700);
@@ -111,20 +142,12 @@ export class AgentSandbox {
 
   /** An agent uid must be able to walk down to its directory; say loudly when a parent directory forbids it. */
   private checkReachable() {
-    let dir = path.dirname(this.homeRoot);
-    for (;;) {
-      const mode = statSync(dir).mode;
-      if ((mode & 0o001) === 0) {
-        this.opts.log.error(
-          { agent_home_dir: this.homeRoot, blocked_at: dir },
-          `agent commands cannot reach their directories: ${dir} is not traversable by other users; set AGENT_HOME_DIR to a directory whose parents are (e.g. /var/lib/molecule/agents)`,
-        );
-        return;
-      }
-      const parent = path.dirname(dir);
-      if (parent === dir) return;
-      dir = parent;
-    }
+    const dir = untraversableParent(this.homeRoot);
+    if (dir === null) return;
+    this.opts.log.error(
+      { agent_home_dir: this.homeRoot, blocked_at: dir },
+      `agent commands cannot reach their directories: ${dir} is not traversable by other users; set AGENT_HOME_DIR to a directory whose parents are (e.g. /var/lib/molecule/agents)`,
+    );
   }
 
   homeOf(workspaceId: string): string {
