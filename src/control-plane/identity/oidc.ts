@@ -80,6 +80,13 @@ const DISCOVERY_RETRY_MS = 2_000;
 /** Seconds openid-client waits for the issuer on any one request. */
 const PROVIDER_TIMEOUT_SECONDS = 10;
 
+function isTimeout(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e.name === 'TimeoutError' || e.name === 'AbortError') return true;
+  }
+  return false;
+}
+
 const LOOPBACK_HOSTS = new Set(['localhost', '[::1]']);
 
 function isLoopback(url: URL): boolean {
@@ -164,11 +171,24 @@ export function createOidcLogin(config: ControlPlaneConfig, db: Kysely<ControlPl
     }
   }
 
+  /**
+   * Discovery is an idempotent GET, so a transport failure is tried once more on a fresh connection: a keep-alive
+   * connection the issuer closes just as it is reused fails with a reset although the issuer is up (seen under load).
+   * A timeout is not retried: the issuer was asked and did not answer.
+   */
+  async function discoverWithRetry(): Promise<client.Configuration> {
+    const options = { execute: insecureLoopback ? [client.allowInsecureRequests] : [], timeout: PROVIDER_TIMEOUT_SECONDS };
+    try {
+      return await client.discovery(issuer, clientId, undefined, undefined, options);
+    } catch (err) {
+      if (isTimeout(err)) throw err;
+      logger.info({ err }, 'OpenID Connect discovery failed once; trying again on a fresh connection');
+      return await client.discovery(issuer, clientId, undefined, undefined, options);
+    }
+  }
+
   async function discover(): Promise<client.Configuration> {
-    const found = await client.discovery(issuer, clientId, undefined, undefined, {
-      execute: insecureLoopback ? [client.allowInsecureRequests] : [],
-      timeout: PROVIDER_TIMEOUT_SECONDS,
-    });
+    const found = await discoverWithRetry();
     const metadata = found.serverMetadata();
     // client_secret_basic is the default client authentication (OpenID Connect Core §9); post when that is all the
     // issuer offers; a client without a secret is a public client and relies on PKCE alone.
