@@ -69,6 +69,11 @@ describe('agent sandbox: one uid per workspace', { skip: isRoot ? false : 'uid i
     // Stable: the same data directory always maps to the same place, so uids are found again after a restart.
     assert.equal(new AgentSandbox({ mode: 'uid', homeRoot: path.join(dataDir, 'agents'), homeRootIsDefault: true, uidBase: 950_020, uidCount: 2, log: quiet }).homeRoot, byDefault.homeRoot);
     assert.ok(logged.some((m) => m.includes('moved out of the data directory')), logged.join('\n'));
+    // A data directory that is private itself (mkdtemp's 0700) is no reason to move: the sandbox opens it up.
+    const ownData = scratch('own-data');
+    const inside = new AgentSandbox({ mode: 'uid', homeRoot: path.join(ownData, 'agents'), homeRootIsDefault: true, uidBase: 950_040, uidCount: 2, log: quiet, privateDataDir: ownData });
+    assert.equal(inside.homeRoot, path.join(ownData, 'agents'));
+    assert.equal(statSync(ownData).mode & 0o777, 0o711);
     // The operator's own choice is kept, and the problem is said loudly instead.
     logged.length = 0;
     const chosen = new AgentSandbox({ mode: 'uid', homeRoot: path.join(dataDir, 'chosen'), uidBase: 950_030, uidCount: 2, log });

@@ -63,11 +63,14 @@ export function findExecutable(name: string, searchPath = process.env['PATH'] ??
   return null;
 }
 
-/** The nearest existing parent of `dir` that other users cannot traverse, or null when they can walk down to it. */
-function untraversableParent(dir: string): string | null {
+/**
+ * The nearest existing parent of `dir` that other users cannot traverse, or null when they can walk down to it.
+ * `madeTraversable` names directories the sandbox itself opens up (the data directory holding the agents' homes).
+ */
+function untraversableParent(dir: string, madeTraversable: readonly string[] = []): string | null {
   let current = path.dirname(dir);
   for (;;) {
-    if (existsSync(current) && (statSync(current).mode & 0o001) === 0) return current;
+    if (!madeTraversable.includes(current) && existsSync(current) && (statSync(current).mode & 0o001) === 0) return current;
     const parent = path.dirname(current);
     if (parent === current) return null;
     current = parent;
@@ -105,14 +108,16 @@ export class AgentSandbox {
     }
     this.ownsHomeRoot = opts.homeRoot.startsWith('memory://');
     let homeRoot = this.ownsHomeRoot ? mkdtempSync(path.join(tmpdir(), 'molecule-agents-')) : path.resolve(opts.homeRoot);
-    if (mode === 'uid' && opts.homeRootIsDefault && !this.ownsHomeRoot && untraversableParent(homeRoot) !== null) {
+    // The data directory is made traverse-only below when the homes live inside it, so it does not count here.
+    const opened = opts.privateDataDir ? [path.resolve(opts.privateDataDir)] : [];
+    if (mode === 'uid' && opts.homeRootIsDefault && !this.ownsHomeRoot && untraversableParent(homeRoot, opened) !== null) {
       // Stable across restarts (each workspace's uid is recorded by the owner of its directory), unique per data dir.
       const fallback = path.join(tmpdir(), `molecule-agents-${createHash('sha256').update(homeRoot).digest('hex').slice(0, 12)}`);
       if (existsSync(fallback) && lstatSync(fallback).uid !== process.getuid?.()) {
         throw new Error(`${fallback} exists but belongs to another user; set AGENT_HOME_DIR to a directory of the tenant's own`);
       }
       opts.log.warn(
-        { agent_home_dir: fallback, default: homeRoot, blocked_at: untraversableParent(homeRoot) },
+        { agent_home_dir: fallback, default: homeRoot, blocked_at: untraversableParent(homeRoot, opened) },
         'agent directories moved out of the data directory: agents could not walk down to it; set AGENT_HOME_DIR to choose',
       );
       homeRoot = fallback;
