@@ -267,7 +267,8 @@ export class EmbeddedPostgresServer {
 
   private async choosePort(): Promise<number> {
     if (this.opts.port) return this.opts.port;
-    if (this.port && (await portIsFree(this.port))) return this.port;
+    // A restart of this instance comes back where its clients point (a lingering bind is retried by start()).
+    if (this.port) return this.port;
     try {
       const recorded = (JSON.parse(readFileSync(this.statePath, 'utf8')) as { port?: unknown }).port;
       if (typeof recorded === 'number' && Number.isInteger(recorded) && recorded > 0 && (await portIsFree(recorded))) return recorded;
