@@ -136,4 +136,28 @@ describe('npm start on the embedded PostgreSQL server', () => {
       assert.equal(await second.exited, 0, second.out());
     }
   });
+
+  it('starts again after the launcher was killed with SIGKILL (its server orphaned, postmaster.pid left behind)', async () => {
+    const killed = await up(dir);
+    const postmaster = Number(readFileSync(path.join(dir, 'pg', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const orphan = descendants(killed.proc.pid!).find((p) => p.pid === postmaster);
+    assert.ok(orphan, 'the postmaster was started by the launcher');
+    killed.proc.kill('SIGKILL');
+    await killed.exited;
+    assert.ok(stillRunning(orphan), 'a kill -9 of the launcher leaves its server running');
+
+    const next = await up(dir);
+    try {
+      assert.equal(stillRunning(orphan), false, 'the next start stopped the orphaned server');
+      const exp = /export MOLECULE_URL=(\S+) ORG=(\S+) KEY=(\S+)/.exec(next.banner);
+      assert.ok(exp, next.banner);
+      const res = await fetch(`${exp[1]}/workspaces`, { headers: { authorization: `Bearer ${exp[3]}`, 'x-molecule-org-id': exp[2]! } });
+      const text = await res.text();
+      assert.equal(res.status, 200, text);
+      assert.match(text, /my-agent/, 'the data survived');
+    } finally {
+      next.proc.kill('SIGINT');
+      assert.equal(await next.exited, 0, next.out());
+    }
+  });
 });
