@@ -4,7 +4,8 @@
  * password gets in.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -106,6 +107,27 @@ describe('embedded PostgreSQL server', () => {
     assert.notEqual(next.pid, orphanPid);
     assert.deepEqual((await query(next.url('kept'), 'select count(*)::int as n from t')).rows, [{ n: 0 }]);
     await next.stop();
+  });
+
+  test('a postmaster.pid naming a live process that is not a server of this cluster (a reused pid) is stale', async () => {
+    const dataDir = tempDataDir();
+    const first = await start(dataDir);
+    const url = await first.ensureDatabase('reused');
+    await first.stop();
+    // After a reboot the pid in the lock file may belong to anything: here a live process of the server's own OS user
+    // (PostgreSQL itself takes a pid it may not signal for a dead owner, so only the same user's is ambiguous to it).
+    const asUser = process.getuid?.() === 0 ? { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) } : {};
+    const stranger = spawn('sleep', ['600'], { stdio: 'ignore', ...asUser });
+    try {
+      const lock = path.join(dataDir, 'pg', 'data', 'postmaster.pid');
+      writeFileSync(lock, `${stranger.pid}\n${path.join(dataDir, 'pg', 'data')}\n`);
+      const second = await start(dataDir);
+      assert.equal(await accepting(url), true);
+      assert.equal(alive(stranger.pid!), true, 'the unrelated process was left alone');
+      await second.stop();
+    } finally {
+      stranger.kill('SIGKILL');
+    }
   });
 
   test('only the generated password gets in; it is kept owner-only', async () => {

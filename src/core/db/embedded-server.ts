@@ -17,7 +17,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { arch, platform } from 'node:os';
 import path from 'node:path';
@@ -113,15 +113,27 @@ function serverUser(): { uid: number; gid: number } | undefined {
   }
 }
 
-/** True when `pid` is a postgres postmaster serving `dataDir` (an orphan of a launcher that was killed). */
-function isOurPostmaster(pid: number, postgresBin: string, dataDir: string): boolean {
+/**
+ * Who holds the lock: `ours` — a postmaster serving this cluster (the orphan of a launcher that was killed);
+ * `stranger` — a live process that is certainly no postmaster (a pid reused after a crash or reboot); `unknown`
+ * otherwise (no /proc, or some other postgres): then the lock is left to PostgreSQL's own check.
+ */
+function lockHolder(pid: number, clusterDir: string): 'ours' | 'stranger' | 'unknown' {
+  let cmdline: string[];
+  let cwd = '';
   try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    if (!cmdline[0] || path.resolve(cmdline[0]) !== path.resolve(postgresBin)) return false;
-    return readlinkSync(`/proc/${pid}/cwd`) === path.resolve(dataDir) || cmdline.includes(path.resolve(dataDir));
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
   } catch {
-    return false;
+    return 'unknown';
   }
+  try {
+    cwd = readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    // not ours to inspect
+  }
+  const real = realpathSync(clusterDir);
+  if (cwd === real || cmdline.includes(clusterDir) || cmdline.includes(real)) return 'ours';
+  return path.basename(cmdline[0] ?? '').startsWith('postgres') ? 'unknown' : 'stranger';
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -184,7 +196,7 @@ export class EmbeddedPostgresServer {
     }
     if (!existsSync(path.join(this.clusterDir, 'PG_VERSION'))) await this.initdb(bins, user);
     this.password = readFileSync(this.passwordPath, 'utf8').trim();
-    await this.recoverStaleLock(bins);
+    await this.recoverStaleLock();
     this.port = await this.choosePort();
     writeFileSync(this.statePath, JSON.stringify({ port: this.port }) + '\n', { mode: 0o600 });
 
@@ -247,12 +259,14 @@ export class EmbeddedPostgresServer {
    * A `postmaster.pid` left behind: by a server whose launcher was killed (still running: stop it), or by a crash
    * (its pid gone, or reused by an unrelated process: the lock is stale, remove it so the server can start).
    */
-  private async recoverStaleLock(bins: Binaries) {
+  private async recoverStaleLock() {
     const lock = path.join(this.clusterDir, 'postmaster.pid');
     if (!existsSync(lock)) return;
     const pid = Number(readFileSync(lock, 'utf8').split('\n')[0]);
     if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return; // the server itself replaces a dead owner's lock
-    if (!isOurPostmaster(pid, bins.postgres, this.clusterDir)) {
+    const holder = lockHolder(pid, this.clusterDir);
+    if (holder === 'unknown') return;
+    if (holder === 'stranger') {
       this.log(`embedded PostgreSQL: removing a stale postmaster.pid (pid ${pid} is another process now)`);
       rmSync(lock, { force: true });
       return;
