@@ -5,6 +5,7 @@ import { ConfigError } from '../core/config.js';
 import { mintCredential } from '../core/credentials/format.js';
 import { isDatastoreOutage } from '../core/db/outage.js';
 import { newUuid } from '../core/ids.js';
+import type { EmbeddedPostgresServer } from '../core/db/embedded-server.js';
 import { controlPlaneEnvSchema } from '../control-plane/config.js';
 import { tenantEnvSchema } from '../tenant/config.js';
 
@@ -23,7 +24,8 @@ const USAGE = `molecule-platform <command>
 Commands:
   cp        Run the control plane (users, orgs, members, billing, admin), configured by environment variables.
   tenant    Run one tenant server (one org), configured by environment variables.
-  up        Development: run the platform on the embedded database and print credentials and first steps.
+  up        Development: run the platform on the embedded PostgreSQL server (<MOLECULE_DATA_DIR>/pg; DATABASE_URL instead when set)
+            and print credentials and first steps.
   runtime   Run one workspace runtime (started by a tenant; configured by WORKSPACE_ID, PLATFORM_URL, MOLECULE_WORKSPACE_TOKEN).
   help      Show this help.
 
@@ -96,13 +98,41 @@ async function up() {
   const state: UpState = existsSync(statePath) ? (JSON.parse(readFileSync(statePath, 'utf8')) as UpState) : { orgId: newUuid(), orgSlug: 'demo' };
   // A new break-glass token every start: it is printed, never written to disk.
   const adminToken = process.env['ADMIN_TOKEN'] ?? mintCredential('tenantAdminToken').plaintext;
-  const running = await startTenant({
-    ...process.env,
-    MOLECULE_DATA_DIR: dataDir,
-    ADMIN_TOKEN: adminToken,
-    MOLECULE_ORG_ID: process.env['MOLECULE_ORG_ID'] ?? state.orgId,
-    MOLECULE_ORG_SLUG: process.env['MOLECULE_ORG_SLUG'] ?? state.orgSlug,
-  });
+  // Without DATABASE_URL the tenant's database lives on the embedded PostgreSQL server under <data dir>/pg (one
+  // server for the platform, one database per tenant), not in a PGlite of its own.
+  let databaseUrl = process.env['DATABASE_URL'];
+  let pgServer: EmbeddedPostgresServer | undefined;
+  if (!databaseUrl) {
+    const { EmbeddedPostgresServer } = await import('../core/db/embedded-server.js');
+    pgServer = await EmbeddedPostgresServer.start({ dataDir });
+    databaseUrl = await pgServer.ensureDatabase('tenant_demo');
+  }
+  let tenant: Awaited<ReturnType<typeof startTenant>>;
+  try {
+    tenant = await startTenant({
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      MOLECULE_DATA_DIR: dataDir,
+      ADMIN_TOKEN: adminToken,
+      MOLECULE_ORG_ID: process.env['MOLECULE_ORG_ID'] ?? state.orgId,
+      MOLECULE_ORG_SLUG: process.env['MOLECULE_ORG_SLUG'] ?? state.orgSlug,
+    });
+  } catch (err) {
+    await pgServer?.stop();
+    throw err;
+  }
+  const server = pgServer;
+  // Ctrl-C / SIGTERM: the tenant first (it flushes to its database), then the database server.
+  const running = {
+    ...tenant,
+    async stop() {
+      try {
+        await tenant.stop();
+      } finally {
+        await server?.stop();
+      }
+    },
+  };
   onSignals(running);
   const orgId = running.config.MOLECULE_ORG_ID!;
   const headers = { authorization: `Bearer ${adminToken}`, 'x-molecule-org-id': orgId, 'content-type': 'application/json' };
@@ -116,7 +146,7 @@ async function up() {
   writeFileSync(statePath, JSON.stringify({ ...state, orgId, demoKeyId: key.id }, null, 2) + '\n');
   const u = running.url;
   process.stdout.write(`
-Molecule Platform is running (standalone tenant on the embedded database, ${dataDir}).
+Molecule Platform is running (standalone tenant on ${server ? `the embedded PostgreSQL server, ${path.join(dataDir, 'pg')}, port ${server.port}` : 'DATABASE_URL'}).
 
   Tenant URL     ${u}
   OpenAPI        ${u}/openapi.json
