@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { EMBEDDED_SERVER_DIR } from '../core/db/embedded-server.js';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { auditEventFor } from '../core/audit/request.js';
@@ -76,6 +77,7 @@ function agentSandboxFor(config: TenantConfig, logger: TenantDeps['logger']): Ag
     uidCount: config.AGENT_UID_COUNT,
     log: logger,
     privateDataDir: inMemory ? undefined : config.MOLECULE_DATA_DIR,
+    selfGuardedEntries: [EMBEDDED_SERVER_DIR],
   });
   logger.info({ agent_isolation: sandbox.mode, agent_home_dir: sandbox.homeRoot }, 'agent commands isolated');
   return sandbox;

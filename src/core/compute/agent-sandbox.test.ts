@@ -55,6 +55,19 @@ describe('agent sandbox: one uid per workspace', { skip: isRoot ? false : 'uid i
     assert.equal(statSync(path.join(data, 'agents')).mode & 0o777, 0o711);
   });
 
+  it('leaves a self-guarded entry (the embedded server, another OS user) traverse-only, and its contents alone', () => {
+    const data = scratch('guarded');
+    mkdirSync(path.join(data, 'pg', 'data'), { recursive: true, mode: 0o711 });
+    writeFileSync(path.join(data, 'pg', 'password'), 'p', { mode: 0o600 });
+    writeFileSync(path.join(data, 'secrets.key'), 'k', { mode: 0o644 });
+    // Agents' homes elsewhere: the data directory is still traverse-only, for the server's user.
+    new AgentSandbox({ mode: 'uid', homeRoot: scratch('homes-elsewhere'), uidBase: 950_050, uidCount: 2, log: quiet, privateDataDir: data, selfGuardedEntries: ['pg'] });
+    assert.equal(statSync(data).mode & 0o777, 0o711);
+    assert.equal(statSync(path.join(data, 'pg')).mode & 0o777, 0o711);
+    assert.equal(statSync(path.join(data, 'pg', 'password')).mode & 0o777, 0o600);
+    assert.equal(statSync(path.join(data, 'secrets.key')).mode & 0o777, 0o600);
+  });
+
   it('moves default agent directories agents could not walk down to (a private parent) to the temporary directory', () => {
     const privateParent = scratch('private'); // mkdtemp makes it 0700: other users cannot traverse it
     const dataDir = path.join(privateParent, 'data');

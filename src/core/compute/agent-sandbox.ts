@@ -36,6 +36,11 @@ export interface AgentSandboxOptions {
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   /** Directories an agent must never read (made private at construction): the tenant's data directory. */
   privateDataDir?: string | undefined;
+  /**
+   * Entries of the data directory that guard their own contents and must stay traverse-only rather than owner-only
+   * (the embedded PostgreSQL server's directory, whose cluster belongs to another OS user).
+   */
+  selfGuardedEntries?: readonly string[];
 }
 
 /** What the runtime spawns for the agent: argv[0] with the rest as arguments, in `cwd`, with exactly `env`. */
@@ -130,16 +135,25 @@ export class AgentSandbox {
     if (mode === 'uid') this.checkReachable();
   }
 
-  /** The tenant's data directory: nobody else may read it. Traverse-only when the agents' homes live inside it. */
+  /**
+   * The tenant's data directory: nobody else may read it. Traverse-only when the agents' homes or a self-guarded
+   * entry (the embedded server, run by another OS user) live inside it; everything else owner-only.
+   */
   private makePrivate(dataDir: string) {
     if (!existsSync(dataDir)) return;
-    const homesInside = this.homeRoot.startsWith(dataDir + path.sep);
-    chmodSync(dataDir, homesInside && this.mode === 'uid' ? 0o711 : 0o700);
-    for (const entry of readdirSync(dataDir)) {
+    const guarded = new Set(this.opts.selfGuardedEntries ?? []);
+    const entries = readdirSync(dataDir);
+    const homesInside = this.homeRoot.startsWith(dataDir + path.sep) && this.mode === 'uid';
+    chmodSync(dataDir, homesInside || entries.some((e) => guarded.has(e)) ? 0o711 : 0o700);
+    for (const entry of entries) {
       const full = path.join(dataDir, entry);
       if (full === this.homeRoot || this.homeRoot.startsWith(full + path.sep)) continue;
       const st = lstatSync(full);
       if (st.isSymbolicLink()) continue;
+      if (guarded.has(entry)) {
+        if (st.isDirectory()) chmodSync(full, 0o711);
+        continue;
+      }
       // The database files (PGlite), the generated secrets key and anything else of the tenant's: owner only.
       chmodSync(full, st.isDirectory() ? 0o700 : 0o600);
     }

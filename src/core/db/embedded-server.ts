@@ -138,6 +138,12 @@ function lockHolder(pid: number, clusterDir: string): 'ours' | 'stranger' | 'unk
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The embedded server's directory inside a data directory. It guards its own contents (the cluster 0700 for the
+ * server's OS user, the password and state files 0600) and must stay traversable for that user.
+ */
+export const EMBEDDED_SERVER_DIR = 'pg';
+
 export class EmbeddedPostgresServer {
   readonly root: string;
   readonly clusterDir: string;
@@ -153,7 +159,7 @@ export class EmbeddedPostgresServer {
   timings: EmbeddedServerTimings = { startMs: 0 };
 
   private constructor(private readonly opts: EmbeddedServerOptions) {
-    this.root = path.resolve(opts.dataDir, 'pg');
+    this.root = path.resolve(opts.dataDir, EMBEDDED_SERVER_DIR);
     this.clusterDir = path.join(this.root, 'data');
     this.passwordPath = path.join(this.root, 'password');
     this.statePath = path.join(this.root, 'server.json');
