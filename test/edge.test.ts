@@ -232,7 +232,7 @@ forEachDatabase('edge', (kind) => {
       assert.equal(res.status, 404, res.body);
       const body = JSON.parse(res.body) as Record<string, unknown>;
       assert.equal(body['code'], 'ORG_NOT_FOUND');
-      assert.match(String(body['error']), /org not found/);
+      assert.equal(body['error'], 'org not found');
       assert.equal(body['request_id'], res.headers['x-request-id']);
     }
   });

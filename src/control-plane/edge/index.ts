@@ -41,7 +41,7 @@ export async function registerEdge(app: App, opts: EdgeOptions): Promise<void> {
     );
     if (target.kind === 'cp') return;
     const location = await opts.resolver.resolve(target.slug);
-    if (location.state === 'unknown') return sendError(reply, 'ORG_NOT_FOUND', `org not found: no org has the slug "${target.slug}"`);
+    if (location.state === 'unknown') return sendError(reply, 'ORG_NOT_FOUND');
     if (location.state === 'not_ready') {
       reply.header('retry-after', String(location.retryAfterSeconds));
       return sendError(reply, 'TENANT_NOT_READY', undefined, { retry_after_seconds: location.retryAfterSeconds });
