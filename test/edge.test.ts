@@ -226,6 +226,36 @@ forEachDatabase('edge', (kind) => {
     }
   });
 
+  it('closing the CP ends the streams it proxies (shutdown does not wait on a tenant’s open SSE stream)', async () => {
+    const cp2 = await startTestControlPlane(kind, { listen: true });
+    let closed = false;
+    try {
+      const org = await cp2.createOrg(await cp2.signup());
+      const r = await cp2.db.updateTable('org_instances').set({ status: 'running', url: a.url }).where('org_id', '=', org.id).executeTakeFirst();
+      assert.equal(Number(r.numUpdatedRows), 1);
+      const u = new URL(cp2.url);
+      const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        // Tenant A's own key and org id: tenant A serves it whichever edge it came through.
+        const req = http.request({ host: u.hostname, port: u.port, path: '/events/stream', headers: { host: `${org.slug}.localhost:${u.port}`, ...a.as(keyA) }, agent: false }, (res) => {
+          res.once('data', () => resolve(res));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      const ended = new Promise<void>((resolve) => {
+        res.on('close', resolve);
+        res.on('error', () => resolve());
+      });
+      assert.equal(res.statusCode, 200);
+      await cp2.close();
+      closed = true;
+      await ended;
+      assert.equal(res.complete, false, 'the stream was cut by the shutdown, not finished by the tenant');
+    } finally {
+      if (!closed) await cp2.close();
+    }
+  });
+
   it('unknown slug → 404 ORG_NOT_FOUND, by Host and by header', async () => {
     for (const headers of <Array<Record<string, string>>>[{ host: `nosuch-org.localhost:${port}` }, { host: `127.0.0.1:${port}`, 'x-molecule-org-slug': 'nosuch-org' }, { host: `127.0.0.1:${port}`, 'x-molecule-org-slug': '../Bad Slug' }]) {
       const res = await call(cp.url, 'GET', '/workspaces', headers);

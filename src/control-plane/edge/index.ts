@@ -33,6 +33,13 @@ export async function registerEdge(app: App, opts: EdgeOptions): Promise<void> {
     disableCache: true,
   });
 
+  // Responses being proxied right now. Shutdown cuts them: a tenant's SSE stream never ends by itself, and the
+  // server's close would otherwise wait on it for ever.
+  const open = new Set<FastifyReply>();
+  app.addHook('preClose', async () => {
+    for (const reply of open) reply.raw.destroy();
+  });
+
   app.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?')[0] ?? request.url;
     const target = edgeTargetOf(
@@ -54,6 +61,8 @@ export async function registerEdge(app: App, opts: EdgeOptions): Promise<void> {
       opts.log.error({ err, slug: target.slug }, 'edge: the tenant URL on record is not an http(s) URL');
       return sendError(reply, 'TENANT_UNREACHABLE');
     }
+    open.add(reply);
+    reply.raw.once('close', () => open.delete(reply));
     proxy(request, reply, upstream, target.slug, opts.log);
     return reply;
   });
