@@ -17,6 +17,7 @@ import type { ControlPlaneConfig } from './config.js';
 import { publicUrlOf } from './config.js';
 import type { ControlPlaneContext } from './context.js';
 import type { ControlPlaneSchema } from './db/schema.js';
+import { DatabaseTenantResolver, registerEdge, type TenantResolver } from './edge/index.js';
 import { identityRoutes } from './identity/index.js';
 import { createOidcLogin } from './identity/oidc.js';
 import { createMailer } from './mail.js';
@@ -35,7 +36,12 @@ export interface ControlPlaneDeps {
   logger: Logger;
   rateLimiter?: RateLimiter;
   provisioner?: TenantProvisioner;
+  /** Where the edge finds an org's tenant. Default: the CP's own organizations + org_instances rows. */
+  tenantResolver?: TenantResolver;
 }
+
+/** TENANT_DOMAIN for the edge's purpose: unset, tenants are `<slug>.localhost` (browsers resolve it to loopback). */
+export const DEFAULT_EDGE_TENANT_DOMAIN = 'localhost';
 
 export const CONTROL_PLANE_VERSION = '0.1.0';
 
@@ -83,6 +89,14 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
     await oidc?.close();
     await auditWriter.close();
     if (!deps.rateLimiter) await rateLimiter.close();
+  });
+
+  // The edge sees every request first: a tenant host or an org routing header is proxied to that org's tenant before
+  // any CP route, auth tier or body parser runs (README, "The edge").
+  await registerEdge(app, {
+    resolver: deps.tenantResolver ?? new DatabaseTenantResolver(db),
+    rule: { tenantDomain: config.TENANT_DOMAIN ?? DEFAULT_EDGE_TENANT_DOMAIN, cpHostname: new URL(publicUrl).hostname.toLowerCase() },
+    log: logger,
   });
 
   const mount = (tier: keyof ControlPlaneDomainRoutes) => DOMAINS.flatMap((d) => d[tier] ?? []) as ControlPlaneRouteRegistrar[];

@@ -13,7 +13,7 @@ export const controlPlaneEnvSchema = {
   PROVISION_SHARED_SECRET: env.secret('Bearer tenants use for the provisioning API (routes come with provisioning; unset: not mounted).', 16),
   PUBLIC_URL: env.url('The URL users reach the control plane at (OIDC redirect, billing pages, cookie Secure flag). Default: http://localhost:<PORT>.'),
   TENANT_DOMAIN: env.pattern(
-    'Parent domain of tenant hosts (<slug>.<domain>); the session cookie is scoped to it so tenant subdomains receive it.',
+    'Parent domain of tenant hosts (<slug>.<domain>): the edge proxies them to that org’s tenant (unset: <slug>.localhost), and the session cookie is scoped to it so tenant subdomains receive it.',
     /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/,
     'must be a lowercase domain name such as moleculesai.app',
   ),

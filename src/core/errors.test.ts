@@ -49,6 +49,8 @@ describe('error table', () => {
         TERMS_NOT_ACCEPTED: '412 terms of service not accepted',
         IDENTITY_PROVIDER_FAILED: '502 sign-in with the identity provider failed',
         CONFIRMATION_REQUIRED: '409 confirmation required',
+        TENANT_NOT_READY: "503 this org's tenant is not ready yet; retry after the Retry-After delay",
+        TENANT_UNREACHABLE: "502 this org's tenant did not answer",
         REQUEST_TIMEOUT: '408 request not received in time; the connection is closed',
         PAYLOAD_TOO_LARGE: '413 request body too large',
         URI_TOO_LONG: '414 a path segment is too long',

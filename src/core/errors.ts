@@ -49,6 +49,9 @@ export const ERROR_CODES = {
   TERMS_NOT_ACCEPTED: { status: 412, message: 'terms of service not accepted' },
   IDENTITY_PROVIDER_FAILED: { status: 502, message: 'sign-in with the identity provider failed' },
   CONFIRMATION_REQUIRED: { status: 409, message: 'confirmation required' },
+  // The edge (src/control-plane/edge): an org whose tenant is not running yet, or does not answer.
+  TENANT_NOT_READY: { status: 503, message: "this org's tenant is not ready yet; retry after the Retry-After delay" },
+  TENANT_UNREACHABLE: { status: 502, message: "this org's tenant did not answer" },
   // The server's own refusals, before any route runs (src/core/http/connections.ts and the router).
   REQUEST_TIMEOUT: { status: 408, message: 'request not received in time; the connection is closed' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'request body too large' },
