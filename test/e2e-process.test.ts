@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { agentUidRange } from './support/agent-uids.js';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { mintCredential } from '../src/core/credentials/format.js';
 import { newUuid } from '../src/core/ids.js';
 import { createScratchDatabase, forEachDatabase } from './harness.js';
-import { BIN, startBinary } from './support/binary.js';
+import { BIN, startBinary, startUp } from './support/binary.js';
 
 forEachDatabase('the tenant binary over real HTTP', (kind) => {
   const adminToken = mintCredential('tenantAdminToken').plaintext;
@@ -135,27 +135,10 @@ describe('npm start (molecule-platform up)', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'molecule-up-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function up(): Promise<{ proc: ChildProcess; url: string; orgId: string; key: string; adminToken: string; exited: Promise<number | null> }> {
-    const proc = spawn(process.execPath, [BIN, 'up'], {
-      env: { PATH: process.env['PATH'] ?? '', MOLECULE_DATA_DIR: dir, PORT: '0', LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((resolve) => proc.on('exit', resolve));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no banner within 30 s:\n${out}`)), 30_000);
-      proc.stdout!.on('data', () => {
-        if (out.includes('Stop with Ctrl-C.')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      void exited.then((code) => reject(new Error(`exited ${code}:\n${out}`)));
-    });
-    const field = (label: string) => new RegExp(`${label}\\s+(\\S+)`).exec(out)?.[1] ?? '';
-    return { proc, url: field('Tenant URL'), orgId: field('Org id'), key: field('Org API key'), adminToken: field('ADMIN_TOKEN'), exited };
+  async function up() {
+    const started = await startUp(dir);
+    const field = started.field;
+    return { proc: started.proc, url: field('Tenant URL'), orgId: field('Org id'), key: field('Org API key'), adminToken: field('ADMIN_TOKEN'), exited: started.exited };
   }
 
   it('prints a working URL, org id, ADMIN_TOKEN and a fresh org key, and retires the old key on the next start', async () => {

@@ -4,6 +4,7 @@
  * password gets in.
  */
 import assert from 'node:assert/strict';
+import { alive } from './support/binary.js';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,14 +42,6 @@ async function query(url: string, sql: string, params: unknown[] = []) {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function until(what: string, cond: () => boolean | Promise<boolean>, deadlineMs = 30_000) {
   const deadline = Date.now() + deadlineMs;

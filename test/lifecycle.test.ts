@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, before, it } from 'node:test';
 import { SecretCipher } from '../src/core/crypto/cipher.js';
 import { workspaceSecretAad } from '../src/tenant/secrets/store.js';
+import { alive } from './support/binary.js';
 import { forEachDatabase, startTestTenant, type TestTenant } from './harness.js';
 
 interface WorkspaceBody {
@@ -47,14 +48,6 @@ function environOf(pid: number): Record<string, string> {
   );
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 interface ProcStatus {
   pid: number;

@@ -4,44 +4,17 @@
  * next start finds the workspace again on the same data.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { BIN } from './support/binary.js';
+import { startUp } from './support/binary.js';
 
 const run = promisify(execFile);
 
-interface Up {
-  proc: ChildProcess;
-  out: () => string;
-  exited: Promise<number | null>;
-  banner: string;
-}
-
-async function up(dir: string): Promise<Up> {
-  const proc = spawn(process.execPath, [BIN, 'up'], {
-    env: { PATH: process.env['PATH'] ?? '', MOLECULE_DATA_DIR: dir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', resolve));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no banner within 120 s:\n${out}`)), 120_000);
-    proc.stdout!.on('data', () => {
-      if (out.includes('Stop with Ctrl-C.')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    void exited.then((code) => reject(new Error(`exited ${code}:\n${out}`)));
-  });
-  return { proc, out: () => out, exited, banner: out };
-}
+const up = (dir: string) => startUp(dir);
 
 /** Every live process below `root` (ppid chain), with its start time so a reused pid is not mistaken for it. */
 function descendants(root: number): Array<{ pid: number; start: string; cmd: string }> {

@@ -81,3 +81,55 @@ export async function startBinary(command: string, env: Record<string, string>):
   const url = await spawned.listening();
   return { proc: spawned.proc, url, output: spawned.output, exited: spawned.exited };
 }
+
+/** True while a process with this pid exists (signal 0 only checks). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `molecule-platform up` (what `npm start` runs), started and read up to its banner. */
+export interface StartedUp {
+  proc: ChildProcess;
+  /** Everything it printed so far (stdout and stderr). */
+  out: () => string;
+  /** What it printed up to and including the banner. */
+  banner: string;
+  exited: Promise<number | null>;
+  /** A labelled field of the banner, e.g. `field('Org id')`. */
+  field: (label: string) => string;
+}
+
+/**
+ * Spawns `up` on `dataDir` and waits for "Stop with Ctrl-C." — generously: a first start runs initdb for the
+ * embedded PostgreSQL server, which takes seconds on a loaded machine. An exit before the banner fails with the output.
+ */
+export async function startUp(dataDir: string, extraEnv: Record<string, string> = {}): Promise<StartedUp> {
+  const proc = spawn(process.execPath, [BIN, 'up'], {
+    env: { PATH: process.env['PATH'] ?? '', MOLECULE_DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', resolve));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no banner within 120 s:\n${out}`)), 120_000);
+    proc.stdout!.on('data', () => {
+      if (out.includes('Stop with Ctrl-C.')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited ${code}:\n${out}`));
+    });
+  });
+  const banner = out;
+  return { proc, out: () => out, banner, exited, field: (label) => new RegExp(`${label}\\s+(\\S+)`).exec(banner)?.[1] ?? '' };
+}
