@@ -11,7 +11,7 @@ import { buildControlPlaneApp } from '../src/control-plane/app.js';
 import { loadControlPlaneConfig, type ControlPlaneConfig } from '../src/control-plane/config.js';
 import { openControlPlaneDatabase } from '../src/control-plane/database.js';
 import type { ControlPlaneSchema } from '../src/control-plane/db/schema.js';
-import type { TenantProvisioner } from '../src/control-plane/orgs/provisioner.js';
+import type { TenantProvisioner } from '../src/control-plane/provisioning/provisioner.js';
 import { createScratchDatabase, type DbKind } from './harness.js';
 
 export interface TestUser {

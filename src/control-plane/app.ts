@@ -1,8 +1,10 @@
+import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { auditEventFor } from '../core/audit/request.js';
 import { auditDb } from '../core/audit/schema.js';
 import { AuditWriter } from '../core/audit/writer.js';
+import { SecretCipher } from '../core/crypto/cipher.js';
 import { createBaseApp, type App } from '../core/http/app.js';
 import { connectionLimitsOf } from '../core/http/connections.js';
 import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limit.js';
@@ -23,7 +25,8 @@ import { createOidcLogin } from './identity/oidc.js';
 import { createMailer } from './mail.js';
 import { membersRoutes } from './members/index.js';
 import { orgRoutes } from './orgs/index.js';
-import { PendingTenantProvisioner, type TenantProvisioner } from './orgs/provisioner.js';
+import { TenantAdminTokens } from './provisioning/admin-tokens.js';
+import { PendingTenantProvisioner, type TenantProvisioner } from './provisioning/provisioner.js';
 import { deprecationHeaders } from './prefixes.js';
 import { API_PREFIX, LEGACY_PREFIX, type ControlPlaneDomainRoutes, type ControlPlaneRouteRegistrar } from './routes.js';
 
@@ -36,6 +39,8 @@ export interface ControlPlaneDeps {
   logger: Logger;
   rateLimiter?: RateLimiter;
   provisioner?: TenantProvisioner;
+  /** Default: from SECRETS_ENCRYPTION_KEY, else (outside production) a key kept in <MOLECULE_DATA_DIR>/cp/secrets.key. */
+  cipher?: SecretCipher;
   /** Where the edge finds an org's tenant. Default: the CP's own organizations + org_instances rows. */
   tenantResolver?: TenantResolver;
 }
@@ -49,6 +54,12 @@ export const CONTROL_PLANE_SECURITY_SCHEMES = {
   session: { type: 'apiKey', in: 'cookie', name: 'mcp_session', description: 'Signed-in user (POST /api/v1/auth/login, /auth/signup or OpenID Connect).' },
   cpAdmin: { type: 'http', scheme: 'bearer', description: 'The platform-root CP_ADMIN_API_TOKEN; /api/v1/admin/* only.' },
 };
+
+/** The CP's keyring: its own key file lives beside its embedded database (`<data dir>/cp`), apart from any tenant's. */
+export function controlPlaneCipher(config: ControlPlaneConfig, logger?: Logger): SecretCipher {
+  const dataDir = config.MOLECULE_DATA_DIR.startsWith('memory://') ? config.MOLECULE_DATA_DIR : path.join(config.MOLECULE_DATA_DIR, 'cp');
+  return SecretCipher.fromConfig({ ...config, MOLECULE_DATA_DIR: dataDir }, logger);
+}
 
 /**
  * The control plane's composition root. Order matters and reads top to bottom: shared plumbing, audit on every
@@ -75,8 +86,9 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
   const auditWriter = new AuditWriter(auditDb(db), logger);
   const rateLimiter = deps.rateLimiter ?? new MemoryRateLimiter();
   const provisioner = deps.provisioner ?? new PendingTenantProvisioner();
+  const cipher = deps.cipher ?? controlPlaneCipher(config, logger);
   const oidc = createOidcLogin(config, db, logger);
-  const ctx: ControlPlaneContext = { config, db, log: logger, auth, rateLimiter, auditWriter, provisioner, billing: new LedgerBillingProvider(), oidc, mailer: createMailer(config, logger), publicUrl };
+  const ctx: ControlPlaneContext = { config, db, log: logger, auth, rateLimiter, auditWriter, provisioner, billing: new LedgerBillingProvider(), cipher, adminTokens: new TenantAdminTokens(db, cipher), oidc, mailer: createMailer(config, logger), publicUrl };
 
   app.addHook('onResponse', async (request, reply) => {
     if (request.principal && !request.auditWritten) await auditWriter.enqueue(auditEventFor(request, reply.statusCode, reply.elapsedTime));

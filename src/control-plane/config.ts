@@ -1,4 +1,5 @@
 import { ConfigError, env, parseEnv, type EnvOf } from '../core/config.js';
+import { previousKeysField, secretKeyField } from '../core/crypto/key-fields.js';
 import { connectionEnvSchema } from '../core/http/connections.js';
 
 /** The control plane's environment: parsed once at boot, frozen, every bad key reported together. */
@@ -54,7 +55,27 @@ export const controlPlaneEnvSchema = {
   OIDC_CLIENT_SECRET: env.string('OpenID Connect client secret (confidential client).'),
   OIDC_PROVIDER_NAME: env.pattern('Name of the provider in GET /cp/auth/login?provider=<name>.', /^[a-z][a-z0-9-]{0,31}$/, 'must be a short lowercase name'),
   OIDC_SCOPES: env.stringWithDefault('Scopes requested from the issuer.', 'openid email profile'),
-  TENANT_PROVISIONER: env.oneOf('How tenants are run for new orgs: `none` records the request and leaves the org provisioning.', ['none'] as const, 'none'),
+  TENANT_PROVISIONER: env.oneOf(
+    'How tenants are run for new orgs: `local-process` runs one tenant process per org on this machine, each with its own database; `none` records the request and leaves the org provisioning.',
+    ['none', 'local-process'] as const,
+    'none',
+  ),
+  TENANT_DATABASE_URL: env.url(
+    'PostgreSQL server (a superuser connection URL) on which local-process creates one database and one role per tenant. Default: the server of DATABASE_URL.',
+  ),
+  TENANT_HOST: env.stringWithDefault('Interface tenant processes (local-process) listen on; the edge reaches them there.', '127.0.0.1'),
+  TENANT_READY_TIMEOUT_SECONDS: env.int('A tenant that has not called back and answered /health this long after its start is marked failed.', 120, 5, 3600),
+  TENANT_SHUTDOWN: env.oneOf(
+    'What stopping the CP does to the tenant processes it runs: `stop` stops them (the next CP restarts them); `keep` leaves them serving, and the next CP adopts them.',
+    ['stop', 'keep'] as const,
+    'stop',
+  ),
+  TENANT_AGENT_UID_BASE: env.int('First agent uid handed to tenants (local-process): each tenant gets its own TENANT_AGENT_UID_COUNT uids from here.', 1_000_000, 1000, 2_000_000_000),
+  TENANT_AGENT_UID_COUNT: env.int('Agent uids (one per workspace) each tenant may use.', 1000, 1, 1_000_000),
+  SECRETS_ENCRYPTION_KEY: secretKeyField(
+    'AES-256 key for what the CP keeps encrypted (tenant admin tokens, tenant database passwords): 32 random bytes, base64. Unset outside production: generated once into <MOLECULE_DATA_DIR>/cp/secrets.key.',
+  ),
+  SECRETS_ENCRYPTION_KEYS_PREVIOUS: previousKeysField('Comma-separated earlier SECRETS_ENCRYPTION_KEY values, still accepted for reading during a key rotation.'),
   BILLING_PROVIDER: env.oneOf('Billing backend: `ledger` is the built-in self-hosted ledger (plans, credits, invoices).', ['ledger'] as const, 'ledger'),
   REDIS_URL: env.url('Redis URL; when set, rate limits are shared across replicas.'),
   MOLECULE_ENV: env.oneOf('Deployment environment.', ['development', 'test', 'production'] as const, 'development'),
@@ -66,6 +87,11 @@ export type ControlPlaneConfig = EnvOf<typeof controlPlaneEnvSchema>;
 export function loadControlPlaneConfig(source: Record<string, string | undefined> = process.env): ControlPlaneConfig {
   const config = parseEnv(controlPlaneEnvSchema, source);
   const oidc = [config.OIDC_ISSUER_URL, config.OIDC_CLIENT_ID].filter(Boolean).length;
+  if (config.TENANT_PROVISIONER === 'local-process' && !config.TENANT_DATABASE_URL && !config.DATABASE_URL) {
+    throw new ConfigError([
+      'TENANT_PROVISIONER=local-process needs a PostgreSQL server for the tenants’ databases: set TENANT_DATABASE_URL (or DATABASE_URL), or run `molecule-platform up`, which brings an embedded one',
+    ]);
+  }
   if (oidc === 1) {
     throw new ConfigError(['OIDC_ISSUER_URL and OIDC_CLIENT_ID: set both to enable OpenID Connect sign-in, or neither']);
   }

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { AuditWriter } from '../core/audit/writer.js';
+import type { SecretCipher } from '../core/crypto/cipher.js';
 import type { RateLimiter } from '../core/rate-limit.js';
 import type { ControlPlaneAuthenticator } from './auth/authenticator.js';
 import type { BillingProvider } from './billing/provider.js';
@@ -8,7 +9,8 @@ import type { ControlPlaneConfig } from './config.js';
 import type { ControlPlaneSchema } from './db/schema.js';
 import type { OidcLogin } from './identity/oidc.js';
 import type { Mailer } from './mail.js';
-import type { TenantProvisioner } from './orgs/provisioner.js';
+import type { TenantAdminTokens } from './provisioning/admin-tokens.js';
+import type { TenantProvisioner } from './provisioning/provisioner.js';
 
 /** What a control-plane route may use. Built once in `buildControlPlaneApp`; routes never reach for globals. */
 export interface ControlPlaneContext {
@@ -19,6 +21,10 @@ export interface ControlPlaneContext {
   rateLimiter: RateLimiter;
   auditWriter: AuditWriter;
   provisioner: TenantProvisioner;
+  /** What the CP keeps encrypted at rest (tenant admin tokens, tenant database passwords). */
+  cipher: SecretCipher;
+  /** Tenant admin tokens: mint, reveal, and which org a presented one belongs to. */
+  adminTokens: TenantAdminTokens;
   billing: BillingProvider;
   /** Null when no OpenID Connect provider is configured. */
   oidc: OidcLogin | null;

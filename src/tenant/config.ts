@@ -1,35 +1,6 @@
-import { ConfigError, env, parseEnv, type EnvField, type EnvOf } from '../core/config.js';
-import { secretKeyProblem } from '../core/crypto/cipher.js';
+import { ConfigError, env, parseEnv, type EnvOf } from '../core/config.js';
+import { previousKeysField, secretKeyField } from '../core/crypto/key-fields.js';
 
-/** The current key: strict format and entropy floor (src/core/crypto/cipher.ts), refused at boot with what to do. */
-function secretKeyField(describe: string): EnvField<string | undefined> {
-  return {
-    describe,
-    parse: (raw) => {
-      if (raw === undefined) return undefined;
-      const problem = secretKeyProblem(raw);
-      if (problem !== null) throw new Error(problem);
-      return raw;
-    },
-  };
-}
-
-/** Earlier keys decrypt only: the legacy forms are accepted so a weak key can be rotated away, garbage is not. */
-function previousKeysField(describe: string): EnvField<string | undefined> {
-  return {
-    describe,
-    parse: (raw) => {
-      if (raw === undefined) return undefined;
-      const entries = raw.split(',').map((s) => s.trim());
-      entries.forEach((entry, i) => {
-        if (entry === '') return;
-        const problem = secretKeyProblem(entry, { legacy: true });
-        if (problem !== null) throw new Error(`entry ${i + 1} ${problem}`);
-      });
-      return raw;
-    },
-  };
-}
 import { connectionEnvSchema } from '../core/http/connections.js';
 
 /** The tenant server's environment: parsed once at boot, frozen, every bad key reported together. */

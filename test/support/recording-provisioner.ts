@@ -1,4 +1,4 @@
-import type { TenantProvisioner, TenantProvisionRequest } from '../../src/control-plane/orgs/provisioner.js';
+import type { TenantBootEvent, TenantDiagnostics, TenantProvisioner, TenantProvisionRequest, TenantRedeployResult } from '../../src/control-plane/provisioning/provisioner.js';
 
 /** A TenantProvisioner that records what it was asked, and can be told to refuse: tests observe hand-offs with it. */
 export class RecordingProvisioner implements TenantProvisioner {
@@ -18,6 +18,19 @@ export class RecordingProvisioner implements TenantProvisioner {
     if (this.whileDeprovisioning) await this.whileDeprovisioning(r);
     if (this.refuseDeprovision) throw new Error(this.refuseDeprovision);
     this.deprovisioned.push(r);
+  }
+  bootEvents: Array<{ orgId: string; event: TenantBootEvent }> = [];
+  redeployed: TenantProvisionRequest[] = [];
+  async start() {}
+  async onBootEvent(orgId: string, event: TenantBootEvent) {
+    this.bootEvents.push({ orgId, event });
+  }
+  async diagnostics(): Promise<TenantDiagnostics | null> {
+    return null;
+  }
+  async redeploy(r: TenantProvisionRequest): Promise<TenantRedeployResult> {
+    this.redeployed.push(r);
+    return { ok: true, healthz_ok: true, pid: null };
   }
   async close() {}
 }

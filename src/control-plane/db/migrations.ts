@@ -186,4 +186,26 @@ export const controlPlaneMigrations: readonly Migration[] = [
       `create index if not exists email_verifications_user on email_verifications (user_id)`,
     ],
   },
+  {
+    // Issue 9: the local-process tenant provisioner. The admin token is stored encrypted, found by its hash.
+    id: '202611260101_tenant_provisioning',
+    statements: [
+      `alter table org_instances add column if not exists admin_token_ciphertext text`,
+      `alter table org_instances add column if not exists admin_token_key_id text`,
+      `alter table org_instances add column if not exists admin_token_hash text`,
+      `alter table org_instances add column if not exists database_name text`,
+      `alter table org_instances add column if not exists pid integer`,
+      `alter table org_instances add column if not exists restarts integer not null default 0`,
+      `alter table org_instances add column if not exists started_at timestamptz`,
+      `create unique index if not exists org_instances_admin_token on org_instances (admin_token_hash) where admin_token_hash is not null`,
+      `create table if not exists org_instance_boot_events (
+        id bigserial primary key,
+        org_id uuid not null references organizations(id) on delete cascade,
+        stage text not null,
+        detail text,
+        at timestamptz not null default now()
+      )`,
+      `create index if not exists org_instance_boot_events_org on org_instance_boot_events (org_id, id desc)`,
+    ],
+  },
 ];

@@ -133,8 +133,30 @@ export interface OrgInstancesTable {
   region: string | null;
   ip: string | null;
   last_error: string | null;
+  /**
+   * The tenant admin token (`molt_…`, DESIGN.md §4): AES-256-GCM under the CP's SECRETS_ENCRYPTION_KEY (aad
+   * `org-instance:<org_id>:admin-token`), written before the tenant starts; its sha256 finds the org a presented
+   * token belongs to. Null until provisioning has minted one.
+   */
+  admin_token_ciphertext: string | null;
+  admin_token_key_id: string | null;
+  admin_token_hash: string | null;
+  /** Where the tenant runs (local-process backend): its database, its process and how often it was restarted. */
+  database_name: string | null;
+  pid: number | null;
+  restarts: WithDefault<number>;
+  started_at: NullableTimestamp;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+/** What a tenant said while booting (reference §2.6, `org_instance_boot_events`): the readiness signal and its history. */
+export interface OrgInstanceBootEventsTable {
+  id: ColumnType<number, never, never>;
+  org_id: string;
+  stage: string;
+  detail: string | null;
+  at: Timestamp;
 }
 
 export interface OrgPurgesTable {
@@ -206,6 +228,7 @@ export interface ControlPlaneSchema extends AuditSchema {
   org_members: OrgMembersTable;
   org_invitations: OrgInvitationsTable;
   org_instances: OrgInstancesTable;
+  org_instance_boot_events: OrgInstanceBootEventsTable;
   org_purges: OrgPurgesTable;
   credit_ledger: CreditLedgerTable;
   invoices: InvoicesTable;
