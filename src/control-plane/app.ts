@@ -10,7 +10,7 @@ import { connectionLimitsOf } from '../core/http/connections.js';
 import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limit.js';
 import { adminRoutes } from './admin/index.js';
 import { ControlPlaneAuthenticator } from './auth/authenticator.js';
-import { adminAuthHook, sessionAuthHook } from './auth/hooks.js';
+import { adminAuthHook, provisionAuthHook, sessionAuthHook, tenantAuthHook } from './auth/hooks.js';
 import { passwordWork } from './auth/passwords.js';
 import { startSessionSweeper } from './auth/sessions.js';
 import { billingRoutes } from './billing/index.js';
@@ -132,6 +132,18 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
           scope.addHook('onRequest', adminAuthHook(auth, rateLimiter, config.ADMIN_AUTH_FAILURE_LIMIT));
           for (const register of mount('admin')) register(scope as unknown as App, ctx);
         });
+        // Tier: tenant admin token (the tenant callbacks).
+        await api.register(async (scope) => {
+          scope.addHook('onRequest', tenantAuthHook(auth, ctx.adminTokens));
+          for (const register of mount('tenant')) register(scope as unknown as App, ctx);
+        });
+        // Tier: provision secret + tenant admin token. Unset secret: not mounted at all (fail closed, reference §3.3).
+        if (config.PROVISION_SHARED_SECRET) {
+          await api.register(async (scope) => {
+            scope.addHook('onRequest', provisionAuthHook(auth, ctx.adminTokens));
+            for (const register of mount('provision')) register(scope as unknown as App, ctx);
+          });
+        }
       },
       { prefix },
     );

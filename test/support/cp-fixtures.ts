@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { hashCredential } from '../../src/core/credentials/format.js';
 import { cookieFrom, uniqueSlug, type TestControlPlane, type TestOrg, type TestUser } from '../cp-harness.js';
 
-export type Tier = 'public' | 'session' | 'admin' | 'page';
+export type Tier = 'public' | 'session' | 'admin' | 'page' | 'tenant' | 'provision';
 export type OrgRole = 'member' | 'admin' | 'owner';
 
 /** The stable prefix and the deprecated alias every tier but `pages` is mounted under. */
@@ -51,6 +51,9 @@ export function classify(method: string, url: string): { tier: Tier; prefix: Pre
     if (!url.startsWith(`${prefix}/`)) continue;
     const path = url.slice(prefix.length);
     if (path.startsWith('/admin/')) return { tier: 'admin', prefix, path };
+    // The tenant callbacks (tenant admin token) and the provisioning API (provision secret + X-Molecule-Admin-Token).
+    if (path.startsWith('/tenants/')) return { tier: 'tenant', prefix, path };
+    if (path.startsWith('/workspaces/')) return { tier: 'provision', prefix, path };
     if (PUBLIC_ROUTES.has(routeKey(method, path))) return { tier: 'public', prefix, path };
     return { tier: 'session', prefix, path };
   }

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../../core/errors.js';
 import '../../core/http/types.js';
 import type { RateLimiter } from '../../core/rate-limit.js';
+import type { TenantAdminTokens } from '../provisioning/admin-tokens.js';
 import type { ControlPlaneAuthenticator } from './authenticator.js';
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -68,5 +69,19 @@ export function adminAuthHook(auth: ControlPlaneAuthenticator, limiter: RateLimi
       }
       throw err;
     }
+  };
+}
+
+/** The tenant callbacks' tier (/cp/tenants/*): a tenant admin token; the principal carries its org. */
+export function tenantAuthHook(auth: ControlPlaneAuthenticator, adminTokens: TenantAdminTokens) {
+  return async function tenantAuth(request: FastifyRequest) {
+    request.principal = await auth.authenticateTenant(request, adminTokens);
+  };
+}
+
+/** The provisioning API's tier: provision secret + X-Molecule-Admin-Token; the principal carries the token's org. */
+export function provisionAuthHook(auth: ControlPlaneAuthenticator, adminTokens: TenantAdminTokens) {
+  return async function provisionAuth(request: FastifyRequest) {
+    request.principal = await auth.authenticateProvision(request, adminTokens);
   };
 }

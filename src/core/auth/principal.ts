@@ -12,7 +12,9 @@ export type CredentialClass =
   | 'session'
   | 'bootstrap'
   | 'partner-key'
-  | 'cp-admin';
+  | 'cp-admin'
+  /** A tenant's admin token presented to the CP (tenant callbacks, provisioning API): stands for that org's tenant. */
+  | 'tenant-admin-token';
 
 export interface Principal {
   class: CredentialClass;
