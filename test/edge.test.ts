@@ -195,6 +195,18 @@ forEachDatabase('edge', (kind) => {
     assert.equal(seen.headers['x-request-id'], res.headers['x-request-id']);
   });
 
+  it('a host-routed request without an org header gets the slug from the host; one with a header keeps its own', async () => {
+    const bare = JSON.parse((await call(cp.url, 'GET', '/x', { host: host(orgEcho) })).body) as Echoed;
+    assert.equal(bare.headers['x-molecule-org-slug'], orgEcho.slug, 'the edge names the org the host named');
+    assert.equal(bare.headers['x-molecule-org-id'], undefined);
+    const withId = JSON.parse((await call(cp.url, 'GET', '/x', { host: host(orgEcho), 'x-molecule-org-id': 'client-chosen' })).body) as Echoed;
+    assert.equal(withId.headers['x-molecule-org-id'], 'client-chosen', 'passed unchanged: the tenant guard judges it');
+    assert.equal(withId.headers['x-molecule-org-slug'], undefined, 'nothing added beside a header the client sent');
+    const byHeader = JSON.parse((await call(cp.url, 'GET', '/x', { host: `127.0.0.1:${port}`, 'x-molecule-org-slug': orgEcho.slug })).body) as Echoed;
+    assert.equal(byHeader.headers['x-molecule-org-slug'], orgEcho.slug);
+    assert.equal(byHeader.headers['x-molecule-org-id'], undefined, 'header-routed requests get nothing added');
+  });
+
   it('keeps connections to a tenant alive across requests', async () => {
     const before = echo.connections();
     for (let i = 0; i < 5; i++) {
@@ -297,11 +309,13 @@ forEachDatabase('edge', (kind) => {
     assert.equal(meNoCookie.status, 401, 'a reserved label names the platform, not a tenant');
     assert.equal((JSON.parse(meNoCookie.body) as { code: string }).code, 'SESSION_REQUIRED');
 
-    // On a tenant host the same path is the tenant's: tenant A's guard asks for its routing header (the CP would have
-    // answered 200 for this cookie), and with it, A has no such route.
+    // On a tenant host the same path is the tenant's (the CP would have answered 200 for this cookie): tenant A has no
+    // such route, with the org the host named or with the client's own org header; a wrong org header is A's guard's 404.
     const onTenant = await call(cp.url, 'GET', '/api/v1/auth/me', { host: host(orgA), cookie: owner.cookie });
-    assert.equal(onTenant.status, 400, onTenant.body);
-    assert.equal((JSON.parse(onTenant.body) as { code: string }).code, 'TENANT_ORG_HEADER_REQUIRED');
+    assert.equal(onTenant.status, 404, onTenant.body);
+    assert.equal((JSON.parse(onTenant.body) as { code: string }).code, 'ROUTE_NOT_FOUND');
+    const wrongOrg = await call(cp.url, 'GET', '/workspaces', { host: host(orgA), 'x-molecule-org-id': orgB.id });
+    assert.equal(wrongOrg.status, 404, wrongOrg.body);
     const routed = await call(cp.url, 'GET', '/api/v1/auth/me', { host: host(orgA), cookie: owner.cookie, 'x-molecule-org-id': orgA.id });
     assert.equal(routed.status, 404, routed.body);
     assert.equal((JSON.parse(routed.body) as { code: string }).code, 'ROUTE_NOT_FOUND');

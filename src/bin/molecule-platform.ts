@@ -1,11 +1,6 @@
 #!/usr/bin/env node
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { ConfigError } from '../core/config.js';
-import { mintCredential } from '../core/credentials/format.js';
 import { isDatastoreOutage } from '../core/db/outage.js';
-import { newUuid } from '../core/ids.js';
-import type { EmbeddedPostgresServer } from '../core/db/embedded-server.js';
 import { controlPlaneEnvSchema } from '../control-plane/config.js';
 import { tenantEnvSchema } from '../tenant/config.js';
 
@@ -24,8 +19,9 @@ const USAGE = `molecule-platform <command>
 Commands:
   cp        Run the control plane (users, orgs, members, billing, admin), configured by environment variables.
   tenant    Run one tenant server (one org), configured by environment variables.
-  up        Development: run the platform on the embedded PostgreSQL server (<MOLECULE_DATA_DIR>/pg; DATABASE_URL instead when set)
-            and print credentials and first steps.
+  up        Run the whole platform on one machine (what npm start runs): the control plane and its edge on
+            http://localhost:<PORT>, a demo org \`acme\` with its own tenant process, on the embedded PostgreSQL server
+            (<MOLECULE_DATA_DIR>/pg; DATABASE_URL instead when set); prints credentials and first steps.
   runtime   Run one workspace runtime (started by a tenant; configured by WORKSPACE_ID, PLATFORM_URL, MOLECULE_WORKSPACE_TOKEN).
   help      Show this help.
 
@@ -84,90 +80,6 @@ function onSignals(running: Stoppable) {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-interface UpState {
-  orgId: string;
-  orgSlug: string;
-  demoKeyId?: string;
-}
-
-/** `npm start`: a standalone tenant for one demo org, with a fresh ADMIN_TOKEN and org API key printed once. */
-async function up() {
-  const dataDir = process.env['MOLECULE_DATA_DIR'] ?? './.molecule';
-  mkdirSync(dataDir, { recursive: true });
-  const statePath = path.join(dataDir, 'up.json');
-  const state: UpState = existsSync(statePath) ? (JSON.parse(readFileSync(statePath, 'utf8')) as UpState) : { orgId: newUuid(), orgSlug: 'demo' };
-  // A new break-glass token every start: it is printed, never written to disk.
-  const adminToken = process.env['ADMIN_TOKEN'] ?? mintCredential('tenantAdminToken').plaintext;
-  // Without DATABASE_URL the tenant's database lives on the embedded PostgreSQL server under <data dir>/pg (one
-  // server for the platform, one database per tenant), not in a PGlite of its own.
-  let databaseUrl = process.env['DATABASE_URL'];
-  let pgServer: EmbeddedPostgresServer | undefined;
-  if (!databaseUrl) {
-    const { EmbeddedPostgresServer } = await import('../core/db/embedded-server.js');
-    pgServer = await EmbeddedPostgresServer.start({ dataDir });
-    databaseUrl = await pgServer.ensureDatabase('tenant_demo');
-  }
-  let tenant: Awaited<ReturnType<typeof startTenant>>;
-  try {
-    tenant = await startTenant({
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      MOLECULE_DATA_DIR: dataDir,
-      ADMIN_TOKEN: adminToken,
-      MOLECULE_ORG_ID: process.env['MOLECULE_ORG_ID'] ?? state.orgId,
-      MOLECULE_ORG_SLUG: process.env['MOLECULE_ORG_SLUG'] ?? state.orgSlug,
-    });
-  } catch (err) {
-    await pgServer?.stop();
-    throw err;
-  }
-  const server = pgServer;
-  // Ctrl-C / SIGTERM: the tenant first (it flushes to its database), then the database server.
-  const running = {
-    ...tenant,
-    async stop() {
-      try {
-        await tenant.stop();
-      } finally {
-        await server?.stop();
-      }
-    },
-  };
-  onSignals(running);
-  const orgId = running.config.MOLECULE_ORG_ID!;
-  const headers = { authorization: `Bearer ${adminToken}`, 'x-molecule-org-id': orgId, 'content-type': 'application/json' };
-  if (state.demoKeyId) {
-    // The previous start's demo key was shown on a terminal that is gone; retire it.
-    await running.app.inject({ method: 'DELETE', url: `/org/tokens/${state.demoKeyId}`, headers });
-  }
-  const res = await running.app.inject({ method: 'POST', url: '/org/tokens', headers, payload: { name: 'npm start demo key' } });
-  if (res.statusCode !== 200) throw new Error(`could not mint the demo key: ${res.statusCode} ${res.body}`);
-  const key = res.json() as { id: string; auth_token: string };
-  writeFileSync(statePath, JSON.stringify({ ...state, orgId, demoKeyId: key.id }, null, 2) + '\n');
-  const u = running.url;
-  process.stdout.write(`
-Molecule Platform is running (standalone tenant on ${server ? `the embedded PostgreSQL server, ${path.join(dataDir, 'pg')}, port ${server.port}` : 'DATABASE_URL'}).
-
-  Tenant URL     ${u}
-  OpenAPI        ${u}/openapi.json
-  Org id         ${orgId}
-  Org slug       ${running.config.MOLECULE_ORG_SLUG}
-  ADMIN_TOKEN    ${adminToken}
-  Org API key    ${key.auth_token}   (shown once; id ${key.id})
-
-First steps:
-  export MOLECULE_URL=${u} ORG=${orgId} KEY=${key.auth_token}
-  curl -s -X POST $MOLECULE_URL/workspaces -H "Authorization: Bearer $KEY" -H "X-Molecule-Org-Id: $ORG" \\
-       -H 'Content-Type: application/json' -d '{"name":"my-agent"}'
-  curl -s $MOLECULE_URL/workspaces -H "Authorization: Bearer $KEY" -H "X-Molecule-Org-Id: $ORG"
-  curl -s -X POST $MOLECULE_URL/org/tokens -H "Authorization: Bearer $KEY" -H "X-Molecule-Org-Id: $ORG" \\
-       -H 'Content-Type: application/json' -d '{"name":"ci","role":"reader"}'
-  curl -s $MOLECULE_URL/audit -H "Authorization: Bearer $KEY" -H "X-Molecule-Org-Id: $ORG"
-
-Stop with Ctrl-C.
-`);
-}
-
 async function main(argv: string[]) {
   const command = argv[0] ?? 'help';
   switch (command) {
@@ -181,8 +93,11 @@ async function main(argv: string[]) {
       onSignals(running);
       return;
     }
-    case 'up':
-      return up();
+    case 'up': {
+      const { up } = await import('./up.js');
+      onSignals(await up());
+      return;
+    }
     case 'runtime': {
       // One workspace's runtime, started by the tenant's provisioner; exits with the agent command's code.
       const { runWorkspaceRuntime } = await import('../runtime/main.js');

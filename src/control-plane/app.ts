@@ -26,12 +26,13 @@ import { createMailer } from './mail.js';
 import { membersRoutes } from './members/index.js';
 import { orgRoutes } from './orgs/index.js';
 import { TenantAdminTokens } from './provisioning/admin-tokens.js';
+import { provisioningRoutes } from './provisioning/index.js';
 import { PendingTenantProvisioner, type TenantProvisioner } from './provisioning/provisioner.js';
 import { deprecationHeaders } from './prefixes.js';
 import { API_PREFIX, LEGACY_PREFIX, type ControlPlaneDomainRoutes, type ControlPlaneRouteRegistrar } from './routes.js';
 
 /** Every domain of the control plane, in the order their routes are registered. */
-const DOMAINS: ControlPlaneDomainRoutes[] = [identityRoutes, orgRoutes, membersRoutes, billingRoutes, adminRoutes];
+const DOMAINS: ControlPlaneDomainRoutes[] = [identityRoutes, orgRoutes, membersRoutes, billingRoutes, adminRoutes, provisioningRoutes];
 
 export interface ControlPlaneDeps {
   config: ControlPlaneConfig;

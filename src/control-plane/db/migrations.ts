@@ -197,6 +197,14 @@ export const controlPlaneMigrations: readonly Migration[] = [
       `alter table org_instances add column if not exists pid integer`,
       `alter table org_instances add column if not exists restarts integer not null default 0`,
       `alter table org_instances add column if not exists started_at timestamptz`,
+      // Sealed (`<key id>:<ciphertext>`, AES-256-GCM under the CP key): the tenant's database password and its own
+      // SECRETS_ENCRYPTION_KEY, both handed to the tenant process in its environment only.
+      `alter table org_instances add column if not exists database_password_sealed text`,
+      `alter table org_instances add column if not exists secrets_key_sealed text`,
+      `alter table org_instances add column if not exists port integer`,
+      `alter table org_instances add column if not exists agent_uid_base integer`,
+      // Each tenant's agent uid range is its slot × TENANT_AGENT_UID_COUNT: never reused, so no two tenants share uids.
+      `create sequence if not exists tenant_slots`,
       `create unique index if not exists org_instances_admin_token on org_instances (admin_token_hash) where admin_token_hash is not null`,
       `create table if not exists org_instance_boot_events (
         id bigserial primary key,

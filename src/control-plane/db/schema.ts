@@ -146,6 +146,12 @@ export interface OrgInstancesTable {
   pid: number | null;
   restarts: WithDefault<number>;
   started_at: NullableTimestamp;
+  /** Sealed `<key id>:<ciphertext>` under the CP key (aad names the row and the field). */
+  database_password_sealed: string | null;
+  secrets_key_sealed: string | null;
+  /** The loopback port the tenant listens on; kept across restarts, so its URL does not move. */
+  port: number | null;
+  agent_uid_base: number | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }

@@ -19,7 +19,8 @@ export interface EdgeOptions {
  * parser. A request it takes is proxied by @fastify/reply-from (undici) with its body still unread: the client's
  * stream is piped to the tenant and the tenant's response (SSE included) is piped back as it arrives.
  *
- * Headers pass unchanged (Authorization, Cookie, X-Molecule-Org-*, Host as well, so a tenant's same-origin check
+ * Headers pass unchanged (Authorization, Cookie, X-Molecule-Org-* — a host-routed request without any org header
+ * gets `X-Molecule-Org-Slug: <slug>` — Host as well, so a tenant's same-origin check
  * sees the host the browser used), hop-by-hop headers are dropped, and X-Forwarded-For/Proto/Host are set from what
  * this process itself trusts (TRUST_PROXY): a client cannot forge them through the edge.
  */
@@ -63,7 +64,7 @@ export async function registerEdge(app: App, opts: EdgeOptions): Promise<void> {
     }
     open.add(reply);
     reply.raw.once('close', () => open.delete(reply));
-    proxy(request, reply, upstream, target.slug, opts.log);
+    proxy(request, reply, upstream, target.slug, target.by, opts.log);
     return reply;
   });
 }
@@ -73,19 +74,19 @@ function hasBody(request: FastifyRequest): boolean {
   return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
 }
 
-function proxy(request: FastifyRequest, reply: FastifyReply, upstream: URL, slug: string, log: Logger): void {
+function proxy(request: FastifyRequest, reply: FastifyReply, upstream: URL, slug: string, by: 'host' | 'header', log: Logger): void {
   // reply-from sends `request.body`; the parser never ran, so hand it the unread request stream itself.
   if (hasBody(request) && request.method !== 'GET' && request.method !== 'HEAD') request.body = request.raw;
   const base = upstream.href.replace(/\/$/, '');
   try {
-    forward(request, reply, `${base}${request.url}`, slug, log);
+    forward(request, reply, `${base}${request.url}`, slug, by, log);
   } catch {
     // reply-from refuses a path with `..` segments or broken %-escapes before sending anything.
     sendError(reply, 'VALIDATION_FAILED', 'malformed URL: the path has a `..` segment or an invalid %-escape');
   }
 }
 
-function forward(request: FastifyRequest, reply: FastifyReply, url: string, slug: string, log: Logger): void {
+function forward(request: FastifyRequest, reply: FastifyReply, url: string, slug: string, by: 'host' | 'header', log: Logger): void {
   void reply.from(url, {
     rewriteRequestHeaders: (req, headers) => ({
       ...headers,
@@ -95,6 +96,10 @@ function forward(request: FastifyRequest, reply: FastifyReply, url: string, slug
       'x-forwarded-proto': req.protocol,
       'x-forwarded-host': req.host,
       'x-request-id': req.id,
+      // The host named the org (`<slug>.<domain>`): a request that carries no org header of its own gets the slug, as
+      // the reference edge injects the org (§3.8a), so a browser or a curl on the tenant host needs no routing header.
+      // One the client sent is passed unchanged: the tenant's guard judges it (a wrong one is 404 there).
+      ...(by === 'host' && headers['x-molecule-org-id'] === undefined && headers['x-molecule-org-slug'] === undefined ? { 'x-molecule-org-slug': slug } : {}),
     }),
     // Never retry: a tenant's own 503 (and anything non-idempotent) reaches the client as the tenant sent it.
     retryDelay: () => null,

@@ -58,7 +58,7 @@ export interface CreateOrgInput {
 }
 
 /** The instance row a provisioning org starts with: the first stage of the boot order, nothing done yet. */
-const FIRST_STAGE = { status: 'provisioning' as const, stage: 'launching', progress: 0, eta_seconds: 240 };
+export const FIRST_STAGE = { status: 'provisioning' as const, stage: 'launching', progress: 0, eta_seconds: 240 };
 
 /**
  * Creates an org in one transaction: the org, its owner, its billing start (plan, credits, ledger), its instance
@@ -128,7 +128,7 @@ export async function setOrgStatus(tx: Transaction<ControlPlaneSchema>, orgId: s
   }
 }
 
-function waitingMessage(provisionerName: string): string {
+export function waitingMessage(provisionerName: string): string {
   return provisionerName === 'none'
     ? 'queued: no tenant provisioner is configured on this control plane (TENANT_PROVISIONER=none)'
     : `queued for the ${provisionerName} tenant provisioner`;
@@ -172,6 +172,15 @@ export async function purgeOrg(ctx: ControlPlaneContext, org: Pick<OrgRow, 'id' 
   });
 }
 
+/**
+ * Where users reach an org's tenant: `<scheme>://<slug>.<TENANT_DOMAIN>[:port]`, through the edge, with the scheme
+ * and port of the CP's public URL. The tenant's own (loopback) address is never published.
+ */
+export function tenantPublicUrl(ctx: Pick<ControlPlaneContext, 'publicUrl' | 'config'>, slug: string): string {
+  const base = new URL(ctx.publicUrl);
+  return `${base.protocol}//${slug}.${ctx.config.TENANT_DOMAIN ?? 'localhost'}${base.port ? `:${base.port}` : ''}`;
+}
+
 export interface ProvisionStatus {
   status: 'provisioning' | 'running' | 'failed';
   stage: 'launching' | 'installing' | 'starting' | 'configuring_https' | 'ready' | 'failed';
@@ -191,7 +200,7 @@ export async function provisionStatusOf(ctx: ControlPlaneContext, org: OrgRow): 
   const instance = await findInstance(ctx.db, org.id);
   if (!instance) return { status: 'provisioning', stage: 'launching', progress: 0, message: 'queued', eta_seconds: FIRST_STAGE.eta_seconds };
   if (instance.status === 'running') {
-    return { status: 'running', stage: 'ready', progress: 100, message: 'ready', eta_seconds: 0, ...(instance.url ? { url: instance.url } : {}) };
+    return { status: 'running', stage: 'ready', progress: 100, message: 'ready', eta_seconds: 0, ...(instance.url ? { url: tenantPublicUrl(ctx, org.slug) } : {}) };
   }
   if (instance.status !== 'provisioning' || org.status === 'failed') {
     return { status: 'failed', stage: 'failed', progress: instance.progress, message: instance.last_error ?? org.last_error ?? 'provisioning failed', eta_seconds: 0 };

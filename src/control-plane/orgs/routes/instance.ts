@@ -5,6 +5,7 @@ import { errorResponses } from '../../../core/http/responses.js';
 import { DomainError } from '../../../core/errors.js';
 import type { ControlPlaneContext } from '../../context.js';
 import { SlugParams } from '../schemas.js';
+import { tenantPublicUrl } from '../service.js';
 import { findInstance, findOrgBySlug } from '../store.js';
 
 export default function orgInstanceRoute(app: App, ctx: ControlPlaneContext) {
@@ -24,7 +25,7 @@ export default function orgInstanceRoute(app: App, ctx: ControlPlaneContext) {
             org_id: Type.String({ format: 'uuid' }),
             status: Type.String({ description: 'The org status.' }),
             instance_status: Type.Union([Type.String(), Type.Null()]),
-            url: Type.Union([Type.String(), Type.Null()]),
+            url: Type.Union([Type.String(), Type.Null()], { description: 'Where users reach the tenant (through the edge: <slug>.<TENANT_DOMAIN>), once it runs.' }),
             ip: Type.Union([Type.String(), Type.Null()]),
             region: Type.Union([Type.String(), Type.Null()]),
           }),
@@ -42,7 +43,7 @@ export default function orgInstanceRoute(app: App, ctx: ControlPlaneContext) {
         org_id: org.id,
         status: org.status,
         instance_status: instance?.status ?? null,
-        url: instance?.url ?? null,
+        url: instance?.status === 'running' && instance.url ? tenantPublicUrl(ctx, org.slug) : null,
         ip: instance?.ip ?? null,
         region: instance?.region ?? null,
       };
