@@ -342,6 +342,8 @@ export const CP_ROUTE_FIXTURES: Record<string, RouteFixture> = {
   'GET /admin/orgs': { query: () => '?limit=500', ok: { status: 200 } },
   'POST /admin/orgs': { body: (w) => ({ slug: uniqueSlug('sec-adm'), name: 'Admin-made org', owner_user_id: w.outsider.userId }), ok: { status: 201 } },
   // The trail grows with every request: two calls never read the same.
+  // Org A waits in `provisioning` (the suite's recording provisioner): a retry is accepted.
+  'POST /admin/orgs/:slug/reprovision': { params: (w) => ({ slug: w.org.slug }), ok: { status: 202 } },
   'GET /admin/audit': { query: () => '?limit=5', volatile: true, ok: { status: 200 } },
   'GET /admin/audit/verify': { volatile: true, ok: { status: 200 } },
   'GET /admin/audit/export': { volatile: true, ok: { status: 200 } },
