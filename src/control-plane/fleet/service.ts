@@ -60,8 +60,8 @@ export interface RotationResult {
  * meanwhile the tenant's callbacks to the CP with the old token are refused. GET …/admin-token reveals the new one.
  */
 export async function rotateAdminToken(ctx: ControlPlaneContext, slug: string): Promise<RotationResult> {
-  requireRunningProvisioner(ctx);
   const org = await requireOrg(ctx, slug);
+  requireRunningProvisioner(ctx);
   const instance = await findInstance(ctx.db, org.id);
   if (!instance?.admin_token_hash) throw new DomainError('ADMIN_TOKEN_NOT_FOUND', `org "${slug}" has no tenant admin token yet: nothing to rotate`);
   if (instance.status === 'provisioning') {
