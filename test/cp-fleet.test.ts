@@ -567,6 +567,33 @@ forEachDatabase('control plane: admin and fleet routes', (kind: DbKind) => {
       );
     });
 
+    it('a second rollout while one runs → 409 CONFLICT; a dry run is still answered', async () => {
+      const [slug] = await runningOrgs(1);
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let entered!: () => void;
+      const inside = new Promise<void>((resolve) => (entered = resolve));
+      provisioner.whileRedeploying = async (r) => {
+        if (r.slug !== slug) return;
+        entered();
+        await gate;
+      };
+      try {
+        const first = admin('POST', '/tenants/redeploy-fleet', { confirm: true, only_slugs: [slug] });
+        await inside;
+        const second = await admin('POST', '/tenants/redeploy-fleet', { confirm: true, only_slugs: [slug] });
+        assert.equal(second.statusCode, 409, second.body);
+        assert.equal(second.json().code, 'CONFLICT');
+        assert.equal((await admin('POST', '/tenants/redeploy-fleet', { confirm: true, dry_run: true, only_slugs: [slug] })).statusCode, 200);
+        release();
+        assert.equal((await first).statusCode, 200);
+      } finally {
+        provisioner.whileRedeploying = null;
+        release();
+      }
+      assert.equal((await admin('POST', '/tenants/redeploy-fleet', { confirm: true, only_slugs: [slug] })).statusCode, 200, 'free again');
+    });
+
     it('only_slugs naming a tenant that is not running is reported Skipped, not redeployed; an unknown canary → 400', async () => {
       const [running] = await runningOrgs(1);
       const idle = await cp.createOrg(owner);
@@ -753,6 +780,34 @@ forEachDatabase('control plane: fleet routes without a tenant provisioner', (kin
     const dry = await admin('POST', '/tenants/redeploy-fleet', { confirm: true, dry_run: true });
     assert.equal(dry.statusCode, 200, dry.body);
     assert.deepEqual(dry.json().results.map((r: Json) => r['slug']), [org.slug]);
+  });
+
+  it('a tenant that does not answer within TENANT_CALL_TIMEOUT_MS → 502 TENANT_UNREACHABLE (reason: timeout)', async () => {
+    const slow = await startTestControlPlane(kind, { env: { SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64'), TENANT_CALL_TIMEOUT_MS: '300' } });
+    const sockets = new Set<import('node:net').Socket>();
+    // Accepts the connection, reads the request, never answers.
+    const silent = http.createServer(() => undefined);
+    silent.on('connection', (s) => sockets.add(s));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const org = await slow.createOrg(await slow.signup());
+      await new TenantAdminTokens(slow.db, SecretCipher.fromConfig(slow.config)).mint(org.id);
+      await slow.db
+        .updateTable('org_instances')
+        .set({ status: 'running', url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` })
+        .where('org_id', '=', org.id)
+        .execute();
+      const started = Date.now();
+      const res = await slow.app.inject({ method: 'GET', url: `/api/v1/admin/orgs/${org.slug}/workspaces`, headers: slow.admin() });
+      assert.equal(res.statusCode, 502, res.body);
+      assert.equal(res.json().code, 'TENANT_UNREACHABLE');
+      assert.equal(res.json().reason, 'timeout');
+      assert.ok(Date.now() - started < 10_000, 'abandoned at the deadline, not left hanging');
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+      await slow.close();
+    }
   });
 
   it('delete works (nothing to stop) and scrubbing a deleted slug removes nothing', async () => {

@@ -110,8 +110,22 @@ const row = (slug: string, phase: string, status: FleetTenantResult['status'], h
  * than `max_stragglers` halts the rollout. `ok` is false when any tenant failed or was skipped by a halt.
  */
 export async function redeployFleet(ctx: ControlPlaneContext, body: FleetRedeployRequest): Promise<FleetRedeployResponse> {
-  const dryRun = body.dry_run ?? false;
-  if (!dryRun) requireRunningProvisioner(ctx);
+  if (body.dry_run) return rollout(ctx, body, true);
+  requireRunningProvisioner(ctx);
+  // One wet rollout at a time on a control plane: two would restart the same tenants twice, and their halting rules
+  // would each see only half of the failures.
+  if (rolloutsRunning.has(ctx)) throw new DomainError('CONFLICT', 'a fleet redeploy is already running on this control plane; wait for its answer', { retryable: true });
+  rolloutsRunning.add(ctx);
+  try {
+    return await rollout(ctx, body, false);
+  } finally {
+    rolloutsRunning.delete(ctx);
+  }
+}
+
+const rolloutsRunning = new WeakSet<ControlPlaneContext>();
+
+async function rollout(ctx: ControlPlaneContext, body: FleetRedeployRequest, dryRun: boolean): Promise<FleetRedeployResponse> {
   const batchSize = body.batch_size ?? 3;
   const maxStragglers = body.max_stragglers ?? 1;
   const canarySlug = body.canary_slug || null;

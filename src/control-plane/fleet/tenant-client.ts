@@ -12,9 +12,6 @@ import { findInstance, findOrgBySlug, type OrgRow } from '../orgs/store.js';
  * TENANT_REQUEST_FAILED with the tenant's `http_status` (and its code and message, for the operator).
  */
 
-/** A tenant call that takes longer than this is abandoned (502 TENANT_UNREACHABLE). */
-export const TENANT_CALL_TIMEOUT_MS = 15_000;
-
 export interface TenantReply {
   status: number;
   /** The parsed JSON body; undefined when empty or not JSON. */
@@ -26,7 +23,8 @@ export class TenantClient {
     readonly org: Pick<OrgRow, 'id' | 'slug'>,
     private readonly baseUrl: string,
     private readonly adminToken: string,
-    private readonly timeoutMs = TENANT_CALL_TIMEOUT_MS,
+    /** A call that takes longer is abandoned: 502 TENANT_UNREACHABLE (TENANT_CALL_TIMEOUT_MS). */
+    private readonly timeoutMs: number,
   ) {}
 
   /** One call; any HTTP answer is returned (the caller decides what a 404 means), a transport failure is 502. */
@@ -96,5 +94,5 @@ export async function tenantClientFor(ctx: ControlPlaneContext, slug: string): P
       retryable: true,
     });
   }
-  return new TenantClient(org, instance.url, token);
+  return new TenantClient(org, instance.url, token, ctx.config.TENANT_CALL_TIMEOUT_MS);
 }

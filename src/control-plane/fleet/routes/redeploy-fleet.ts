@@ -17,11 +17,11 @@ export default function redeployFleetRoute(app: App, ctx: ControlPlaneContext) {
           '`confirm: true` is required (`{}`, `confirm: false` and `only_slugs: []` → 400). Candidates: orgs whose tenant is running, except ephemeral slugs ' +
           `(${EPHEMERAL_SLUG_PREFIXES.map((p) => `\`${p}*\``).join(', ')}), narrowed by \`only_slugs\`. The canary goes first, alone; if it fails the rest are \`skipped\`. ` +
           'Then batches of `batch_size` in parallel; a batch with more than `max_stragglers` failures halts the rollout. A tenant that does not answer /health after its restart has failed. ' +
-          'Dry run: every candidate with `status: "DryRun"`, nothing done. Some tenant failed → HTTP 500 with the same body (reference). 503 PROVISIONER_UNAVAILABLE (not in a dry run) when no provisioner runs tenants here.',
+          'Dry run: every candidate with `status: "DryRun"`, nothing done. A second rollout while one runs on this control plane → 409 CONFLICT. Some tenant failed → HTTP 500 with the same body (reference). 503 PROVISIONER_UNAVAILABLE (not in a dry run) when no provisioner runs tenants here.',
         security: [{ cpAdmin: [] }],
         body: FleetRedeployRequest,
         response: {
-          ...errorResponses(...ADMIN_ERRORS, 'VALIDATION_FAILED', 'PROVISIONER_UNAVAILABLE'),
+          ...errorResponses(...ADMIN_ERRORS, 'VALIDATION_FAILED', 'CONFLICT', 'PROVISIONER_UNAVAILABLE'),
           200: FleetRedeployResponse,
           500: { ...FleetRedeployResponse, description: 'Some tenant failed (or the rollout halted): the same body, `ok: false`.' },
         },
