@@ -62,6 +62,8 @@ export interface TestControlPlaneOptions {
   env?: Record<string, string | undefined>;
   listen?: boolean;
   provisioner?: TenantProvisioner;
+  /** The delete cascade's `workspaces` step (ControlPlaneDeps.terminateOrgWorkspaces). */
+  terminateOrgWorkspaces?: (orgId: string) => Promise<number>;
 }
 
 export function uniqueSlug(prefix = 'org'): string {
@@ -106,6 +108,7 @@ export async function startTestControlPlane(kind: DbKind, opts: TestControlPlane
     logger,
     rateLimiter: new MemoryRateLimiter(),
     ...(opts.provisioner ? { provisioner: opts.provisioner } : {}),
+    ...(opts.terminateOrgWorkspaces ? { terminateOrgWorkspaces: opts.terminateOrgWorkspaces } : {}),
   });
   await app.ready();
   let url = '';

@@ -178,6 +178,9 @@ forEachDatabase('fuzz: control plane, every route', (kind) => {
         return { headers: cp.as(w.owner) };
       },
       checksum,
+      // This control plane runs no tenants (TENANT_PROVISIONER=none) and its orgs have none running: the admin routes
+      // that need one answer their documented 503s (README, the admin routes), not a crash.
+      allowed5xx: (_route, code) => code === 'PROVISIONER_UNAVAILABLE' || code === 'TENANT_NOT_READY',
     };
   });
   after(() => cp?.close());

@@ -82,6 +82,9 @@ class Current implements TenantProvisioner {
   redeploy(r: TenantProvisionRequest) {
     return this.p.redeploy(r);
   }
+  scrubArtifacts(slug: string) {
+    return this.p.scrubArtifacts(slug);
+  }
   close() {
     return this.p.close();
   }
@@ -309,5 +312,26 @@ describe('local-process tenant provisioner (real tenants, real PostgreSQL)', () 
     assert.equal(existsSync(dir), false, 'no files');
     assert.equal((await instance(orgId)).status, 'deprovisioned');
     await provisioner.deprovision({ orgId, slug: 'prov-gone', provider: 'local' });
+  });
+
+  it('scrub-artifacts removes what a vanished org left under its slug (process, database, role, files), and only that', { timeout: TIMEOUT }, async () => {
+    const orgId = await createOrg('prov-left');
+    const keepId = await createOrg('prov-left-x');
+    const row = await running(orgId);
+    const kept = await running(keepId);
+    // The org's rows disappear without a deprovision (a crash mid-cascade, a restore from an old backup).
+    await database.db.deleteFrom('organizations').where('id', '=', orgId).execute();
+    const { removed } = await provisioner.scrubArtifacts('prov-left');
+    assert.ok(removed.some((r) => r.startsWith(`process ${row.pid}`) || r === `supervised tenant of org ${orgId}`), JSON.stringify(removed));
+    assert.ok(removed.includes(`database ${row.database_name}`), JSON.stringify(removed));
+    assert.ok(removed.includes(`directory tenants/${orgId}`), JSON.stringify(removed));
+    assert.equal(alive(row.pid!), false);
+    assert.equal(await serverHas('database', row.database_name!), false);
+    assert.equal(await serverHas('role', row.database_name!), false);
+    assert.equal(existsSync(path.join(dataDir, 'tenants', orgId)), false);
+    // A live org whose slug merely starts the same way is untouched.
+    assert.equal(alive(kept.pid!), true);
+    assert.equal(await serverHas('database', kept.database_name!), true);
+    assert.deepEqual((await provisioner.scrubArtifacts('prov-left')).removed, [], 'a repeat finds nothing');
   });
 });

@@ -9,6 +9,7 @@ import { createBaseApp, type App } from '../core/http/app.js';
 import { connectionLimitsOf } from '../core/http/connections.js';
 import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limit.js';
 import { adminRoutes } from './admin/index.js';
+import { fleetRoutes } from './fleet/index.js';
 import { ControlPlaneAuthenticator } from './auth/authenticator.js';
 import { adminAuthHook, provisionAuthHook, sessionAuthHook, tenantAuthHook } from './auth/hooks.js';
 import { passwordWork } from './auth/passwords.js';
@@ -32,7 +33,7 @@ import { deprecationHeaders } from './prefixes.js';
 import { API_PREFIX, LEGACY_PREFIX, type ControlPlaneDomainRoutes, type ControlPlaneRouteRegistrar } from './routes.js';
 
 /** Every domain of the control plane, in the order their routes are registered. */
-const DOMAINS: ControlPlaneDomainRoutes[] = [identityRoutes, orgRoutes, membersRoutes, billingRoutes, adminRoutes, provisioningRoutes];
+const DOMAINS: ControlPlaneDomainRoutes[] = [identityRoutes, orgRoutes, membersRoutes, billingRoutes, adminRoutes, provisioningRoutes, fleetRoutes];
 
 export interface ControlPlaneDeps {
   config: ControlPlaneConfig;
@@ -44,6 +45,8 @@ export interface ControlPlaneDeps {
   cipher?: SecretCipher;
   /** Where the edge finds an org's tenant. Default: the CP's own organizations + org_instances rows. */
   tenantResolver?: TenantResolver;
+  /** The delete cascade's hook into CP-run workspaces (ControlPlaneContext.terminateOrgWorkspaces). */
+  terminateOrgWorkspaces?: (orgId: string) => Promise<number>;
 }
 
 /** TENANT_DOMAIN for the edge's purpose: unset, tenants are `<slug>.localhost` (browsers resolve it to loopback). */
@@ -90,6 +93,7 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
   const cipher = deps.cipher ?? controlPlaneCipher(config, logger);
   const oidc = createOidcLogin(config, db, logger);
   const ctx: ControlPlaneContext = { config, db, log: logger, auth, rateLimiter, auditWriter, provisioner, billing: new LedgerBillingProvider(), cipher, adminTokens: new TenantAdminTokens(db, cipher), oidc, mailer: createMailer(config, logger), publicUrl };
+  if (deps.terminateOrgWorkspaces) ctx.terminateOrgWorkspaces = deps.terminateOrgWorkspaces;
 
   app.addHook('onResponse', async (request, reply) => {
     if (request.principal && !request.auditWritten) await auditWriter.enqueue(auditEventFor(request, reply.statusCode, reply.elapsedTime));

@@ -26,6 +26,12 @@ export const controlPlaneEnvSchema = {
     0,
     3650,
   ),
+  TENANT_CALL_TIMEOUT_MS: env.int(
+    'Deadline of one call the CP makes to a tenant for an admin route (workspaces list, workspace env, LLM billing mode); past it: 502 TENANT_UNREACHABLE.',
+    15_000,
+    100,
+    300_000,
+  ),
   MAX_FREE_ORGS_PER_USER: env.int('Free-plan orgs one user may own; beyond it creating an org answers 402.', 3, 0, 1000),
   INSTANCE_LOOKUP_LIMIT: env.int('Public /orgs/:slug/instance lookups allowed per client per minute (anti-enumeration).', 60, 1, 100_000),
   LOGIN_ATTEMPT_LIMIT: env.int('Password sign-in attempts allowed per client and email per 15 minutes.', 10, 1, 100_000),

@@ -32,4 +32,9 @@ export interface ControlPlaneContext {
   mailer: Mailer;
   /** The URL users reach the CP at (PUBLIC_URL or http://localhost:<PORT>). */
   publicUrl: string;
+  /**
+   * Terminates every workspace runtime the CP runs for the org and answers how many it stopped: the delete cascade's
+   * `workspaces` step (reference §4.6 step 3). Absent while the CP runs no workspaces; the step is then skipped.
+   */
+  terminateOrgWorkspaces?: (orgId: string) => Promise<number>;
 }

@@ -52,6 +52,12 @@ export const ERROR_CODES = {
   // The edge (src/control-plane/edge): an org whose tenant is not running yet, or does not answer.
   TENANT_NOT_READY: { status: 503, message: "this org's tenant is not ready yet; retry after the Retry-After delay" },
   TENANT_UNREACHABLE: { status: 502, message: "this org's tenant did not answer" },
+  // Admin / fleet (src/control-plane/fleet; reference §2.4, §4.6–§4.9).
+  ADMIN_TOKEN_NOT_FOUND: { status: 404, message: "this org's tenant admin token is not provisioned yet" },
+  PURGE_IN_PROGRESS: { status: 409, message: 'a delete of this org is already running; retry shortly' },
+  TENANT_STILL_LIVE: { status: 409, message: 'this slug belongs to a live org; delete the org instead' },
+  TENANT_REQUEST_FAILED: { status: 502, message: "this org's tenant answered with an error" },
+  TENANT_RESTART_FAILED: { status: 502, message: "this org's tenant could not be restarted" },
   // The server's own refusals, before any route runs (src/core/http/connections.ts and the router).
   REQUEST_TIMEOUT: { status: 408, message: 'request not received in time; the connection is closed' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'request body too large' },

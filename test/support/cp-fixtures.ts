@@ -166,6 +166,10 @@ const freshUnverified = async (w: CpWorld) => {
 const freshOwnedOrg = async (w: CpWorld): Promise<Prepared> => ({ params: { slug: (await w.cp.createOrg(w.owner)).slug }, user: w.owner });
 const freshEmail = () => `sec-${randomBytes(5).toString('hex')}@example.com`;
 const freshPassword = () => `pw-${randomBytes(10).toString('hex')}`;
+/** A destructive admin call's params and matching confirm body for `slug`. */
+const confirmFresh = (slug: string): Prepared => ({ params: { slug }, body: { confirm: slug } });
+/** A well-formed workspace id no tenant has (the CP keeps no index of tenants' workspaces). */
+const UNKNOWN_WORKSPACE_ID = '00000000-0000-4000-8000-000000000000';
 /** An OpenID Connect callback whose state matches its browser-binding cookie, but was never issued. */
 const UNISSUED_STATE = `state-${randomBytes(12).toString('hex')}`;
 
@@ -347,6 +351,44 @@ export const CP_ROUTE_FIXTURES: Record<string, RouteFixture> = {
   'GET /admin/audit': { query: () => '?limit=5', volatile: true, ok: { status: 200 } },
   'GET /admin/audit/verify': { volatile: true, ok: { status: 200 } },
   'GET /admin/audit/export': { volatile: true, ok: { status: 200 } },
+
+  // --- admin: fleet (src/control-plane/fleet) -------------------------------------------------------------------
+  // The suite's orgs have no running tenant and its CP no tenant provisioner (`none`): the routes that need one reach
+  // their handler and answer its documented refusal. test/cp-fleet.test.ts drives them against a real tenant.
+  'GET /admin/orgs/:slug/admin-token': { params: slugOfA, ok: { status: 404, code: 'ADMIN_TOKEN_NOT_FOUND' } },
+  'POST /admin/orgs/:slug/admin-token/rotate': { params: slugOfA, ok: { status: 503, code: 'PROVISIONER_UNAVAILABLE' } },
+  'GET /admin/orgs/:slug/workspaces': { params: slugOfA, ok: { status: 503, code: 'TENANT_NOT_READY' } },
+  // Negative checks name D (a request let through would delete D, not A); positive controls delete a fresh org.
+  'DELETE /admin/tenants/:slug': {
+    params: (w) => ({ slug: w.doomedOrg.slug }),
+    body: (w) => ({ confirm: w.doomedOrg.slug }),
+    ok: { status: 200, prepare: async (w) => confirmFresh((await w.cp.createOrg(w.owner)).slug) },
+  },
+  // A live org's slug is refused (409) — what a request let through would meet; positive controls scrub a slug no org holds.
+  'POST /admin/tenants/:slug/scrub-artifacts': {
+    params: slugOfA,
+    body: (w) => ({ confirm: w.org.slug }),
+    ok: { status: 200, prepare: async () => confirmFresh(uniqueSlug('gone')) },
+  },
+  'GET /admin/tenants/:slug/diagnostics': { params: slugOfA, ok: { status: 200 } },
+  'POST /admin/tenants/:slug/redeploy': { params: slugOfA, body: () => ({ dry_run: true }), ok: { status: 200 } },
+  'POST /admin/tenants/redeploy-fleet': { body: () => ({ confirm: true, dry_run: true }), ok: { status: 200 } },
+  'POST /admin/workspaces/:id/env': {
+    params: () => ({ id: UNKNOWN_WORKSPACE_ID }),
+    body: (w) => ({ env: { LOG_LEVEL: 'debug' }, org_slug: w.org.slug }),
+    ok: { status: 503, code: 'TENANT_NOT_READY' },
+  },
+  'GET /admin/workspaces/:id/llm-billing-mode': {
+    params: () => ({ id: UNKNOWN_WORKSPACE_ID }),
+    query: (w) => `?org_slug=${w.org.slug}`,
+    ok: { status: 503, code: 'TENANT_NOT_READY' },
+  },
+  'PUT /admin/workspaces/:id/llm-billing-mode': {
+    params: () => ({ id: UNKNOWN_WORKSPACE_ID }),
+    query: (w) => `?org_slug=${w.org.slug}`,
+    body: () => ({ mode: 'byok' }),
+    ok: { status: 503, code: 'TENANT_NOT_READY' },
+  },
 };
 
 /** A session cookie pair (`mcp_session=…`) → its bare value. */

@@ -21,16 +21,39 @@ export class RecordingProvisioner implements TenantProvisioner {
   }
   bootEvents: Array<{ orgId: string; event: TenantBootEvent }> = [];
   redeployed: TenantProvisionRequest[] = [];
+  /**
+   * What redeploy answers, per slug: a result, or an Error to throw. Unlisted slugs get `defaultRedeploy`.
+   * A function is called with the request (e.g. to restart a real in-process tenant with its new admin token).
+   */
+  redeployResults = new Map<string, TenantRedeployResult | Error | ((r: TenantProvisionRequest) => Promise<TenantRedeployResult>)>();
+  defaultRedeploy: TenantRedeployResult = { ok: true, healthz_ok: true, pid: 4242 };
+  /** Runs inside redeploy before it answers: lets a test hold a redeploy open or look at the world meanwhile. */
+  whileRedeploying: ((r: TenantProvisionRequest) => Promise<void>) | null = null;
+  /** What diagnostics answers, per org id (null when unlisted). */
+  diagnosticsOf = new Map<string, TenantDiagnostics>();
+  /** What scrubArtifacts removes, per slug, and every slug it was asked about. */
+  artifacts = new Map<string, string[]>();
+  scrubbed: string[] = [];
   async start() {}
   async onBootEvent(orgId: string, event: TenantBootEvent) {
     this.bootEvents.push({ orgId, event });
   }
-  async diagnostics(): Promise<TenantDiagnostics | null> {
-    return null;
+  async diagnostics(r: TenantProvisionRequest): Promise<TenantDiagnostics | null> {
+    return this.diagnosticsOf.get(r.orgId) ?? null;
   }
   async redeploy(r: TenantProvisionRequest): Promise<TenantRedeployResult> {
     this.redeployed.push(r);
-    return { ok: true, healthz_ok: true, pid: null };
+    if (this.whileRedeploying) await this.whileRedeploying(r);
+    const planned = this.redeployResults.get(r.slug);
+    if (planned instanceof Error) throw planned;
+    if (typeof planned === 'function') return planned(r);
+    return planned ?? this.defaultRedeploy;
+  }
+  async scrubArtifacts(slug: string): Promise<{ removed: string[] }> {
+    this.scrubbed.push(slug);
+    const removed = this.artifacts.get(slug) ?? [];
+    this.artifacts.delete(slug);
+    return { removed };
   }
   async close() {}
 }

@@ -216,4 +216,24 @@ export const controlPlaneMigrations: readonly Migration[] = [
       `create index if not exists org_instance_boot_events_org on org_instance_boot_events (org_id, id desc)`,
     ],
   },
+  {
+    // Issue 9: the delete cascade is a step journal (reference §4.6, "resumable via org_purges.last_step"). One row per
+    // org being deleted: the last step done, and a lease so two deletes of one org never run at once (any replica).
+    // No foreign key: the row outlives the org it journals.
+    id: '202611260104_purge_steps',
+    statements: [
+      `create table if not exists org_purge_jobs (
+        org_id uuid primary key,
+        slug text not null,
+        requested_by text not null,
+        last_step text,
+        last_error text,
+        lease_until timestamptz,
+        started_at timestamptz not null default now(),
+        updated_at timestamptz not null default now(),
+        finished_at timestamptz
+      )`,
+      `alter table org_purges add column if not exists last_step text`,
+    ],
+  },
 ];

@@ -171,6 +171,24 @@ export interface OrgPurgesTable {
   slug: string;
   purged_by: string;
   purged_at: Timestamp;
+  /** The cascade's last step when the purge was recorded (`rows`: complete). Null for purges before the journal. */
+  last_step: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/**
+ * The delete cascade's step journal (src/control-plane/orgs/purge.ts): which step of an org's delete is done, and
+ * who holds it now (`lease_until`: a delete running on some replica; past, it crashed and may be resumed).
+ */
+export interface OrgPurgeJobsTable {
+  org_id: string;
+  slug: string;
+  requested_by: string;
+  last_step: ColumnType<string | null, string | null | undefined, string | null>;
+  last_error: ColumnType<string | null, string | null | undefined, string | null>;
+  lease_until: NullableTimestamp;
+  started_at: Timestamp;
+  updated_at: Timestamp;
+  finished_at: NullableTimestamp;
 }
 
 export interface CreditLedgerTable {
@@ -236,6 +254,7 @@ export interface ControlPlaneSchema extends AuditSchema {
   org_instances: OrgInstancesTable;
   org_instance_boot_events: OrgInstanceBootEventsTable;
   org_purges: OrgPurgesTable;
+  org_purge_jobs: OrgPurgeJobsTable;
   credit_ledger: CreditLedgerTable;
   invoices: InvoicesTable;
   billing_sessions: BillingSessionsTable;

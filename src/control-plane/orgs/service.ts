@@ -2,7 +2,7 @@ import type { Kysely, Transaction } from 'kysely';
 import { appendAuditEvents, type AuditEventInput } from '../../core/audit/chain.js';
 import { isUniqueViolation } from '../../core/db/index.js';
 import { DomainError } from '../../core/errors.js';
-import { newId, newUuid } from '../../core/ids.js';
+import { newUuid } from '../../core/ids.js';
 import type { ControlPlaneContext } from '../context.js';
 import type { ControlPlaneSchema, PlanId } from '../db/schema.js';
 import { countFreeOrgsOwnedBy, findInstance, type OrgRow } from './store.js';
@@ -146,31 +146,8 @@ export async function startProvisioning(ctx: ControlPlaneContext, org: Pick<OrgR
   }
 }
 
-/**
- * The purge (reference §4.6): stop the tenant, then delete the org's rows (members, invitations, instance, billing
- * cascade with it), keeping an `org_purges` record (the slug's tombstone) and the audit event, in one transaction.
- *
- * The order is the point (issue 7): the slug is released only once the old tenant is gone. If the provisioner cannot
- * stop it, nothing is deleted — the org, its members and its slug stay — and the caller gets 503 to retry; a slug
- * handed to a new owner while the old tenant still runs would let the new owner's members reach it.
- */
-export async function purgeOrg(ctx: ControlPlaneContext, org: Pick<OrgRow, 'id' | 'slug' | 'provider'>, actor: string, audit: AuditEventInput): Promise<void> {
-  try {
-    await ctx.provisioner.deprovision({ orgId: org.id, slug: org.slug, provider: org.provider });
-  } catch (err) {
-    ctx.log.error({ err, org: org.slug }, 'tenant deprovisioning failed; the org and its slug are kept');
-    throw new DomainError(
-      'TENANT_DEPROVISION_FAILED',
-      "the org's tenant could not be stopped; nothing was deleted — the org and its slug are kept. Retry the delete shortly",
-      { retryable: true },
-    );
-  }
-  await ctx.db.transaction().execute(async (tx) => {
-    await tx.deleteFrom('organizations').where('id', '=', org.id).execute();
-    await tx.insertInto('org_purges').values({ id: newId('purge'), org_id: org.id, slug: org.slug, purged_by: actor }).execute();
-    await appendAuditEvents(tx, [audit]);
-  });
-}
+/** The delete cascade (reference §4.6) lives in ./purge.ts: a resumable step journal shared by the owner and admin deletes. */
+export { purgeOrg, type PurgeStepReport } from './purge.js';
 
 /**
  * Where users reach an org's tenant: `<scheme>://<slug>.<TENANT_DOMAIN>[:port]`, through the edge, with the scheme

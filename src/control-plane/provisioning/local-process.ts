@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { DetachedProcess, isSameProcess } from '../../core/compute/detached-process.js';
 import type { ProcessExit } from '../../core/compute/managed-process.js';
 import type { SecretCipher } from '../../core/crypto/cipher.js';
-import { dropTenantDatabase, ensureTenantDatabase, tenantDatabaseName } from '../../core/db/tenant-databases.js';
+import { dropTenantDatabase, ensureTenantDatabase, tenantDatabaseName, tenantDatabases } from '../../core/db/tenant-databases.js';
 import type { ControlPlaneSchema } from '../db/schema.js';
 import type { TenantAdminTokens } from './admin-tokens.js';
 import type { TenantBootEvent, TenantDiagnostics, TenantProvisioner, TenantProvisionRequest, TenantRedeployResult } from './provisioner.js';
@@ -256,6 +256,47 @@ export class LocalProcessTenantProvisioner implements TenantProvisioner {
         return { ok: false, healthz_ok: false, pid: t.proc.pid, error: err instanceof Error ? err.message : String(err) };
       }
     });
+  }
+
+  /**
+   * What a tenant of a deleted org may have left under `slug` (the caller has checked no live org holds it): tenant
+   * processes that still run with MOLECULE_ORG_SLUG=<slug>, databases and roles named `tenant_<slug>_<8 hex>`, and the
+   * data directories of those org ids — none of which belongs to a live org.
+   */
+  async scrubArtifacts(slug: string): Promise<{ removed: string[] }> {
+    const removed: string[] = [];
+    const live = new Set((await this.o.db.selectFrom('organizations').select('id').execute()).map((r) => r.id));
+    // Supervised tenants of orgs that no longer exist: stop supervising first, so a stopped one is not restarted.
+    for (const t of [...this.tenants.values()]) {
+      if (live.has(t.orgId) || t.slug !== slug) continue;
+      t.desired = 'stopped';
+      this.cancelRestart(t);
+      await this.stopProcess(t);
+      t.proc.release();
+      this.tenants.delete(t.orgId);
+      removed.push(`supervised tenant of org ${t.orgId}`);
+    }
+    for (const { pid, orgId } of tenantProcesses()) {
+      if (live.has(orgId) || !environOf(pid).includes(`MOLECULE_ORG_SLUG=${slug}`)) continue;
+      await stopForeign(pid, `${IDENTITY_VAR}=${orgId}`);
+      removed.push(`process ${pid} (org ${orgId})`);
+    }
+    const pattern = new RegExp(`^tenant_${slug.replace(/-/g, '_')}_([0-9a-f]{8})$`);
+    const liveSuffixes = new Set([...live].map((id) => id.replace(/-/g, '').slice(0, 8)));
+    for (const name of await tenantDatabases(this.o.serverAdminUrl)) {
+      const m = pattern.exec(name);
+      if (!m || liveSuffixes.has(m[1]!)) continue;
+      await dropTenantDatabase(this.o.serverAdminUrl, name);
+      removed.push(`database ${name}`);
+      const root = path.join(this.o.dataDir, 'tenants');
+      for (const dir of existsSync(root) ? readdirSync(root) : []) {
+        if (dir.replace(/-/g, '').startsWith(m[1]!) && !live.has(dir)) {
+          rmSync(path.join(root, dir), { recursive: true, force: true });
+          removed.push(`directory tenants/${dir}`);
+        }
+      }
+    }
+    return { removed };
   }
 
   async close(): Promise<void> {
@@ -591,6 +632,25 @@ async function stopForeign(pid: number, identity: string): Promise<void> {
     if (Date.now() > deadline) signal('SIGKILL');
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+function environOf(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  } catch {
+    return [];
+  }
+}
+
+/** Every live tenant process on this host (by its identity variable), whichever CP started it. */
+function tenantProcesses(): Array<{ pid: number; orgId: string }> {
+  const found: Array<{ pid: number; orgId: string }> = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const identity = environOf(Number(entry)).find((e) => e.startsWith(`${IDENTITY_VAR}=`));
+    if (identity) found.push({ pid: Number(entry), orgId: identity.slice(IDENTITY_VAR.length + 1) });
+  }
+  return found;
 }
 
 function rotateLog(file: string) {

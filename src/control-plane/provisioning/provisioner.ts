@@ -70,6 +70,11 @@ export interface TenantProvisioner {
    * it answers /health. Used by redeploy, fleet redeploy and admin-token rotation.
    */
   redeploy(request: TenantProvisionRequest): Promise<TenantRedeployResult>;
+  /**
+   * Removes whatever a deleted org's tenant may have left behind under its slug (a database, a data directory, a
+   * stray process) and names what it removed. Only for slugs no live org holds: the caller refuses otherwise.
+   */
+  scrubArtifacts(slug: string): Promise<{ removed: string[] }>;
   /** Stops supervising. `stopTenants`: also stop every tenant process (npm start's Ctrl-C; TENANT_SHUTDOWN=stop). */
   close(): Promise<void>;
 }
@@ -86,6 +91,10 @@ export class PendingTenantProvisioner implements TenantProvisioner {
   }
   async redeploy(): Promise<TenantRedeployResult> {
     throw new DomainError('PROVISIONER_UNAVAILABLE', 'no tenant provisioner runs tenants on this control plane (TENANT_PROVISIONER=none)');
+  }
+  /** Nothing ever ran here, so nothing is left behind. */
+  async scrubArtifacts(): Promise<{ removed: string[] }> {
+    return { removed: [] };
   }
   async close(): Promise<void> {}
 }

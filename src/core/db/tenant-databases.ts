@@ -77,3 +77,8 @@ export async function tenantDatabaseExists(adminUrl: string, name: string): Prom
   assertDatabaseName(name);
   return withAdmin(adminUrl, async (client) => Boolean((await client.query('select 1 from pg_database where datname = $1', [name])).rowCount));
 }
+
+/** The names of every tenant database on the server (`tenant_…`). */
+export async function tenantDatabases(adminUrl: string): Promise<string[]> {
+  return withAdmin(adminUrl, async (client) => (await client.query<{ datname: string }>("select datname from pg_database where datname like 'tenant\\_%'")).rows.map((r) => r.datname));
+}

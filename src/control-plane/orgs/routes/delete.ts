@@ -17,11 +17,13 @@ export default function deleteOrgRoute(app: App, ctx: ControlPlaneContext) {
         tags: ['orgs'],
         summary: 'Delete an org and everything it holds (owners only; irreversible)',
         description:
-          'Stops the org’s tenant, then removes its members, invitations, billing records and instance; a purge record and the audit event remain. 204. ' +
-          'If the tenant cannot be stopped, nothing is deleted: 503 TENANT_DEPROVISION_FAILED (retry). The slug is then held for SLUG_TOMBSTONE_DAYS before a new org may take it.',
+          'Stops the org’s workspaces and tenant, then removes its members, invitations, billing records and instance; a purge record and the audit event remain. 204. ' +
+          'If the workspaces or the tenant cannot be stopped, nothing is deleted: 503 TENANT_DEPROVISION_FAILED (retry: the delete resumes where it stopped). ' +
+          'A delete of the same org already running → 409 PURGE_IN_PROGRESS. The slug is then held for SLUG_TOMBSTONE_DAYS before a new org may take it. ' +
+          'The same cascade as DELETE /admin/tenants/{slug}.',
         security: [{ session: [] }],
         params: SlugParams,
-        response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(...SESSION_ERRORS, 'VALIDATION_FAILED', 'ORIGIN_FORBIDDEN', 'ORG_NOT_FOUND', 'ROLE_FORBIDDEN', 'TENANT_DEPROVISION_FAILED') },
+        response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(...SESSION_ERRORS, 'VALIDATION_FAILED', 'ORIGIN_FORBIDDEN', 'ORG_NOT_FOUND', 'ROLE_FORBIDDEN', 'PURGE_IN_PROGRESS', 'TENANT_DEPROVISION_FAILED') },
       },
     },
     async (request, reply) => {
