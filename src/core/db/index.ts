@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { sqlState } from './outage.js';
-import { PGliteDialect } from './pglite-dialect.js';
 
 export { Backoff, isDatastoreOutage, retryThroughOutages, sqlState } from './outage.js';
 
@@ -68,6 +67,8 @@ export async function openDatabase<Schema>(opts: DatabaseOptions): Promise<Datab
     const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
     return { db, kind: 'postgres', location: maskUrl(opts.databaseUrl), close: () => db.destroy() };
   }
+  // Loaded only here: a service on a PostgreSQL server (every tenant the platform runs) never pays for PGlite.
+  const [{ PGlite }, { PGliteDialect }] = await Promise.all([import('@electric-sql/pglite'), import('./pglite-dialect.js')]);
   const dataDir = opts.dataDir ?? './.molecule';
   let pglite: PGlite;
   if (dataDir.startsWith('memory://')) {
