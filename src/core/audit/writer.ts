@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { Backoff } from '../db/outage.js';
+import { Backoff, isDatastoreOutage } from '../db/outage.js';
 import { appendAuditEvents, type AuditEventInput } from './chain.js';
 import type { AuditSchema } from './schema.js';
 
@@ -81,6 +81,11 @@ export class AuditWriter {
       try {
         await this.db.transaction().execute((trx) => appendAuditEvents(trx, batch));
       } catch (err) {
+        if (!isDatastoreOutage(err) && (await this.writeOneByOne(batch.length))) {
+          // A batch the database refused for its content (a bug): written event by event, the bad ones logged
+          // and dropped, so one malformed event never blocks the trail behind it.
+          continue;
+        }
         const delay = this.retry.next();
         this.retrying = true;
         this.log.error({ err, pending: this.buffer.length, retry_in_ms: delay }, 'audit flush failed; events kept for retry');
@@ -99,6 +104,25 @@ export class AuditWriter {
       this.retrying = false;
       this.buffer.splice(0, batch.length);
     }
+  }
+
+  /**
+   * Writes each event of a refused batch alone; the ones the database still refuses are logged (without secrets:
+   * the event holds none) and dropped. False when the datastore went away meanwhile: the batch is retried whole.
+   */
+  private async writeOneByOne(count: number): Promise<boolean> {
+    for (let i = 0; i < count && this.buffer.length > 0; i++) {
+      const event = this.buffer[0]!;
+      try {
+        await this.db.transaction().execute((trx) => appendAuditEvents(trx, [event]));
+      } catch (err) {
+        if (isDatastoreOutage(err)) return false;
+        this.log.error({ err, event }, 'audit event refused by the database; dropped (a bug: the event is malformed)');
+      }
+      // Written or dropped: either way it leaves the buffer now, so a later retry never writes it twice.
+      this.buffer.shift();
+    }
+    return true;
   }
 
   async close(): Promise<void> {
