@@ -334,4 +334,23 @@ describe('local-process tenant provisioner (real tenants, real PostgreSQL)', () 
     assert.equal(await serverHas('database', kept.database_name!), true);
     assert.deepEqual((await provisioner.scrubArtifacts('prov-left')).removed, [], 'a repeat finds nothing');
   });
+
+  it('a tenant left calling back to another CP address is restarted with the current one, not adopted', { timeout: TIMEOUT }, async () => {
+    const keeper = new LocalProcessTenantProvisioner(options({ shutdown: 'keep' }));
+    current.p = keeper;
+    const orgId = await createOrg('prov-moved');
+    const left = await running(orgId);
+    await keeper.close();
+    assert.equal(alive(left.pid!), true);
+    // The same CP, reached under another address: what a CP restarted on another port looks like to its tenants.
+    const moved = cpUrl.replace('127.0.0.1', 'localhost');
+    const mover = new LocalProcessTenantProvisioner(options({ controlPlaneUrl: () => moved }));
+    current.p = mover;
+    await mover.start();
+    const restarted = await running(orgId, left.pid);
+    assert.equal(alive(left.pid!), false, 'the tenant that called the old address is gone');
+    assert.ok(environOf(restarted.pid!).includes(`CP_UPSTREAM_URL=${moved}`));
+    await mover.deprovision({ orgId, slug: 'prov-moved', provider: 'local' });
+    current.p = provisioner;
+  });
 });

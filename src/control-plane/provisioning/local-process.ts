@@ -155,12 +155,15 @@ export class LocalProcessTenantProvisioner implements TenantProvisioner {
         const t = this.tenant(row.orgId, row.slug);
         t.desired = 'running';
         if (row.pid && row.url && t.proc.adopt(row.pid, row.startedAt ? new Date(row.startedAt) : null)) {
-          if (await healthy(row.url)) {
+          // A tenant that calls back to another address (the CP moved port) would lose its session checks and
+          // callbacks: restart it instead of adopting it.
+          const callsUs = environOf(row.pid).includes(`CP_UPSTREAM_URL=${this.o.controlPlaneUrl()}`);
+          if (callsUs && (await healthy(row.url))) {
             this.o.log.info({ org: row.slug, pid: row.pid }, 'adopted a running tenant');
             await this.markRunning(t, row.url);
             return;
           }
-          this.o.log.warn({ org: row.slug, pid: row.pid }, 'a tenant left running does not answer /health; restarting it');
+          this.o.log.warn({ org: row.slug, pid: row.pid }, callsUs ? 'a tenant left running does not answer /health; restarting it' : 'a tenant left running calls back to another control plane address; restarting it');
           await this.stopProcess(t);
         }
         void this.serialized(t, () => this.bringUp(t)).catch(() => undefined);
