@@ -32,10 +32,6 @@ export async function startTenant(source: Record<string, string | undefined> = p
   const rateLimiter = await createRateLimiter(config.REDIS_URL);
   const app = await buildTenantApp({ config, db: database.db, logger, rateLimiter });
   const url = await listenAndAnnounce(app, logger, { port: config.PORT, host: config.HOST, logLevel: config.LOG_LEVEL });
-  // TEMP(lead): readiness callback until the callbacks branch lands
-  if (config.CP_UPSTREAM_URL && config.ADMIN_TOKEN && config.MOLECULE_ORG_ID) {
-    void fetch(`${config.CP_UPSTREAM_URL}/cp/tenants/boot-event`, { method: 'POST', headers: { authorization: `Bearer ${config.ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ stage: 'listening', url }) }).catch(() => undefined);
-  }
   return {
     app,
     url,
