@@ -222,7 +222,7 @@ export const controlPlaneMigrations: readonly Migration[] = [
       )`,
       `create index if not exists tenant_audit_anchors_org on tenant_audit_anchors (org_id, id desc)`,
       // The anchor a chain is held to is the longest one reported (its high-water mark), found by this index.
-      `create index if not exists tenant_audit_anchors_high_water on tenant_audit_anchors (org_id, event_count desc, id desc)`,
+      `create index if not exists tenant_audit_anchors_high_water on tenant_audit_anchors (org_id, event_count desc, id asc)`,
     ],
   },
 ];

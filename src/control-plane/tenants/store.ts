@@ -46,8 +46,9 @@ export async function newestAnchor(db: Db, orgId: string): Promise<AnchorRow | n
 }
 
 /**
- * The anchor a chain is held to: the longest chain ever reported (newest of those, should two of one length
- * differ). A later, shorter report does not lower it — otherwise a rewound chain, once reported, would bless itself.
+ * The anchor a chain is held to: the longest chain ever reported — the first report of that length, should two of
+ * one length differ (a chain only grows, so the later one was rewritten). A later, shorter or different report does
+ * not replace it: otherwise a rewound chain, once reported, would bless itself.
  */
 export async function highWaterAnchor(db: Db, orgId: string): Promise<AnchorRow | null> {
   const row = await db
@@ -55,7 +56,7 @@ export async function highWaterAnchor(db: Db, orgId: string): Promise<AnchorRow 
     .select(anchorColumns)
     .where('org_id', '=', orgId)
     .orderBy('event_count', 'desc')
-    .orderBy('id', 'desc')
+    .orderBy('id', 'asc')
     .limit(1)
     .executeTakeFirst();
   return row ? toAnchor(row) : null;

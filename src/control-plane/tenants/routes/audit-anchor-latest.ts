@@ -16,7 +16,7 @@ export default function latestAuditAnchorRoute(app: App, ctx: ControlPlaneContex
         tags: ['tenants'],
         summary: 'The anchor a tenant’s audit chain is held to (tenant admin token)',
         description:
-          'The longest chain the tenant ever reported (the newest such report): a later, shorter report is a regression and does not lower it. 404 AUDIT_ANCHOR_NOT_FOUND before the first report.',
+          'The longest chain the tenant ever reported (the first report of that length): a later report that is shorter, or as long with another head, is a regression and does not replace it. 404 AUDIT_ANCHOR_NOT_FOUND before the first report.',
         security: TENANT_SECURITY,
         response: {
           200: AuditAnchor,
