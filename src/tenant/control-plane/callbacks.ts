@@ -30,6 +30,8 @@ export class TenantCallbacks {
   private timer: NodeJS.Timeout | null = null;
   private inFlight: Promise<void> | null = null;
   private lastReported: Head | null = null;
+  /** The newest head the CP took (201/200): what a later, longer chain must still contain. */
+  private lastAccepted: Head | null = null;
   private readonly background = new Set<Promise<void>>();
   /** Set once listening: a tenant that never served (an in-process test app) never tells the CP it stops. */
   private started = false;
@@ -105,6 +107,19 @@ export class TenantCallbacks {
     void p.finally(() => this.background.delete(p));
   }
 
+  /** The CP's anchor for this org, as a head; null when there is none or the CP cannot say. */
+  private async anchorAtCp(): Promise<Head | null> {
+    const a = await this.lookupAnchor();
+    return a.checked ? { count: a.count, hash: a.head_hash } : null;
+  }
+
+  /** Whether the chain's row at the anchored position still has the anchored hash. */
+  private async holds(anchor: Head): Promise<boolean> {
+    if (anchor.count === 0) return true;
+    const row = await this.db.selectFrom('audit_events').select('hash').where('seq', '=', anchor.count).executeTakeFirst();
+    return row?.hash === anchor.hash;
+  }
+
   private async head(): Promise<Head> {
     const row = await this.db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirstOrThrow();
     return { count: Number(row.seq), hash: row.hash };
@@ -123,9 +138,21 @@ export class TenantCallbacks {
         return;
       }
       if (reason === 'periodic' && this.lastReported?.count === head.count && this.lastReported.hash === head.hash) return;
+      // A longer chain must still hold the anchored row. If it does not, the rows up to the anchor were rewritten here
+      // (in the database, not through this process): reporting would make the CP anchor the rewritten chain. Say so
+      // and keep the old anchor, which GET /audit/verify then names (`diverged from anchor`).
+      const reference = this.lastAccepted ?? (reason === 'boot' ? await this.anchorAtCp() : null);
+      if (reference && head.count > reference.count && !(await this.holds(reference))) {
+        if (this.lastReported?.count !== head.count || this.lastReported.hash !== head.hash) {
+          this.log.error({ anchored_count: reference.count, count: head.count }, 'audit anchor: the chain no longer holds its anchored row — rewritten; not reported');
+        }
+        this.lastReported = head;
+        return;
+      }
       try {
         await this.client.call('POST', '/tenants/audit-anchor', { count: head.count, head_hash: head.hash, reason }, timeoutMs, stop);
         this.lastReported = head;
+        this.lastAccepted = head;
       } catch (err) {
         if (err instanceof ControlPlaneCallError && err.code === 'AUDIT_ANCHOR_REGRESSION') {
           // Recorded by the CP all the same; said once per head, not every interval.
@@ -135,7 +162,7 @@ export class TenantCallbacks {
         }
         this.log.warn({ err, reason }, 'audit anchor not delivered to the control plane; retried at the next interval');
       }
-    })();
+    })().catch((err: unknown) => this.log.warn({ err, reason }, 'audit anchor: report failed'));
     this.inFlight = run;
     void run.finally(() => {
       if (this.inFlight === run) this.inFlight = null;
