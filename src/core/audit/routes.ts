@@ -34,6 +34,11 @@ export interface AuditRouteOptions {
    * how (`anchor`); unset (the control plane's own chain): verify is the local check alone.
    */
   anchor?: () => Promise<AnchorLookup>;
+  /**
+   * Documents the anchor fields (optional) whether or not this deployment has an anchor, so the API document does not
+   * depend on configuration: the tenant sets it, the control plane (which has no anchor) does not.
+   */
+  anchorable?: boolean;
 }
 
 export function registerAuditRoutes(app: App, o: AuditRouteOptions): void {
@@ -70,8 +75,8 @@ export function registerAuditRoutes(app: App, o: AuditRouteOptions): void {
   );
 
   // Only a chain with an anchor documents (and answers with) the anchor fields.
-  const anchorFields: TProperties = o.anchor ? { anchor: AnchorLookupSchema } : {};
-  const anchoredFields: TProperties = o.anchor ? { anchored_count: Type.Optional(Type.Integer()), anchored_hash: Type.Optional(Type.String()) } : {};
+  const anchorFields: TProperties = o.anchorable ? { anchor: Type.Optional(AnchorLookupSchema) } : {};
+  const anchoredFields: TProperties = o.anchorable ? { anchored_count: Type.Optional(Type.Integer()), anchored_hash: Type.Optional(Type.String()) } : {};
   app.get(
     `${o.path}/verify`,
     {
@@ -80,8 +85,8 @@ export function registerAuditRoutes(app: App, o: AuditRouteOptions): void {
         operationId: `verify${noun}`,
         tags: ['audit'],
         summary: 'Prove the audit chain unbroken',
-        description: o.anchor
-          ? 'Recomputes every hash, then holds the chain to its anchor at the control plane. `{ok:true, count, head, anchor}`, or `{ok:false, broken_at, reason}`: the first row altered, removed or reordered, or `behind anchor` / `diverged from anchor` (with `anchored_count`, `anchored_hash`) when the newest rows were removed or rewritten. `anchor.checked:false` says why the anchor could not be consulted; the local result then stands.'
+        description: o.anchorable
+          ? 'Recomputes every hash. `{ok:true, count, head}`, or `{ok:false, broken_at, reason}` naming the first row altered, removed or reordered. A tenant provisioned by a control plane also holds the chain to the anchor it reported there (`anchor`): `behind anchor` / `diverged from anchor` (with `anchored_count`, `anchored_hash`) when the newest rows were removed or rewritten; `anchor.checked:false` says why the anchor could not be consulted, and the local result then stands.'
           : 'Recomputes every hash. `{ok:true, count, head}`, or `{ok:false, broken_at}` naming the first row that was altered, removed or reordered.',
         security: o.security,
         response: {

@@ -15,6 +15,7 @@ export const auditRoutes: DomainRoutes = {
         security: [{ orgApiKey: [] }, { adminToken: [] }, { session: [] }],
         errors: [...AUTH_ERRORS, 'INVALID_ADMIN_AUTH', 'SCOPE_EXCEEDED'],
         // A CP-provisioned tenant's chain is also held to the anchor it reported to its control plane.
+        anchorable: true,
         ...(callbacks ? { anchor: () => callbacks.lookupAnchor() } : {}),
       });
     },
