@@ -141,7 +141,8 @@ export class TenantCallbacks {
       // A longer chain must still hold the anchored row. If it does not, the rows up to the anchor were rewritten here
       // (in the database, not through this process): reporting would make the CP anchor the rewritten chain. Say so
       // and keep the old anchor, which GET /audit/verify then names (`diverged from anchor`).
-      const reference = this.lastAccepted ?? (reason === 'boot' ? await this.anchorAtCp() : null);
+      // Until the CP took a report from this process, the reference is the CP's own anchor (asked each time until then).
+      const reference = this.lastAccepted ?? (reason !== 'shutdown' ? await this.anchorAtCp() : null);
       if (reference && head.count > reference.count && !(await this.holds(reference))) {
         if (this.lastReported?.count !== head.count || this.lastReported.hash !== head.hash) {
           this.log.error({ anchored_count: reference.count, count: head.count }, 'audit anchor: the chain no longer holds its anchored row — rewritten; not reported');
