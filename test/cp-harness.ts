@@ -7,7 +7,8 @@ import type { Kysely } from 'kysely';
 import type { App } from '../src/core/http/app.js';
 import { createLogger } from '../src/core/logger.js';
 import { MemoryRateLimiter } from '../src/core/rate-limit.js';
-import { buildControlPlaneApp } from '../src/control-plane/app.js';
+import { buildControlPlaneApp, controlPlaneCipher } from '../src/control-plane/app.js';
+import { TenantAdminTokens } from '../src/control-plane/provisioning/admin-tokens.js';
 import { loadControlPlaneConfig, type ControlPlaneConfig } from '../src/control-plane/config.js';
 import { openControlPlaneDatabase } from '../src/control-plane/database.js';
 import type { ControlPlaneSchema } from '../src/control-plane/db/schema.js';
@@ -55,6 +56,11 @@ export interface TestControlPlane {
   verifyEmail(user: TestUser): Promise<void>;
   /** Creates an org owned by the user (fresh slug unless given); returns the 201 body. */
   createOrg(owner: TestUser, body?: Record<string, unknown>): Promise<TestOrg>;
+  /**
+   * Mints the org's tenant admin token (molt_…) as the provisioner would, with the CP's own key: the org must have an
+   * instance row (a created org waiting in `provisioning` has one). Replaces any earlier token of the org.
+   */
+  mintTenantAdminToken(orgId: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -102,10 +108,14 @@ export async function startTestControlPlane(kind: DbKind, opts: TestControlPlane
   const logLines: string[] = [];
   const logger = createLogger({ name: 'test-cp', level: config.LOG_LEVEL, destination: { write: (line: string) => void logLines.push(line) } });
   const logs = () => logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  // The app's keyring, shared with the harness so tokens it mints are the ones the app can reveal.
+  const cipher = controlPlaneCipher(config, logger);
+  const adminTokens = new TenantAdminTokens(database.db, cipher);
   const app = await buildControlPlaneApp({
     config,
     db: database.db,
     logger,
+    cipher,
     rateLimiter: new MemoryRateLimiter(),
     ...(opts.provisioner ? { provisioner: opts.provisioner } : {}),
     ...(opts.terminateOrgWorkspaces ? { terminateOrgWorkspaces: opts.terminateOrgWorkspaces } : {}),
@@ -159,6 +169,7 @@ export async function startTestControlPlane(kind: DbKind, opts: TestControlPlane
       if (res.statusCode !== 201) throw new Error(`createOrg failed: ${res.statusCode} ${res.body}`);
       return res.json() as TestOrg;
     },
+    mintTenantAdminToken: (orgId) => adminTokens.mint(orgId),
     async close() {
       // The scratch database goes even when closing fails (a suite that destroyed the database under the app).
       try {

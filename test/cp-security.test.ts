@@ -97,6 +97,8 @@ const COUNTED_TABLES = [
   'invoices',
   'billing_sessions',
   'email_verifications',
+  'org_instance_boot_events',
+  'tenant_audit_anchors',
 ] as const;
 
 const CROSS_SITE_ORIGIN = 'https://evil.example';
@@ -362,6 +364,8 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
     for (const t of world.inviteTokens) keep('an invite token', t);
     for (const t of world.verificationTokens()) keep('an email verification token', t);
     keep('the CP admin token', world.cp.adminToken);
+    keep("A's tenant admin token", world.tenantToken);
+    keep("B's tenant admin token", world.outsiderTenantToken);
   }
 
   /** The user a positive control sends as: the least sufficient org role, else the owner. */
@@ -371,9 +375,10 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
     return w.owner;
   }
 
-  /** The credential a route's tier accepts (the CP admin bearer, nothing, or a session). */
-  function rightCredential(s: RouteSpec, user: TestUser, target: TestControlPlane = cp): Record<string, string> {
+  /** The credential a route's tier accepts (the CP admin bearer, nothing, the org's tenant admin token, or a session). */
+  function rightCredential(s: RouteSpec, user: TestUser, target: TestControlPlane = cp, world: CpWorld = w): Record<string, string> {
     if (s.tier === 'admin') return bearer(target.adminToken);
+    if (s.tier === 'tenant') return { ...bearer(world.tenantToken), 'x-molecule-org-id': world.org.id };
     if (s.tier === 'public') return {};
     return cookie(user.cookie);
   }
@@ -484,7 +489,7 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
 
     it('every API route is mounted under both /api/v1 and the /cp alias', () => {
       const keys = new Set(cp.app.routeCatalog.map((r) => routeKey(r.method, r.url)));
-      const notTwice = byTier('public', 'session', 'admin').flatMap((s) =>
+      const notTwice = byTier('public', 'session', 'admin', 'tenant').flatMap((s) =>
         PREFIXES.filter((p) => !keys.has(routeKey(s.method, `${p}${s.path}`))).map((p) => `${s.method} ${p}${s.path}`),
       );
       assert.deepEqual(notTwice, []);
@@ -492,7 +497,7 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
 
     it('every API route with a JSON body has a valid body in its fixture, and only those', () => {
       const doc = cp.app.swagger() as unknown as OpenApiDoc;
-      const mismatched = byTier('public', 'session', 'admin').filter((s) => (bodySchemaOf(doc, s) !== undefined) !== (s.fx.body !== undefined));
+      const mismatched = byTier('public', 'session', 'admin', 'tenant').filter((s) => (bodySchemaOf(doc, s) !== undefined) !== (s.fx.body !== undefined));
       assert.deepEqual(mismatched.map((s) => s.key), []);
       assert.ok(byTier('public', 'session', 'admin').filter((s) => s.fx.body).length >= 10, 'the bad-input checks cover the body routes');
     });
@@ -632,6 +637,64 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
   }
 
   // -------------------------------------------------------------------------------------------------------------
+  // Tenant tier (the tenant callbacks): only the org's own tenant admin token, for its own org
+  // -------------------------------------------------------------------------------------------------------------
+  const INVALID_TENANT_TOKEN = ['INVALID_ADMIN_AUTH', 'invalid tenant admin token'] as const;
+  const TENANT_TOKEN_REQUIRED = ['ADMIN_AUTH_REQUIRED', 'tenant admin token required: Authorization: Bearer <ADMIN_TOKEN>'] as const;
+
+  for (const s of byTier('tenant')) {
+    for (const prefix of s.prefixes) {
+      const name = `${s.method} ${prefix}${s.path}`;
+      const orgA = () => ({ 'x-molecule-org-id': w.org.id });
+      /** A refused request changes nothing (a POST let through would add a boot event or an anchor). */
+      const refused = async (headers: Record<string, string>, expected: readonly [string, string]) => {
+        await unchanged(async () => {
+          assertError(await call(s, prefix, headers), 401, ...expected);
+        });
+      };
+      describe(`${name} [tenant]`, () => {
+        it(`${name}: no bearer → 401 ADMIN_AUTH_REQUIRED, nothing changed`, async () => {
+          await refused(orgA(), TENANT_TOKEN_REQUIRED);
+        });
+
+        it(`${name}: a garbage bearer → 401 INVALID_ADMIN_AUTH, nothing changed`, async () => {
+          await refused({ ...orgA(), ...bearer('garbage') }, INVALID_TENANT_TOKEN);
+        });
+
+        it(`${name}: a well-formed molt_ token the CP never stored → 401 INVALID_ADMIN_AUTH, nothing changed`, async () => {
+          await refused({ ...orgA(), ...bearer(mintCredential('tenantAdminToken').plaintext) }, INVALID_TENANT_TOKEN);
+        });
+
+        for (const [label, k] of TENANT_CREDENTIALS) {
+          it(`${name}: ${label} of a tenant the CP does not know → 401 INVALID_ADMIN_AUTH, nothing changed`, async () => {
+            await refused({ ...orgA(), ...bearer(creds[k]) }, INVALID_TENANT_TOKEN);
+          });
+        }
+
+        it(`${name}: the CP admin bearer → 401 INVALID_ADMIN_AUTH (platform root is not a tenant), nothing changed`, async () => {
+          await refused({ ...orgA(), ...bearer(cp.adminToken) }, INVALID_TENANT_TOKEN);
+        });
+
+        it(`${name}: the owner's valid session cookie → 401 ADMIN_AUTH_REQUIRED (a session never passes), nothing changed`, async () => {
+          await refused({ ...orgA(), ...cookie(w.owner.cookie) }, TENANT_TOKEN_REQUIRED);
+        });
+
+        it(`${name}: another org's tenant admin token with this org's X-Molecule-Org-Id → 401 INVALID_ADMIN_AUTH, nothing changed`, async () => {
+          await refused({ ...orgA(), ...bearer(w.outsiderTenantToken) }, INVALID_TENANT_TOKEN);
+        });
+
+        it(`${name}: this org's token with another org's X-Molecule-Org-Id → 401 INVALID_ADMIN_AUTH, nothing changed`, async () => {
+          await refused({ 'x-molecule-org-id': w.outsiderOrg.id, ...bearer(w.tenantToken) }, INVALID_TENANT_TOKEN);
+        });
+
+        it(`${name}: positive control — the org's own tenant admin token reaches the handler → ${s.fx.ok.status}`, async () => {
+          assertReached(await positive(s, prefix), s.fx, name);
+        });
+      });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
   // Public tier
   // -------------------------------------------------------------------------------------------------------------
   /** Whether two answers are the same answer: status, error code, fields, and (redirects) where they lead. */
@@ -683,7 +746,7 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
   /** The credential the route accepts, so only the body can be what is refused. */
   const probeCredential = (s: RouteSpec) => rightCredential(s, s.fx.probeAs?.(w) ?? w.owner);
 
-  for (const s of byTier('public', 'session', 'admin').filter((x) => x.fx.body !== undefined)) {
+  for (const s of byTier('public', 'session', 'admin', 'tenant').filter((x) => x.fx.body !== undefined)) {
     for (const prefix of s.prefixes) {
       const name = `${s.method} ${prefix}${s.path}`;
       describe(`${name} [bad input]`, () => {
@@ -871,10 +934,11 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
     for (const s of SPECS) {
       for (const prefix of s.prefixes) {
         const name = `${s.method} ${prefix}${s.path}`;
-        const credential = s.tier === 'admin' ? 'the CP admin bearer' : s.tier === 'public' ? 'no credential (a public route)' : "the owner's session cookie";
+        const credential =
+          s.tier === 'admin' ? 'the CP admin bearer' : s.tier === 'public' ? 'no credential (a public route)' : s.tier === 'tenant' ? "the org's tenant admin token" : "the owner's session cookie";
         const expected = s.fx.datastoreFree ? `${s.fx.ok.status} (it reads no datastore)` : '503 platform_unavailable';
         it(`${name}: outage with ${credential} → ${expected}`, async () => {
-          const res = await call(s, prefix, rightCredential(s, downWorld.owner, down), downWorld, down);
+          const res = await call(s, prefix, rightCredential(s, downWorld.owner, down, downWorld), downWorld, down);
           assert.notEqual(res.statusCode, 401, `an outage must not look like bad credentials: ${res.body}`);
           if (s.fx.datastoreFree) assert.equal(res.statusCode, s.fx.ok.status, res.body);
           else if (s.tier === 'page') assertPage(res, 503, 'platform_unavailable');
@@ -909,7 +973,7 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
       assert.deepEqual(problems.slice(0, 20), []);
     });
 
-    for (const s of byTier('public', 'session', 'admin').filter((x) => x.method === 'GET' && !x.fx.volatile && x.fx.ok.status === 200)) {
+    for (const s of byTier('public', 'session', 'admin', 'tenant').filter((x) => x.method === 'GET' && !x.fx.volatile && x.fx.ok.status === 200)) {
       it(`GET ${s.path}: /api/v1 and /cp answer the same body`, async () => {
         const p = s.fx.ok.prepare ? await s.fx.ok.prepare(w) : {};
         const [a, b] = [await positive(s, '/api/v1', p), await positive(s, '/cp', p)];

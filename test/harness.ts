@@ -123,7 +123,8 @@ export interface TestTenantOptions {
 /** A tenant app (in-process, `app.inject`) on its own fresh database of the given kind. */
 export async function startTestTenant(kind: DbKind, opts: TestTenantOptions = {}): Promise<TestTenant> {
   const scratch = kind === 'postgres' ? await createScratchDatabase() : null;
-  const adminToken = mintCredential('tenantAdminToken').plaintext;
+  // A suite may bring the token (a tenant of a real control-plane org uses the one the CP minted for it).
+  const adminToken = opts.env?.['ADMIN_TOKEN'] ?? mintCredential('tenantAdminToken').plaintext;
   const generatedOrgId = newUuid();
   const generatedSlug = `org-${randomBytes(3).toString('hex')}`;
   const config = loadTenantConfig({

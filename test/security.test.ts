@@ -798,10 +798,29 @@ forEachDatabase('security suite', (kind) => {
 
   describe('tier 1 never asks the CP about a malformed session', () => {
     it('the stub CP saw member and other-org sessions, and not one malformed value', () => {
-      const sent = cp.calls.map((call) => call.cookie);
+      // Session lookups only: the tenant also asks this CP for its audit anchor (GET /audit/verify), by its own token.
+      const lookups = cp.calls.filter((call) => call.path === '/cp/auth/tenant-member');
+      const sent = lookups.map((call) => call.cookie);
       assert.ok(sent.includes(fx.memberCookie) && sent.includes(fx.otherOrgCookie), 'the session checks did reach the CP');
-      assert.equal(sent.filter((cookie) => cookie === fx.malformedCookie).length, 0);
-      assert.ok(cp.calls.every((call) => call.orgId === t.orgId), 'always asked about this org');
+      assert.equal(cp.calls.filter((call) => call.cookie === fx.malformedCookie).length, 0);
+      assert.ok(lookups.every((call) => call.orgId === t.orgId), 'always asked about this org');
+    });
+  });
+
+  // Reference §3.8(c), §7 check 60: the tenant's /cp/* proxy (mounted: this tenant has CP_UPSTREAM_URL) forwards only
+  // its allowlist; every credential class, even with the org header, gets 404 elsewhere and the CP sees nothing.
+  describe('the /cp/* proxy forwards nothing outside its allowlist', () => {
+    it('/cp/admin/*, /cp/tenants/*, /cp/workspaces/*, /cp/internal/*, /cp/orgsabc → 404 with any credential; no CP call', async () => {
+      const start = cp.calls.length;
+      const credentials = [{}, withAuthorization(`Bearer ${t.adminToken}`), { ...routing(), cookie: fx.memberCookie }];
+      for (const path of ['/cp/admin/orgs', '/cp/tenants/config', '/cp/workspaces/provision', '/cp/internal/usage', '/cp/orgsabc']) {
+        for (const headers of credentials) {
+          const res = await t.app.inject({ method: 'GET', url: path, headers });
+          assert.equal(res.statusCode, 404, `${path}: ${res.body}`);
+          assert.equal(res.json().code, 'ROUTE_NOT_FOUND');
+        }
+      }
+      assert.equal(cp.calls.length, start);
     });
   });
 

@@ -30,10 +30,11 @@ import { TenantAdminTokens } from './provisioning/admin-tokens.js';
 import { provisioningRoutes } from './provisioning/index.js';
 import { PendingTenantProvisioner, type TenantProvisioner } from './provisioning/provisioner.js';
 import { deprecationHeaders } from './prefixes.js';
+import { tenantRoutes } from './tenants/index.js';
 import { API_PREFIX, LEGACY_PREFIX, type ControlPlaneDomainRoutes, type ControlPlaneRouteRegistrar } from './routes.js';
 
 /** Every domain of the control plane, in the order their routes are registered. */
-const DOMAINS: ControlPlaneDomainRoutes[] = [identityRoutes, orgRoutes, membersRoutes, billingRoutes, adminRoutes, provisioningRoutes, fleetRoutes];
+const DOMAINS: ControlPlaneDomainRoutes[] = [identityRoutes, orgRoutes, membersRoutes, billingRoutes, adminRoutes, provisioningRoutes, fleetRoutes, tenantRoutes];
 
 export interface ControlPlaneDeps {
   config: ControlPlaneConfig;
@@ -57,6 +58,7 @@ export const CONTROL_PLANE_VERSION = '0.1.0';
 export const CONTROL_PLANE_SECURITY_SCHEMES = {
   session: { type: 'apiKey', in: 'cookie', name: 'mcp_session', description: 'Signed-in user (POST /api/v1/auth/login, /auth/signup or OpenID Connect).' },
   cpAdmin: { type: 'http', scheme: 'bearer', description: 'The platform-root CP_ADMIN_API_TOKEN; /api/v1/admin/* only.' },
+  tenantAdminToken: { type: 'http', scheme: 'bearer', description: 'A tenant’s admin token (`molt_…`, its ADMIN_TOKEN); /api/v1/tenants/* only, for that tenant’s org.' },
 };
 
 /** The CP's keyring: its own key file lives beside its embedded database (`<data dir>/cp`), apart from any tenant's. */

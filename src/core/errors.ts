@@ -58,6 +58,12 @@ export const ERROR_CODES = {
   TENANT_STILL_LIVE: { status: 409, message: 'this slug belongs to a live org; delete the org instead' },
   TENANT_REQUEST_FAILED: { status: 502, message: "this org's tenant answered with an error" },
   TENANT_RESTART_FAILED: { status: 502, message: "this org's tenant could not be restarted" },
+  // The tenant's own /cp/* proxy (reference §3.8(c)): the control plane did not answer. Wire text from the reference.
+  CONTROL_PLANE_UNAVAILABLE: { status: 502, message: 'control plane unavailable' },
+  // Tenant audit anchors (src/control-plane/tenants): a tenant reported a chain shorter than (or different from, at the
+  // same length) the one it anchored before — rewound or rewritten. Recorded, and answered loudly.
+  AUDIT_ANCHOR_REGRESSION: { status: 409, message: 'the reported audit chain is behind or diverges from its last anchor' },
+  AUDIT_ANCHOR_NOT_FOUND: { status: 404, message: 'no audit anchor has been reported for this org' },
   // The server's own refusals, before any route runs (src/core/http/connections.ts and the router).
   REQUEST_TIMEOUT: { status: 408, message: 'request not received in time; the connection is closed' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'request body too large' },

@@ -25,6 +25,9 @@ import { WorkspaceLifecycle } from './workspaces/lifecycle.js';
 import { LocalProcessProvisioner } from './workspaces/provisioner.js';
 import { eventsRoutes } from './events/index.js';
 import { tenantGuard } from './guard.js';
+import { TenantCallbacks } from './control-plane/callbacks.js';
+import { ControlPlaneClient } from './control-plane/client.js';
+import { registerControlPlaneProxy } from './control-plane/proxy.js';
 import { orgTokenRoutes } from './org-tokens/index.js';
 import type { DomainRoutes, RouteRegistrar } from './routes.js';
 import { registryRoutes } from './registry/index.js';
@@ -51,6 +54,8 @@ export interface TenantDeps {
   logger: Logger;
   rateLimiter?: RateLimiter;
   sessionVerifier?: SessionVerifier | null;
+  /** The tenant-callback client. Default: one when CP_UPSTREAM_URL, MOLECULE_ORG_ID and ADMIN_TOKEN are all set. */
+  controlPlane?: ControlPlaneClient | null;
 }
 
 export const TENANT_VERSION = '0.1.0';
@@ -81,6 +86,15 @@ function agentSandboxFor(config: TenantConfig, logger: TenantDeps['logger']): Ag
   });
   logger.info({ agent_isolation: sandbox.mode, agent_home_dir: sandbox.homeRoot }, 'agent commands isolated');
   return sandbox;
+}
+
+/** The URL this app listens on: its bound port; a wildcard bind is reached on loopback. */
+function listeningUrl(app: App, host: string): string {
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const bound = typeof address === 'object' && address ? address.address : host;
+  const reachable = bound === '0.0.0.0' || bound === '::' || bound === '' ? '127.0.0.1' : bound;
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
 }
 
 export async function buildTenantApp(deps: TenantDeps): Promise<App> {
@@ -134,14 +148,21 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
       maxPendingBytes: config.EVENT_STREAM_BUFFER_BYTES,
     },
   });
-  const ctx: TenantContext = { config, db, log: logger, auth, rateLimiter, auditWriter, events, streams, cipher, lifecycle };
+  const controlPlane = deps.controlPlane !== undefined ? deps.controlPlane : ControlPlaneClient.fromConfig(config, logger);
+  const callbacks = controlPlane ? new TenantCallbacks(controlPlane, auditDb(db), logger, config.AUDIT_ANCHOR_INTERVAL_SECONDS * 1000) : null;
+  const ctx: TenantContext = { config, db, log: logger, auth, rateLimiter, auditWriter, events, streams, cipher, lifecycle, callbacks };
 
+  // The /cp/* proxy to the control plane sees its requests before TenantGuard: the CP authenticates them itself
+  // (its session cookie), so they need no org header; only its allowlisted prefixes leave this process (README).
+  if (config.CP_UPSTREAM_URL) await registerControlPlaneProxy(app, { upstream: config.CP_UPSTREAM_URL, log: logger });
   app.addHook('onRequest', tenantGuard(config.MOLECULE_ORG_ID, config.MOLECULE_ORG_SLUG));
   app.addHook('onResponse', async (request, reply) => {
     if (request.principal && !request.auditWritten) await auditWriter.enqueue(auditEventFor(request, reply.statusCode, reply.elapsedTime));
   });
   // Once listening, workspaces that were running before a restart are provisioned again.
   app.addHook('onListen', async () => {
+    // The CP's readiness signal names the URL this process really listens on (PORT=0 included); sent in the background.
+    if (callbacks) callbacks.listening(listeningUrl(app, config.HOST));
     await lifecycle.start();
     // Stored events from before keyed value hashes get theirs (secrets/value-hash.ts). Never served meanwhile: the
     // bus drops the moved-aside hash from every payload it reads. A failure is retried at the next boot.
@@ -150,12 +171,16 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
   // A stream never ends by itself, and `server.close()` waits for every open response: end them first.
   app.addHook('preClose', async () => {
     streams.shutdown();
+    // `stopping`: one bounded try; it never holds shutdown for more than a second.
+    await callbacks?.stopping();
   });
   app.addHook('onClose', async () => {
     await streams.close();
     await lifecycle.close();
     events.close();
     await auditWriter.close();
+    // The final chain head, once every buffered audit row is written.
+    await callbacks?.shutdownReport();
     await auth.close();
     if (!deps.rateLimiter) await rateLimiter.close();
   });

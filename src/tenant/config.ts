@@ -20,7 +20,13 @@ export const tenantEnvSchema = {
     'Comma-separated earlier SECRETS_ENCRYPTION_KEY values, still accepted for reading during a key rotation (also the legacy raw 32-character form).',
   ),
   CP_UPSTREAM_URL: env.url(
-    'Control plane base URL; enables session (cookie) verification via /cp/auth/tenant-member?org_id=. Requires MOLECULE_ORG_ID.',
+    'Control plane base URL; enables session (cookie) verification via /cp/auth/tenant-member?org_id= and the /cp/* proxy to it. Requires MOLECULE_ORG_ID. With ADMIN_TOKEN too (a CP-provisioned tenant): config at boot, boot events and audit anchors at the CP.',
+  ),
+  AUDIT_ANCHOR_INTERVAL_SECONDS: env.int(
+    'A CP-provisioned tenant reports its audit chain head (count + hash) to the control plane this often, when it changed (and at boot and shutdown).',
+    60,
+    1,
+    86_400,
   ),
   TENANT_DOMAIN: env.pattern(
     'Parent domain of tenant hosts: cookie-authenticated writes from https://<MOLECULE_ORG_SLUG>.<TENANT_DOMAIN> count as same-origin.',

@@ -9,6 +9,7 @@ import type { EventBus } from './events/bus.js';
 import type { EventStreamRegistry } from './events/stream-registry.js';
 import type { SecretCipher } from '../core/crypto/cipher.js';
 import type { WorkspaceLifecycle } from './workspaces/lifecycle.js';
+import type { TenantCallbacks } from './control-plane/callbacks.js';
 
 /** What a tenant route may use. Built once in `buildTenantApp`; routes never reach for globals. */
 export interface TenantContext {
@@ -23,4 +24,6 @@ export interface TenantContext {
   streams: EventStreamRegistry;
   cipher: SecretCipher;
   lifecycle: WorkspaceLifecycle;
+  /** What this tenant tells its control plane (boot events, audit anchors); null unless a CP provisioned it. */
+  callbacks: TenantCallbacks | null;
 }

@@ -89,6 +89,10 @@ export interface CpWorld {
   ownerVerificationToken: string;
   /** A pending open invitation to A (its token is a secret: only its mint response may carry it). */
   invitation: { id: string; token: string };
+  /** A's tenant admin token (molt_…), as its provisioner would have minted it: the tenant tier's credential for A. */
+  tenantToken: string;
+  /** B's tenant admin token: a valid token, of another org. */
+  outsiderTenantToken: string;
   /** A pending checkout of A (to the starter plan) and a pending portal session of A. */
   checkoutSessionId: string;
   portalSessionId: string;
@@ -170,6 +174,9 @@ const freshPassword = () => `pw-${randomBytes(10).toString('hex')}`;
 const confirmFresh = (slug: string): Prepared => ({ params: { slug }, body: { confirm: slug } });
 /** A well-formed workspace id no tenant has (the CP keeps no index of tenants' workspaces). */
 const UNKNOWN_WORKSPACE_ID = '00000000-0000-4000-8000-000000000000';
+/** Audit anchor reports that always lengthen A's chain, so each one a handler accepts is a new anchor (201). */
+let anchorCount = 1000;
+const nextAnchorReport = () => ({ count: ++anchorCount, head_hash: randomBytes(32).toString('hex'), reason: 'periodic' });
 /** An OpenID Connect callback whose state matches its browser-binding cookie, but was never issued. */
 const UNISSUED_STATE = `state-${randomBytes(12).toString('hex')}`;
 
@@ -389,6 +396,16 @@ export const CP_ROUTE_FIXTURES: Record<string, RouteFixture> = {
     body: () => ({ mode: 'byok' }),
     ok: { status: 503, code: 'TENANT_NOT_READY' },
   },
+  // What tenants reported: the suite's own tenant-tier requests add to both.
+  'GET /admin/tenants/:slug/boot-events': { params: slugOfA, query: () => '?limit=10', volatile: true, ok: { status: 200 } },
+  'GET /admin/tenants/:slug/audit-anchors': { params: slugOfA, query: () => '?limit=10', volatile: true, ok: { status: 200 } },
+
+  // --- tenant (A's tenant admin token; the principal is A) ------------------------------------------------------
+  'GET /tenants/config': { ok: { status: 200 } },
+  'POST /tenants/boot-event': { body: () => ({ stage: 'booting', detail: 'security suite' }), ok: { status: 202 } },
+  'POST /tenants/audit-anchor': { body: nextAnchorReport, ok: { status: 201 } },
+  // Raised by every accepted report above.
+  'GET /tenants/audit-anchor': { volatile: true, ok: { status: 200 } },
 };
 
 /** A session cookie pair (`mcp_session=…`) → its bare value. */
@@ -443,6 +460,10 @@ export async function buildWorld(cp: TestControlPlane): Promise<CpWorld> {
     (await postJson(cp, '/api/v1/billing/checkout', owner, { org_slug: org.slug, plan: 'starter', success_url: '/orgs', cancel_url: '/orgs' }, 200))['id'],
   );
   const portalSessionId = String((await postJson(cp, '/api/v1/billing/portal', owner, { org_slug: org.slug, return_url: '/orgs' }, 200))['id']);
+  const tenantToken = await cp.mintTenantAdminToken(org.id);
+  const outsiderTenantToken = await cp.mintTenantAdminToken(outsiderOrg.id);
+  // A has reported its audit chain once, so GET /tenants/audit-anchor has an anchor to answer with.
+  await cp.db.insertInto('tenant_audit_anchors').values({ org_id: org.id, event_count: 1, head_hash: 'a'.repeat(64), reason: 'boot' }).execute();
   const freshTopup = async () => {
     const { slug } = await cp.createOrg(owner);
     const body = await postJson(cp, '/api/v1/billing/topup', owner, { org_slug: slug, credits: 100 }, 200);
@@ -462,6 +483,8 @@ export async function buildWorld(cp: TestControlPlane): Promise<CpWorld> {
     invitation,
     checkoutSessionId,
     portalSessionId,
+    tenantToken,
+    outsiderTenantToken,
     users,
     inviteTokens,
     verificationTokens: () => users.map((u) => cp.verificationToken(u.email)),

@@ -9,7 +9,7 @@ import { newUuid } from '../../src/core/ids.js';
 export class FakeControlPlane {
   /** session value → the membership it proves. */
   readonly members = new Map<string, { user_id: string; role: string; org_id: string }>();
-  calls: Array<{ orgId: string | null; slug: string | null; cookie: string | undefined; userAgent: string | undefined }> = [];
+  calls: Array<{ path: string; orgId: string | null; slug: string | null; cookie: string | undefined; userAgent: string | undefined }> = [];
   /**
    * 'wrong-org' answers yes with another org's id (a CP that ignored the question); 'no-org-id' answers yes with no
    * org id at all (the reference CP's shape); 'slow' holds every answer until `release()`.
@@ -23,7 +23,7 @@ export class FakeControlPlane {
     this.server = createServer((req: IncomingMessage, res) => {
       const u = new URL(req.url ?? '/', 'http://cp');
       const orgId = u.searchParams.get('org_id');
-      this.calls.push({ orgId, slug: u.searchParams.get('slug'), cookie: req.headers.cookie, userAgent: req.headers['user-agent'] });
+      this.calls.push({ path: u.pathname, orgId, slug: u.searchParams.get('slug'), cookie: req.headers.cookie, userAgent: req.headers['user-agent'] });
       if (u.pathname !== '/cp/auth/tenant-member') {
         res.writeHead(404).end();
         return;

@@ -217,6 +217,23 @@ export const controlPlaneMigrations: readonly Migration[] = [
     ],
   },
   {
+    // Issue 9: a tenant's audit chain head, reported to the CP — an anchor outside the tenant's own database.
+    id: '202611260102_audit_anchors',
+    statements: [
+      `create table if not exists tenant_audit_anchors (
+        id bigserial primary key,
+        org_id uuid not null references organizations(id) on delete cascade,
+        event_count bigint not null check (event_count >= 0),
+        head_hash text not null,
+        reason text not null,
+        reported_at timestamptz not null default now()
+      )`,
+      `create index if not exists tenant_audit_anchors_org on tenant_audit_anchors (org_id, id desc)`,
+      // The anchor a chain is held to is the longest one reported (its high-water mark), found by this index.
+      `create index if not exists tenant_audit_anchors_high_water on tenant_audit_anchors (org_id, event_count desc, id asc)`,
+    ],
+  },
+  {
     // Issue 9: the delete cascade is a step journal (reference §4.6, "resumable via org_purges.last_step"). One row per
     // org being deleted: the last step done, and a lease so two deletes of one org never run at once (any replica).
     // No foreign key: the row outlives the org it journals.

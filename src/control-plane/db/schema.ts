@@ -165,6 +165,19 @@ export interface OrgInstanceBootEventsTable {
   at: Timestamp;
 }
 
+/**
+ * A tenant's audit chain head as it reported it (count + head hash): the anchor outside the tenant's own database
+ * that a rewound or rewritten chain cannot match (src/control-plane/tenants, SECURITY.md).
+ */
+export interface TenantAuditAnchorsTable {
+  id: ColumnType<number, never, never>;
+  org_id: string;
+  event_count: Int8;
+  head_hash: string;
+  reason: string;
+  reported_at: Timestamp;
+}
+
 export interface OrgPurgesTable {
   id: string;
   org_id: string;
@@ -253,6 +266,7 @@ export interface ControlPlaneSchema extends AuditSchema {
   org_invitations: OrgInvitationsTable;
   org_instances: OrgInstancesTable;
   org_instance_boot_events: OrgInstanceBootEventsTable;
+  tenant_audit_anchors: TenantAuditAnchorsTable;
   org_purges: OrgPurgesTable;
   org_purge_jobs: OrgPurgeJobsTable;
   credit_ledger: CreditLedgerTable;

@@ -1,11 +1,12 @@
 import { Readable } from 'node:stream';
 import type { FastifyContextConfig } from 'fastify';
 import type { Kysely } from 'kysely';
-import { Type } from 'typebox';
+import { Type, type TProperties } from 'typebox';
 import type { App } from '../http/app.js';
 import { errorResponses } from '../http/responses.js';
 import type { ErrorCode } from '../errors.js';
 import { BIGINT_SAFE_MAX } from '../http/input.js';
+import { AnchorLookupSchema, checkAgainstAnchor, type AnchorLookup } from './anchor.js';
 import { verifyChain } from './chain.js';
 import { AuditEvent, AuditFilterQuery, iterateAudit, presentAuditRow, queryAudit } from './query.js';
 import type { AuditSchema } from './schema.js';
@@ -28,6 +29,16 @@ export interface AuditRouteOptions {
   errors: ErrorCode[];
   /** Prefix for operation ids, so the two services' documents read naturally (`queryAudit`, `queryCpAudit`). */
   operationNoun?: string;
+  /**
+   * Where the chain's anchor is kept (a tenant: its control plane). Set: verify also holds the chain to it and says
+   * how (`anchor`); unset (the control plane's own chain): verify is the local check alone.
+   */
+  anchor?: () => Promise<AnchorLookup>;
+  /**
+   * Documents the anchor fields (optional) whether or not this deployment has an anchor, so the API document does not
+   * depend on configuration: the tenant sets it, the control plane (which has no anchor) does not.
+   */
+  anchorable?: boolean;
 }
 
 export function registerAuditRoutes(app: App, o: AuditRouteOptions): void {
@@ -63,6 +74,9 @@ export function registerAuditRoutes(app: App, o: AuditRouteOptions): void {
     },
   );
 
+  // Only a chain with an anchor documents (and answers with) the anchor fields.
+  const anchorFields: TProperties = o.anchorable ? { anchor: Type.Optional(AnchorLookupSchema) } : {};
+  const anchoredFields: TProperties = o.anchorable ? { anchored_count: Type.Optional(Type.Integer()), anchored_hash: Type.Optional(Type.String()) } : {};
   app.get(
     `${o.path}/verify`,
     {
@@ -71,12 +85,22 @@ export function registerAuditRoutes(app: App, o: AuditRouteOptions): void {
         operationId: `verify${noun}`,
         tags: ['audit'],
         summary: 'Prove the audit chain unbroken',
-        description: 'Recomputes every hash. `{ok:true, count, head}`, or `{ok:false, broken_at}` naming the first row that was altered, removed or reordered.',
+        description: o.anchorable
+          ? 'Recomputes every hash. `{ok:true, count, head}`, or `{ok:false, broken_at, reason}` naming the first row altered, removed or reordered. A tenant provisioned by a control plane also holds the chain to the anchor it reported there (`anchor`): `behind anchor` / `diverged from anchor` (with `anchored_count`, `anchored_hash`) when the newest rows were removed or rewritten; `anchor.checked:false` says why the anchor could not be consulted, and the local result then stands.'
+          : 'Recomputes every hash. `{ok:true, count, head}`, or `{ok:false, broken_at}` naming the first row that was altered, removed or reordered.',
         security: o.security,
         response: {
           200: Type.Union([
-            Type.Object({ ok: Type.Literal(true), count: Type.Integer(), head: Type.String() }),
-            Type.Object({ ok: Type.Literal(false), count: Type.Integer(), broken_at: Type.Integer(), event_id: Type.Union([Type.String(), Type.Null()]), reason: Type.String() }),
+            Type.Object({ ok: Type.Literal(true), count: Type.Integer(), head: Type.String(), ...anchorFields }),
+            Type.Object({
+              ok: Type.Literal(false),
+              count: Type.Integer(),
+              broken_at: Type.Integer(),
+              event_id: Type.Union([Type.String(), Type.Null()]),
+              reason: Type.String(),
+              ...anchorFields,
+              ...anchoredFields,
+            }),
           ]),
           ...errorResponses(...o.errors),
         },
@@ -84,7 +108,9 @@ export function registerAuditRoutes(app: App, o: AuditRouteOptions): void {
     },
     async () => {
       await o.writer.flush();
-      return verifyChain(o.db);
+      const local = await verifyChain(o.db);
+      if (!o.anchor) return local;
+      return checkAgainstAnchor(o.db, local, await o.anchor());
     },
   );
 

@@ -5,7 +5,8 @@ import type { DomainRoutes } from '../routes.js';
 
 export const auditRoutes: DomainRoutes = {
   admin: [
-    (app, ctx) =>
+    (app, ctx) => {
+      const callbacks = ctx.callbacks;
       registerAuditRoutes(app, {
         path: '/audit',
         db: auditDb(ctx.db),
@@ -13,6 +14,10 @@ export const auditRoutes: DomainRoutes = {
         config: { minRole: 'admin', orgWide: true },
         security: [{ orgApiKey: [] }, { adminToken: [] }, { session: [] }],
         errors: [...AUTH_ERRORS, 'INVALID_ADMIN_AUTH', 'SCOPE_EXCEEDED'],
-      }),
+        // A CP-provisioned tenant's chain is also held to the anchor it reported to its control plane.
+        anchorable: true,
+        ...(callbacks ? { anchor: () => callbacks.lookupAnchor() } : {}),
+      });
+    },
   ],
 };
