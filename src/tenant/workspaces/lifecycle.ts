@@ -199,7 +199,7 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
       });
       await provisioner.stop(id);
       try {
-        provisioner.start({
+        await provisioner.start({
           workspaceId: id,
           platformUrl,
           token: minted.plaintext,
@@ -208,7 +208,7 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
           heartbeatIntervalSeconds: config.HEARTBEAT_INTERVAL_SECONDS,
         });
       } catch (err) {
-        // e.g. the agent's directory could not be made, or no agent uid is left: say so instead of waiting.
+        // e.g. the agent's directory could not be made, no agent uid is left, or the control plane refused: say so.
         await this.fail(id, `provision failed: ${(err as Error).message}`);
         return;
       }
