@@ -7,12 +7,15 @@ import type { Kysely } from 'kysely';
 import type { App } from '../src/core/http/app.js';
 import { createLogger } from '../src/core/logger.js';
 import { MemoryRateLimiter } from '../src/core/rate-limit.js';
-import { buildControlPlaneApp } from '../src/control-plane/app.js';
+import { buildControlPlaneApp, controlPlaneCipher } from '../src/control-plane/app.js';
+import { TenantAdminTokens } from '../src/control-plane/provisioning/admin-tokens.js';
+import { WorkspaceRunner } from '../src/control-plane/workspaces/runner.js';
 import { loadControlPlaneConfig, type ControlPlaneConfig } from '../src/control-plane/config.js';
 import { openControlPlaneDatabase } from '../src/control-plane/database.js';
 import type { ControlPlaneSchema } from '../src/control-plane/db/schema.js';
 import type { TenantProvisioner } from '../src/control-plane/provisioning/provisioner.js';
 import { createScratchDatabase, type DbKind } from './harness.js';
+import { agentUidRange } from './support/agent-uids.js';
 
 export interface TestUser {
   userId: string;
@@ -38,6 +41,8 @@ export interface TestControlPlane {
   db: Kysely<ControlPlaneSchema>;
   config: ControlPlaneConfig;
   adminToken: string;
+  /** The app's workspace runner (the runtimes POST /workspaces/provision starts); closed with the app. */
+  workspaces: WorkspaceRunner;
   /** Headers carrying the CP admin bearer. */
   admin(): Record<string, string>;
   /** Headers carrying a user's session cookie. */
@@ -53,6 +58,11 @@ export interface TestControlPlane {
   verificationToken(email: string): string;
   /** Verifies the user's address as a user would: the newest logged link's token, sent to POST /auth/verify-email. */
   verifyEmail(user: TestUser): Promise<void>;
+  /**
+   * Gives an org a tenant the way a tenant provisioner would (its instance row, with `url` when given) and mints its
+   * admin token (molt_…) with the CP's own keyring; returns the plaintext token.
+   */
+  mintTenantAdminToken(orgId: string, opts?: { url?: string }): Promise<string>;
   /** Creates an org owned by the user (fresh slug unless given); returns the 201 body. */
   createOrg(owner: TestUser, body?: Record<string, unknown>): Promise<TestOrg>;
   close(): Promise<void>;
@@ -62,6 +72,11 @@ export interface TestControlPlaneOptions {
   env?: Record<string, string | undefined>;
   listen?: boolean;
   provisioner?: TenantProvisioner;
+}
+
+function cpAgentUidRange(): { WORKSPACE_AGENT_UID_BASE: string; WORKSPACE_AGENT_UID_COUNT: string } {
+  const r = agentUidRange();
+  return { WORKSPACE_AGENT_UID_BASE: r.AGENT_UID_BASE, WORKSPACE_AGENT_UID_COUNT: r.AGENT_UID_COUNT };
 }
 
 export function uniqueSlug(prefix = 'org'): string {
@@ -94,16 +109,22 @@ export async function startTestControlPlane(kind: DbKind, opts: TestControlPlane
     EMAIL_VERIFICATION_REQUEST_LIMIT: '100000',
     LOGIN_ADDRESS_LIMIT: '100000',
     MAX_FREE_ORGS_PER_USER: '50',
+    // Its own agent uids: a stop kills every process of a workspace's uid, so no two test processes may share one.
+    ...cpAgentUidRange(),
     ...opts.env,
   });
   const database = await openControlPlaneDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.MOLECULE_DATA_DIR, poolSize: 5 });
   const logLines: string[] = [];
   const logger = createLogger({ name: 'test-cp', level: config.LOG_LEVEL, destination: { write: (line: string) => void logLines.push(line) } });
   const logs = () => logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  const cipher = controlPlaneCipher(config, logger);
+  const workspaces = WorkspaceRunner.fromConfig(database.db, config, logger);
   const app = await buildControlPlaneApp({
     config,
     db: database.db,
     logger,
+    cipher,
+    workspaceRunner: workspaces,
     rateLimiter: new MemoryRateLimiter(),
     ...(opts.provisioner ? { provisioner: opts.provisioner } : {}),
   });
@@ -121,6 +142,7 @@ export async function startTestControlPlane(kind: DbKind, opts: TestControlPlane
     db: database.db,
     config,
     adminToken,
+    workspaces,
     admin: () => ({ authorization: `Bearer ${adminToken}` }),
     as: (user) => ({ cookie: user.cookie }),
     logs,
@@ -149,6 +171,14 @@ export async function startTestControlPlane(kind: DbKind, opts: TestControlPlane
       }
       if (o.verifyEmail) await cp.verifyEmail(user);
       return user;
+    },
+    async mintTenantAdminToken(orgId, o = {}) {
+      await database.db
+        .insertInto('org_instances')
+        .values({ org_id: orgId, status: 'running', stage: 'ready', progress: 100, message: 'running', eta_seconds: 0, url: o.url ?? null })
+        .onConflict((oc) => (o.url !== undefined ? oc.column('org_id').doUpdateSet({ url: o.url }) : oc.column('org_id').doNothing()))
+        .execute();
+      return new TenantAdminTokens(database.db, cipher).mint(orgId);
     },
     async createOrg(owner, body = {}) {
       const slug = uniqueSlug();

@@ -28,10 +28,11 @@ import { orgRoutes } from './orgs/index.js';
 import { TenantAdminTokens } from './provisioning/admin-tokens.js';
 import { PendingTenantProvisioner, type TenantProvisioner } from './provisioning/provisioner.js';
 import { deprecationHeaders } from './prefixes.js';
+import { WorkspaceRunner, workspaceRoutes } from './workspaces/index.js';
 import { API_PREFIX, LEGACY_PREFIX, type ControlPlaneDomainRoutes, type ControlPlaneRouteRegistrar } from './routes.js';
 
 /** Every domain of the control plane, in the order their routes are registered. */
-const DOMAINS: ControlPlaneDomainRoutes[] = [identityRoutes, orgRoutes, membersRoutes, billingRoutes, adminRoutes];
+const DOMAINS: ControlPlaneDomainRoutes[] = [identityRoutes, orgRoutes, membersRoutes, billingRoutes, adminRoutes, workspaceRoutes];
 
 export interface ControlPlaneDeps {
   config: ControlPlaneConfig;
@@ -43,6 +44,8 @@ export interface ControlPlaneDeps {
   cipher?: SecretCipher;
   /** Where the edge finds an org's tenant. Default: the CP's own organizations + org_instances rows. */
   tenantResolver?: TenantResolver;
+  /** Workspace runtimes the CP runs (POST /workspaces/provision). Default: local processes with the CP's own agent sandbox. Closed with the app. */
+  workspaceRunner?: WorkspaceRunner;
 }
 
 /** TENANT_DOMAIN for the edge's purpose: unset, tenants are `<slug>.localhost` (browsers resolve it to loopback). */
@@ -53,6 +56,8 @@ export const CONTROL_PLANE_VERSION = '0.1.0';
 export const CONTROL_PLANE_SECURITY_SCHEMES = {
   session: { type: 'apiKey', in: 'cookie', name: 'mcp_session', description: 'Signed-in user (POST /api/v1/auth/login, /auth/signup or OpenID Connect).' },
   cpAdmin: { type: 'http', scheme: 'bearer', description: 'The platform-root CP_ADMIN_API_TOKEN; /api/v1/admin/* only.' },
+  provisionSecret: { type: 'http', scheme: 'bearer', description: 'PROVISION_SHARED_SECRET; /api/v1/workspaces/* only (not mounted while it is unset). Sent with tenantAdminToken.' },
+  tenantAdminToken: { type: 'apiKey', in: 'header', name: 'X-Molecule-Admin-Token', description: "The calling tenant's admin token (molt_…): the org every provisioning call acts for." },
 };
 
 /** The CP's keyring: its own key file lives beside its embedded database (`<data dir>/cp`), apart from any tenant's. */
@@ -88,8 +93,13 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
   const provisioner = deps.provisioner ?? new PendingTenantProvisioner();
   const cipher = deps.cipher ?? controlPlaneCipher(config, logger);
   const oidc = createOidcLogin(config, db, logger);
-  const ctx: ControlPlaneContext = { config, db, log: logger, auth, rateLimiter, auditWriter, provisioner, billing: new LedgerBillingProvider(), cipher, adminTokens: new TenantAdminTokens(db, cipher), oidc, mailer: createMailer(config, logger), publicUrl };
+  const workspaces = deps.workspaceRunner ?? WorkspaceRunner.fromConfig(db, config, logger);
+  const ctx: ControlPlaneContext = { config, db, log: logger, auth, rateLimiter, auditWriter, provisioner, billing: new LedgerBillingProvider(), cipher, adminTokens: new TenantAdminTokens(db, cipher), oidc, mailer: createMailer(config, logger), publicUrl, workspaces };
 
+  // Rows left `running` by a CP that died: no runtime outlives its supervisor (it watches its stdin).
+  app.addHook('onReady', async () => {
+    await workspaces.reconcile();
+  });
   app.addHook('onResponse', async (request, reply) => {
     if (request.principal && !request.auditWritten) await auditWriter.enqueue(auditEventFor(request, reply.statusCode, reply.elapsedTime));
   });
@@ -97,6 +107,8 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
   const stopSweeper = startSessionSweeper(db, logger);
   app.addHook('onClose', async () => {
     stopSweeper();
+    // Every workspace runtime the CP runs stops with it (their rows say so); tenants provision them again.
+    await workspaces.close();
     await provisioner.close();
     await oidc?.close();
     await auditWriter.close();

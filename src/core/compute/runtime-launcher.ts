@@ -25,6 +25,10 @@ export interface RuntimeLaunch {
   heartbeatIntervalSeconds: number;
   /** The org the workspace belongs to: the agent needs it for the routing header of its own API calls. */
   orgId?: string | undefined;
+  /** The workspace's runtime, template and tier: what a remote backend (the control plane) is asked to run. */
+  runtime?: string | undefined;
+  template?: string | null | undefined;
+  tier?: number | undefined;
 }
 
 /** The runtime's entry point: this build's `molecule-platform runtime`. */

@@ -206,6 +206,9 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
           secrets,
           command,
           heartbeatIntervalSeconds: config.HEARTBEAT_INTERVAL_SECONDS,
+          runtime: ws.runtime,
+          template: ws.template,
+          tier: ws.tier,
         });
       } catch (err) {
         // e.g. the agent's directory could not be made, no agent uid is left, or the control plane refused: say so.
