@@ -97,8 +97,9 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
   const ctx: ControlPlaneContext = { config, db, log: logger, auth, rateLimiter, auditWriter, provisioner, billing: new LedgerBillingProvider(), cipher, adminTokens: new TenantAdminTokens(db, cipher), oidc, mailer: createMailer(config, logger), publicUrl, workspaces };
 
   // Rows left `running` by a CP that died: no runtime outlives its supervisor (it watches its stdin).
+  // Never fatal: a CP that boots during a datastore outage still serves, and the next boot reconciles.
   app.addHook('onReady', async () => {
-    await workspaces.reconcile();
+    await workspaces.reconcile().catch((err: unknown) => logger.warn({ err }, 'could not mark the workspace runtimes of an earlier CP process terminated'));
   });
   app.addHook('onResponse', async (request, reply) => {
     if (request.principal && !request.auditWritten) await auditWriter.enqueue(auditEventFor(request, reply.statusCode, reply.elapsedTime));
