@@ -238,7 +238,7 @@ forEachDatabase('workspaces run by the control plane', (kind: DbKind) => {
     }
   });
 
-  it("org_id must be the token's org (another org → 404), env names the platform reserves → 400, config_files over 256 KiB → 400", async () => {
+  it("org_id must be the token's org (another org → 404), env names the platform reserves → 400, config_files over 256 KiB → 400, a template outside the templates directory → 400", async () => {
     const base = { workspace_id: randomUUID(), runtime: RUNTIME, platform_url: tenant.url };
     const token = mintCredential('workspaceToken').plaintext;
     const otherOrg = await cpCall('POST', '/cp/workspaces/provision', provisionHeaders(tokenA), { ...base, org_id: orgB.id, env: { MOLECULE_WORKSPACE_TOKEN: token } });
@@ -258,6 +258,11 @@ forEachDatabase('workspaces run by the control plane', (kind: DbKind) => {
     const assets = await cpCall('POST', '/cp/workspaces/provision', provisionHeaders(tokenA), { ...base, org_id: orgA.id, env: { MOLECULE_WORKSPACE_TOKEN: token }, template_assets: { 'bin/evil': 'AA==' } });
     assert.equal(assets.status, 400);
     assert.deepEqual(assets.body['fields'], ['template_assets']);
+    for (const template of ['..', '.hidden', 'a/b']) {
+      const res = await cpCall('POST', '/cp/workspaces/provision', provisionHeaders(tokenA), { ...base, org_id: orgA.id, template, env: { MOLECULE_WORKSPACE_TOKEN: token } });
+      assert.equal(res.status, 400, template);
+      assert.deepEqual(res.body['fields'], ['template'], template);
+    }
     assert.deepEqual(await instancesOf(base.workspace_id), []);
   });
 

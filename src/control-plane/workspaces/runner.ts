@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { AgentSandbox } from '../../core/compute/agent-sandbox.js';
 import type { ProcessExit } from '../../core/compute/managed-process.js';
 import { RuntimeLauncher, runtimeDigest, type RuntimeLaunch } from '../../core/compute/runtime-launcher.js';
+import { DomainError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import type { ControlPlaneConfig } from '../config.js';
 import type { ControlPlaneSchema, CpWorkspaceInstanceState } from '../db/schema.js';
@@ -27,6 +28,8 @@ export class WorkspaceRunner {
   /** Workspace id → the instance running it now. One runtime per workspace id on this machine. */
   private readonly live = new Map<string, { instanceId: string; orgId: string }>();
   private digest: string | null = null;
+  /** Serialises everything done to one workspace id (two provisions at once must not both start a runtime). */
+  private readonly locks = new Map<string, Promise<unknown>>();
   private closed = false;
 
   constructor(
@@ -66,10 +69,28 @@ export class WorkspaceRunner {
    * Starts the workspace's runtime for `orgId`, replacing (stopping first) the one it had. The caller has checked
    * that no other org runs this workspace id.
    */
-  async provision(orgId: string, runtime: string, digest: string, launch: RuntimeLaunch): Promise<WorkspaceInstance> {
+  private exclusive<T>(workspaceId: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(workspaceId) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(fn);
+    const settled = run.catch(() => undefined);
+    this.locks.set(workspaceId, settled);
+    void settled.then(() => {
+      if (this.locks.get(workspaceId) === settled) this.locks.delete(workspaceId);
+    });
+    return run;
+  }
+
+  provision(orgId: string, runtime: string, digest: string, launch: RuntimeLaunch): Promise<WorkspaceInstance> {
+    return this.exclusive(launch.workspaceId, () => this.provisionNow(orgId, runtime, digest, launch));
+  }
+
+  private async provisionNow(orgId: string, runtime: string, digest: string, launch: RuntimeLaunch): Promise<WorkspaceInstance> {
     if (this.closed) throw new Error('the control plane is shutting down');
     const workspaceId = launch.workspaceId;
-    await this.stopInstances(orgId, workspaceId, null, false);
+    // Checked again under the lock: another org's runtime of this id is never replaced.
+    const holder = this.live.get(workspaceId);
+    if (holder && holder.orgId !== orgId) throw new DomainError('CONFLICT', 'this workspace id cannot be provisioned');
+    await this.stopNow(orgId, workspaceId, null, false);
     const instanceId = newId('workspaceInstance');
     await this.db.insertInto('cp_workspace_instances').values({ instance_id: instanceId, workspace_id: workspaceId, org_id: orgId, runtime, digest, state: 'running' }).execute();
     this.live.set(workspaceId, { instanceId, orgId });
@@ -98,7 +119,11 @@ export class WorkspaceRunner {
    * Stops the org's runtime of `workspaceId` (only the instance named, when one is) and marks its running
    * instances terminated. `prune` also deletes the agent's directory. Returns how many instances were running.
    */
-  async stopInstances(orgId: string, workspaceId: string, instanceId: string | null, prune: boolean): Promise<number> {
+  stopInstances(orgId: string, workspaceId: string, instanceId: string | null, prune: boolean): Promise<number> {
+    return this.exclusive(workspaceId, () => this.stopNow(orgId, workspaceId, instanceId, prune));
+  }
+
+  private async stopNow(orgId: string, workspaceId: string, instanceId: string | null, prune: boolean): Promise<number> {
     const current = this.live.get(workspaceId);
     if (current && current.orgId === orgId && (instanceId === null || current.instanceId === instanceId)) {
       this.live.delete(workspaceId);

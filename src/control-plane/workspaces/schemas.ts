@@ -6,7 +6,13 @@ import type { ErrorCode } from '../../core/errors.js';
 export const PROVISION_ERRORS: ErrorCode[] = ['ADMIN_AUTH_REQUIRED', 'INVALID_ADMIN_AUTH', 'platform_unavailable'];
 
 /** A runtime or template name: what a pin is keyed by (no whitespace or control characters). */
-export const RuntimeName = Text({ minLength: 1, maxLength: 100, pattern: '^[^\\u0000-\\u0020\\u007f/]+$', 'x-error': 'must be 1-100 characters without spaces, slashes or control characters' });
+export const RuntimeName = Text({
+  minLength: 1,
+  maxLength: 100,
+  // Also a directory name under WORKSPACE_TEMPLATES_DIR: no slash, and no leading dot (never `.` or `..`).
+  pattern: '^[^\\u0000-\\u0020\\u007f/.][^\\u0000-\\u0020\\u007f/]*$',
+  'x-error': 'must be 1-100 characters without spaces, slashes or control characters, not starting with a dot',
+});
 
 /** `sha256:<64 hex>`. */
 export const Digest = Type.String({ maxLength: 71, pattern: '^sha256:[0-9a-f]{64}$', 'x-error': 'must be sha256:<64 lowercase hex digits>' });
