@@ -9,11 +9,13 @@ import { createLogger } from '../src/core/logger.js';
 import { MemoryRateLimiter } from '../src/core/rate-limit.js';
 import { buildControlPlaneApp, controlPlaneCipher } from '../src/control-plane/app.js';
 import { TenantAdminTokens } from '../src/control-plane/provisioning/admin-tokens.js';
+import { WorkspaceRunner } from '../src/control-plane/workspaces/runner.js';
 import { loadControlPlaneConfig, type ControlPlaneConfig } from '../src/control-plane/config.js';
 import { openControlPlaneDatabase } from '../src/control-plane/database.js';
 import type { ControlPlaneSchema } from '../src/control-plane/db/schema.js';
 import type { TenantProvisioner } from '../src/control-plane/provisioning/provisioner.js';
 import { createScratchDatabase, type DbKind } from './harness.js';
+import { agentUidRange } from './support/agent-uids.js';
 
 export interface TestUser {
   userId: string;
@@ -39,6 +41,8 @@ export interface TestControlPlane {
   db: Kysely<ControlPlaneSchema>;
   config: ControlPlaneConfig;
   adminToken: string;
+  /** The app's workspace runner (the runtimes POST /workspaces/provision starts); closed with the app. */
+  workspaces: WorkspaceRunner;
   /** Headers carrying the CP admin bearer. */
   admin(): Record<string, string>;
   /** Headers carrying a user's session cookie. */
@@ -54,13 +58,13 @@ export interface TestControlPlane {
   verificationToken(email: string): string;
   /** Verifies the user's address as a user would: the newest logged link's token, sent to POST /auth/verify-email. */
   verifyEmail(user: TestUser): Promise<void>;
+  /**
+   * Gives an org a tenant the way a tenant provisioner would (its instance row, with `url` when given) and mints its
+   * admin token (molt_…) with the CP's own keyring; returns the plaintext token.
+   */
+  mintTenantAdminToken(orgId: string, opts?: { url?: string }): Promise<string>;
   /** Creates an org owned by the user (fresh slug unless given); returns the 201 body. */
   createOrg(owner: TestUser, body?: Record<string, unknown>): Promise<TestOrg>;
-  /**
-   * Mints the org's tenant admin token (molt_…) as the provisioner would, with the CP's own key: the org must have an
-   * instance row (a created org waiting in `provisioning` has one). Replaces any earlier token of the org.
-   */
-  mintTenantAdminToken(orgId: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -70,6 +74,11 @@ export interface TestControlPlaneOptions {
   provisioner?: TenantProvisioner;
   /** The delete cascade's `workspaces` step (ControlPlaneDeps.terminateOrgWorkspaces). */
   terminateOrgWorkspaces?: (orgId: string) => Promise<number>;
+}
+
+function cpAgentUidRange(): { WORKSPACE_AGENT_UID_BASE: string; WORKSPACE_AGENT_UID_COUNT: string } {
+  const r = agentUidRange();
+  return { WORKSPACE_AGENT_UID_BASE: r.AGENT_UID_BASE, WORKSPACE_AGENT_UID_COUNT: r.AGENT_UID_COUNT };
 }
 
 export function uniqueSlug(prefix = 'org'): string {
@@ -102,20 +111,22 @@ export async function startTestControlPlane(kind: DbKind, opts: TestControlPlane
     EMAIL_VERIFICATION_REQUEST_LIMIT: '100000',
     LOGIN_ADDRESS_LIMIT: '100000',
     MAX_FREE_ORGS_PER_USER: '50',
+    // Its own agent uids: a stop kills every process of a workspace's uid, so no two test processes may share one.
+    ...cpAgentUidRange(),
     ...opts.env,
   });
   const database = await openControlPlaneDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.MOLECULE_DATA_DIR, poolSize: 5 });
   const logLines: string[] = [];
   const logger = createLogger({ name: 'test-cp', level: config.LOG_LEVEL, destination: { write: (line: string) => void logLines.push(line) } });
   const logs = () => logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
-  // The app's keyring, shared with the harness so tokens it mints are the ones the app can reveal.
   const cipher = controlPlaneCipher(config, logger);
-  const adminTokens = new TenantAdminTokens(database.db, cipher);
+  const workspaces = WorkspaceRunner.fromConfig(database.db, config, logger);
   const app = await buildControlPlaneApp({
     config,
     db: database.db,
     logger,
     cipher,
+    workspaceRunner: workspaces,
     rateLimiter: new MemoryRateLimiter(),
     ...(opts.provisioner ? { provisioner: opts.provisioner } : {}),
     ...(opts.terminateOrgWorkspaces ? { terminateOrgWorkspaces: opts.terminateOrgWorkspaces } : {}),
@@ -134,6 +145,7 @@ export async function startTestControlPlane(kind: DbKind, opts: TestControlPlane
     db: database.db,
     config,
     adminToken,
+    workspaces,
     admin: () => ({ authorization: `Bearer ${adminToken}` }),
     as: (user) => ({ cookie: user.cookie }),
     logs,
@@ -163,13 +175,20 @@ export async function startTestControlPlane(kind: DbKind, opts: TestControlPlane
       if (o.verifyEmail) await cp.verifyEmail(user);
       return user;
     },
+    async mintTenantAdminToken(orgId, o = {}) {
+      await database.db
+        .insertInto('org_instances')
+        .values({ org_id: orgId, status: 'running', stage: 'ready', progress: 100, message: 'running', eta_seconds: 0, url: o.url ?? null })
+        .onConflict((oc) => (o.url !== undefined ? oc.column('org_id').doUpdateSet({ url: o.url }) : oc.column('org_id').doNothing()))
+        .execute();
+      return new TenantAdminTokens(database.db, cipher).mint(orgId);
+    },
     async createOrg(owner, body = {}) {
       const slug = uniqueSlug();
       const res = await app.inject({ method: 'POST', url: '/api/v1/orgs', headers: cp.as(owner), payload: { slug, name: `Org ${slug}`, ...body } });
       if (res.statusCode !== 201) throw new Error(`createOrg failed: ${res.statusCode} ${res.body}`);
       return res.json() as TestOrg;
     },
-    mintTenantAdminToken: (orgId) => adminTokens.mint(orgId),
     async close() {
       // The scratch database goes even when closing fails (a suite that destroyed the database under the app).
       try {

@@ -38,6 +38,7 @@ import {
   type Prepared,
   type Reply,
   type RouteFixture,
+  provisionHeaders,
   type Tier,
 } from './support/cp-fixtures.js';
 import { startTestOidcProvider, type TestOidcProvider } from './support/oidc-provider.js';
@@ -99,6 +100,8 @@ const COUNTED_TABLES = [
   'email_verifications',
   'org_instance_boot_events',
   'tenant_audit_anchors',
+  'runtime_image_pins',
+  'cp_workspace_instances',
 ] as const;
 
 const CROSS_SITE_ORIGIN = 'https://evil.example';
@@ -163,9 +166,14 @@ function assertPage(res: Reply, status: number, code: string): void {
   assert.match(String(res.headers['x-request-id']), /^req_/);
 }
 
+/** The provision secret of the suite's control planes (the provisioning tier is mounted only with one). */
+const PROVISION_SECRET = `provision-${'5'.repeat(32)}`;
+
 const SESSION_REQUIRED = ['SESSION_REQUIRED', 'not authenticated: sign in first'] as const;
 const ADMIN_AUTH_REQUIRED = ['ADMIN_AUTH_REQUIRED', 'admin auth required'] as const;
 const INVALID_ADMIN_AUTH = ['INVALID_ADMIN_AUTH', 'invalid admin auth token'] as const;
+const INVALID_PROVISION_SECRET = ['INVALID_ADMIN_AUTH', 'invalid provision secret'] as const;
+const INVALID_TENANT_TOKEN = ['INVALID_ADMIN_AUTH', 'invalid tenant admin token'] as const;
 const TENANT_CREDENTIAL_REJECTED = [
   'TENANT_CREDENTIAL_REJECTED',
   'tenant credentials (org API keys, workspace tokens, tenant admin tokens) are not accepted by the control plane; use them at your tenant',
@@ -310,7 +318,12 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
   const secrets = new Map<string, string>();
   const keep = (label: string, value: string) => secrets.set(value, label);
 
-  const oidcEnv = (): TestControlPlaneOptions['env'] => ({ OIDC_ISSUER_URL: oidc.issuer, OIDC_CLIENT_ID: oidc.clientId, OIDC_CLIENT_SECRET: oidc.clientSecret });
+  const oidcEnv = (): TestControlPlaneOptions['env'] => ({
+    OIDC_ISSUER_URL: oidc.issuer,
+    OIDC_CLIENT_ID: oidc.clientId,
+    OIDC_CLIENT_SECRET: oidc.clientSecret,
+    PROVISION_SHARED_SECRET: PROVISION_SECRET,
+  });
 
   async function send(
     target: TestControlPlane,
@@ -366,6 +379,12 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
     keep('the CP admin token', world.cp.adminToken);
     keep("A's tenant admin token", world.tenantToken);
     keep("B's tenant admin token", world.outsiderTenantToken);
+    if (world.provision) {
+      keep('the provision secret', world.provision.secret);
+      keep("org A's tenant admin token", world.provision.tokenA);
+      keep("org B's tenant admin token", world.provision.tokenB);
+      for (const t of world.provision.workspaceTokens) keep('a provisioned workspace token', t);
+    }
   }
 
   /** The user a positive control sends as: the least sufficient org role, else the owner. */
@@ -375,10 +394,17 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
     return w.owner;
   }
 
-  /** The credential a route's tier accepts (the CP admin bearer, nothing, the org's tenant admin token, or a session). */
+  /** The provisioning tier's credentials of a world: the provision secret and org A's tenant admin token. */
+  function provisionCredential(world: CpWorld): Record<string, string> {
+    assert.ok(world.provision, 'the control plane has a provision secret');
+    return provisionHeaders(world.provision.secret, world.provision.tokenA);
+  }
+
+  /** The credential a route's tier accepts (the CP admin bearer, nothing, the org's tenant admin token, the provision pair, or a session). */
   function rightCredential(s: RouteSpec, user: TestUser, target: TestControlPlane = cp, world: CpWorld = w): Record<string, string> {
     if (s.tier === 'admin') return bearer(target.adminToken);
     if (s.tier === 'tenant') return { ...bearer(world.tenantToken), 'x-molecule-org-id': world.org.id };
+    if (s.tier === 'provision') return provisionCredential(world);
     if (s.tier === 'public') return {};
     return cookie(user.cookie);
   }
@@ -489,7 +515,7 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
 
     it('every API route is mounted under both /api/v1 and the /cp alias', () => {
       const keys = new Set(cp.app.routeCatalog.map((r) => routeKey(r.method, r.url)));
-      const notTwice = byTier('public', 'session', 'admin', 'tenant').flatMap((s) =>
+      const notTwice = byTier('public', 'session', 'admin', 'tenant', 'provision').flatMap((s) =>
         PREFIXES.filter((p) => !keys.has(routeKey(s.method, `${p}${s.path}`))).map((p) => `${s.method} ${p}${s.path}`),
       );
       assert.deepEqual(notTwice, []);
@@ -497,7 +523,7 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
 
     it('every API route with a JSON body has a valid body in its fixture, and only those', () => {
       const doc = cp.app.swagger() as unknown as OpenApiDoc;
-      const mismatched = byTier('public', 'session', 'admin', 'tenant').filter((s) => (bodySchemaOf(doc, s) !== undefined) !== (s.fx.body !== undefined));
+      const mismatched = byTier('public', 'session', 'admin', 'tenant', 'provision').filter((s) => (bodySchemaOf(doc, s) !== undefined) !== (s.fx.body !== undefined));
       assert.deepEqual(mismatched.map((s) => s.key), []);
       assert.ok(byTier('public', 'session', 'admin').filter((s) => s.fx.body).length >= 10, 'the bad-input checks cover the body routes');
     });
@@ -639,7 +665,6 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
   // -------------------------------------------------------------------------------------------------------------
   // Tenant tier (the tenant callbacks): only the org's own tenant admin token, for its own org
   // -------------------------------------------------------------------------------------------------------------
-  const INVALID_TENANT_TOKEN = ['INVALID_ADMIN_AUTH', 'invalid tenant admin token'] as const;
   const TENANT_TOKEN_REQUIRED = ['ADMIN_AUTH_REQUIRED', 'tenant admin token required: Authorization: Bearer <ADMIN_TOKEN>'] as const;
 
   for (const s of byTier('tenant')) {
@@ -688,6 +713,93 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
         });
 
         it(`${name}: positive control — the org's own tenant admin token reaches the handler → ${s.fx.ok.status}`, async () => {
+          assertReached(await positive(s, prefix), s.fx, name);
+        });
+      });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Provisioning tier (reference §3.3, §3.4; §7 checks 41, 45): the provision secret AND the calling tenant's token
+  // -------------------------------------------------------------------------------------------------------------
+  /** Whether A's workspace that negative checks name is still running (a refused request left it alone). */
+  async function aWorkspaceRunning(): Promise<void> {
+    const p = w.provision!;
+    const row = await cp.db.selectFrom('cp_workspace_instances').select(['state', 'org_id']).where('instance_id', '=', p.instanceId).executeTakeFirstOrThrow();
+    assert.deepEqual(row, { state: 'running', org_id: w.org.id }, "A's workspace is still running");
+  }
+
+  for (const s of byTier('provision')) {
+    for (const prefix of s.prefixes) {
+      const name = `${s.method} ${prefix}${s.path}`;
+      describe(`${name} [provision]`, () => {
+        const secret = () => w.provision!.secret;
+        const tokenA = () => w.provision!.tokenA;
+
+        it(`${name}: no credential → 401 ADMIN_AUTH_REQUIRED; the tenant token alone (no bearer) → 401 ADMIN_AUTH_REQUIRED`, async () => {
+          await unchanged(async () => {
+            assertError(await call(s, prefix, {}), 401, 'ADMIN_AUTH_REQUIRED');
+            assertError(await call(s, prefix, { 'x-molecule-admin-token': tokenA() }), 401, 'ADMIN_AUTH_REQUIRED');
+          });
+          await aWorkspaceRunning();
+        });
+
+        it(`${name}: the right secret without X-Molecule-Admin-Token → 401 ADMIN_AUTH_REQUIRED`, async () => {
+          await unchanged(async () => {
+            assertError(await call(s, prefix, bearer(secret())), 401, 'ADMIN_AUTH_REQUIRED');
+          });
+          await aWorkspaceRunning();
+        });
+
+        it(`${name}: the right secret with an unknown tenant token (well-formed or not) → 401 INVALID_ADMIN_AUTH`, async () => {
+          await unchanged(async () => {
+            for (const token of [mintCredential('tenantAdminToken').plaintext, 'garbage', creds.tenantAdminToken]) {
+              assertError(await call(s, prefix, provisionHeaders(secret(), token)), 401, ...INVALID_TENANT_TOKEN);
+            }
+          });
+          await aWorkspaceRunning();
+        });
+
+        it(`${name}: the right secret with org B's tenant token → 404 (another org's workspace is not found and keeps running)`, async () => {
+          await unchanged(async () => {
+            const res = await call(s, prefix, provisionHeaders(secret(), w.provision!.tokenB));
+            if (s.path === '/workspaces/provision') assertError(res, 404, 'ORG_NOT_FOUND', 'org not found');
+            else assertError(res, 404, 'WORKSPACE_NOT_FOUND', 'workspace not found');
+          });
+          await aWorkspaceRunning();
+        });
+
+        it(`${name}: the right secret and token but X-Molecule-Org-Id naming another org → 401 INVALID_ADMIN_AUTH`, async () => {
+          await unchanged(async () => {
+            assertError(await call(s, prefix, { ...provisionCredential(w), 'x-molecule-org-id': w.outsiderOrg.id }), 401, ...INVALID_TENANT_TOKEN);
+          });
+        });
+
+        it(`${name}: a wrong secret (or one character more or less) with A's token → 401 INVALID_ADMIN_AUTH`, async () => {
+          await unchanged(async () => {
+            for (const bad of [`provision-${'6'.repeat(32)}`, `${secret()}0`, secret().slice(0, -1)]) {
+              assertError(await call(s, prefix, provisionHeaders(bad, tokenA())), 401, ...INVALID_PROVISION_SECRET);
+            }
+          });
+          await aWorkspaceRunning();
+        });
+
+        it(`${name}: the CP admin bearer (with A's token), a tenant credential as the bearer → 401 INVALID_ADMIN_AUTH`, async () => {
+          await unchanged(async () => {
+            assertError(await call(s, prefix, provisionHeaders(cp.adminToken, tokenA())), 401, ...INVALID_PROVISION_SECRET);
+            for (const [, k] of TENANT_CREDENTIALS) assertError(await call(s, prefix, provisionHeaders(creds[k], tokenA())), 401, ...INVALID_PROVISION_SECRET);
+          });
+          await aWorkspaceRunning();
+        });
+
+        it(`${name}: an org owner's session cookie (with A's token) → 401 ADMIN_AUTH_REQUIRED`, async () => {
+          await unchanged(async () => {
+            assertError(await call(s, prefix, { ...cookie(w.owner.cookie), 'x-molecule-admin-token': tokenA() }), 401, 'ADMIN_AUTH_REQUIRED');
+          });
+          await aWorkspaceRunning();
+        });
+
+        it(`${name}: positive control — the secret and A's token reach the handler → ${s.fx.ok.status}`, async () => {
           assertReached(await positive(s, prefix), s.fx, name);
         });
       });
@@ -746,7 +858,7 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
   /** The credential the route accepts, so only the body can be what is refused. */
   const probeCredential = (s: RouteSpec) => rightCredential(s, s.fx.probeAs?.(w) ?? w.owner);
 
-  for (const s of byTier('public', 'session', 'admin', 'tenant').filter((x) => x.fx.body !== undefined)) {
+  for (const s of byTier('public', 'session', 'admin', 'tenant', 'provision').filter((x) => x.fx.body !== undefined)) {
     for (const prefix of s.prefixes) {
       const name = `${s.method} ${prefix}${s.path}`;
       describe(`${name} [bad input]`, () => {
@@ -897,6 +1009,22 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
       assert.equal(jsonOf(res)['user_id'], bareWorld.owner.userId);
     });
 
+    it('PROVISION_SHARED_SECRET unset: no provisioning route is mounted — 404 ROUTE_NOT_FOUND, whatever is sent (reference §7 check 41)', async () => {
+      assert.equal(bare.config.PROVISION_SHARED_SECRET, undefined);
+      assert.equal(bare.app.routeCatalog.filter((r) => r.url.includes('/workspaces/')).length, 0, 'no /workspaces/ route in the catalog');
+      const token = await bare.mintTenantAdminToken(bareWorld.org.id, { url: 'http://127.0.0.1:9' });
+      for (const s of byTier('provision')) {
+        for (const prefix of s.prefixes) {
+          for (const headers of [{}, provisionHeaders(PROVISION_SECRET, token), provisionHeaders(bare.adminToken, token)]) {
+            // Not recorded: an unmatched /cp path is no alias of anything, so it carries no deprecation headers.
+            const url = `${prefix}${fill(s.path, { workspace_id: '00000000-0000-4000-8000-000000000000' })}`;
+            const res = await bare.app.inject({ method: s.method, url, headers, ...(s.method === 'POST' ? { payload: {} } : {}) });
+            assertError(res, 404, 'ROUTE_NOT_FOUND');
+          }
+        }
+      }
+    });
+
     for (const s of byTier('admin')) {
       for (const prefix of s.prefixes) {
         const name = `${s.method} ${prefix}${s.path}`;
@@ -935,7 +1063,15 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
       for (const prefix of s.prefixes) {
         const name = `${s.method} ${prefix}${s.path}`;
         const credential =
-          s.tier === 'admin' ? 'the CP admin bearer' : s.tier === 'public' ? 'no credential (a public route)' : s.tier === 'tenant' ? "the org's tenant admin token" : "the owner's session cookie";
+          s.tier === 'admin'
+            ? 'the CP admin bearer'
+            : s.tier === 'public'
+              ? 'no credential (a public route)'
+              : s.tier === 'tenant'
+                ? "the org's tenant admin token"
+                : s.tier === 'provision'
+                  ? 'the provision secret and a tenant admin token'
+                  : "the owner's session cookie";
         const expected = s.fx.datastoreFree ? `${s.fx.ok.status} (it reads no datastore)` : '503 platform_unavailable';
         it(`${name}: outage with ${credential} → ${expected}`, async () => {
           const res = await call(s, prefix, rightCredential(s, downWorld.owner, down, downWorld), downWorld, down);

@@ -31,10 +31,11 @@ import { provisioningRoutes } from './provisioning/index.js';
 import { PendingTenantProvisioner, type TenantProvisioner } from './provisioning/provisioner.js';
 import { deprecationHeaders } from './prefixes.js';
 import { tenantRoutes } from './tenants/index.js';
+import { terminateOrgWorkspaces, WorkspaceRunner, workspaceRoutes } from './workspaces/index.js';
 import { API_PREFIX, LEGACY_PREFIX, type ControlPlaneDomainRoutes, type ControlPlaneRouteRegistrar } from './routes.js';
 
 /** Every domain of the control plane, in the order their routes are registered. */
-const DOMAINS: ControlPlaneDomainRoutes[] = [identityRoutes, orgRoutes, membersRoutes, billingRoutes, adminRoutes, provisioningRoutes, fleetRoutes, tenantRoutes];
+const DOMAINS: ControlPlaneDomainRoutes[] = [identityRoutes, orgRoutes, membersRoutes, billingRoutes, adminRoutes, provisioningRoutes, fleetRoutes, tenantRoutes, workspaceRoutes];
 
 export interface ControlPlaneDeps {
   config: ControlPlaneConfig;
@@ -48,6 +49,8 @@ export interface ControlPlaneDeps {
   tenantResolver?: TenantResolver;
   /** The delete cascade's hook into CP-run workspaces (ControlPlaneContext.terminateOrgWorkspaces). */
   terminateOrgWorkspaces?: (orgId: string) => Promise<number>;
+  /** Workspace runtimes the CP runs (POST /workspaces/provision). Default: local processes with the CP's own agent sandbox. Closed with the app. */
+  workspaceRunner?: WorkspaceRunner;
 }
 
 /** TENANT_DOMAIN for the edge's purpose: unset, tenants are `<slug>.localhost` (browsers resolve it to loopback). */
@@ -59,6 +62,8 @@ export const CONTROL_PLANE_SECURITY_SCHEMES = {
   session: { type: 'apiKey', in: 'cookie', name: 'mcp_session', description: 'Signed-in user (POST /api/v1/auth/login, /auth/signup or OpenID Connect).' },
   cpAdmin: { type: 'http', scheme: 'bearer', description: 'The platform-root CP_ADMIN_API_TOKEN; /api/v1/admin/* only.' },
   tenantAdminToken: { type: 'http', scheme: 'bearer', description: 'A tenant’s admin token (`molt_…`, its ADMIN_TOKEN); /api/v1/tenants/* only, for that tenant’s org.' },
+  provisionSecret: { type: 'http', scheme: 'bearer', description: 'PROVISION_SHARED_SECRET; /api/v1/workspaces/* only (not mounted while it is unset). Sent with tenantAdminHeader.' },
+  tenantAdminHeader: { type: 'apiKey', in: 'header', name: 'X-Molecule-Admin-Token', description: "The calling tenant's admin token (molt_…): the org every provisioning call acts for." },
 };
 
 /** The CP's keyring: its own key file lives beside its embedded database (`<data dir>/cp`), apart from any tenant's. */
@@ -94,9 +99,16 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
   const provisioner = deps.provisioner ?? new PendingTenantProvisioner();
   const cipher = deps.cipher ?? controlPlaneCipher(config, logger);
   const oidc = createOidcLogin(config, db, logger);
-  const ctx: ControlPlaneContext = { config, db, log: logger, auth, rateLimiter, auditWriter, provisioner, billing: new LedgerBillingProvider(), cipher, adminTokens: new TenantAdminTokens(db, cipher), oidc, mailer: createMailer(config, logger), publicUrl };
-  if (deps.terminateOrgWorkspaces) ctx.terminateOrgWorkspaces = deps.terminateOrgWorkspaces;
+  const workspaces = deps.workspaceRunner ?? WorkspaceRunner.fromConfig(db, config, logger);
+  const ctx: ControlPlaneContext = { config, db, log: logger, auth, rateLimiter, auditWriter, provisioner, billing: new LedgerBillingProvider(), cipher, adminTokens: new TenantAdminTokens(db, cipher), oidc, mailer: createMailer(config, logger), publicUrl, workspaces };
+  // The delete cascade stops the org's CP-run workspaces first (a test may substitute its own hook).
+  ctx.terminateOrgWorkspaces = deps.terminateOrgWorkspaces ?? ((orgId: string) => terminateOrgWorkspaces(workspaces, orgId));
 
+  // Rows left `running` by a CP that died: no runtime outlives its supervisor (it watches its stdin).
+  // Never fatal: a CP that boots during a datastore outage still serves, and the next boot reconciles.
+  app.addHook('onReady', async () => {
+    await workspaces.reconcile().catch((err: unknown) => logger.warn({ err }, 'could not mark the workspace runtimes of an earlier CP process terminated'));
+  });
   app.addHook('onResponse', async (request, reply) => {
     if (request.principal && !request.auditWritten) await auditWriter.enqueue(auditEventFor(request, reply.statusCode, reply.elapsedTime));
   });
@@ -104,6 +116,8 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
   const stopSweeper = startSessionSweeper(db, logger);
   app.addHook('onClose', async () => {
     stopSweeper();
+    // Every workspace runtime the CP runs stops with it (their rows say so); tenants provision them again.
+    await workspaces.close();
     await provisioner.close();
     await oidc?.close();
     await auditWriter.close();

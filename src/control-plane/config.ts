@@ -78,6 +78,23 @@ export const controlPlaneEnvSchema = {
   ),
   TENANT_AGENT_UID_BASE: env.int('First agent uid handed to tenants (local-process): each tenant gets its own TENANT_AGENT_UID_COUNT uids from here.', 1_000_000, 1000, 2_000_000_000),
   TENANT_AGENT_UID_COUNT: env.int('Agent uids (one per workspace) each tenant may use.', 1000, 1, 1_000_000),
+  WORKSPACE_AGENT_ISOLATION: env.oneOf(
+    'How agents of workspaces the CP runs itself (POST /workspaces/provision) are isolated: `uid` (the CP runs as root: one uid per workspace from WORKSPACE_AGENT_UID_BASE), `bwrap` (bubblewrap), `none` (development only), `auto` (uid when root, else bwrap when on PATH, else none).',
+    ['auto', 'uid', 'bwrap', 'none'] as const,
+    'auto',
+  ),
+  WORKSPACE_AGENT_UID_BASE: env.int(
+    'First uid given to agents of workspaces the CP runs (uid isolation). Must not overlap the tenants’ ranges (TENANT_AGENT_UID_BASE…) or any tenant’s AGENT_UID_BASE range.',
+    500_000,
+    1000,
+    2_000_000_000,
+  ),
+  WORKSPACE_AGENT_UID_COUNT: env.int('How many uids from WORKSPACE_AGENT_UID_BASE the CP may give agents (one per workspace it runs).', 100_000, 1, 1_000_000),
+  WORKSPACE_AGENT_HOME_DIR: env.string('Directory for the agents’ own directories of workspaces the CP runs (one per workspace, 0700). Default: <MOLECULE_DATA_DIR>/cp/agents (a temporary directory for memory://).'),
+  WORKSPACE_TEMPLATES_DIR: env.stringWithDefault(
+    'Where the CP finds a provisioned workspace’s template (`<dir>/<template>/template.json`, its `command` is the agent command); a template not found runs the runtime without an agent command.',
+    './templates',
+  ),
   SECRETS_ENCRYPTION_KEY: secretKeyField(
     'AES-256 key for what the CP keeps encrypted (tenant admin tokens, tenant database passwords): 32 random bytes, base64. Unset outside production: generated once into <MOLECULE_DATA_DIR>/cp/secrets.key.',
   ),

@@ -11,6 +11,7 @@ import type { OidcLogin } from './identity/oidc.js';
 import type { Mailer } from './mail.js';
 import type { TenantAdminTokens } from './provisioning/admin-tokens.js';
 import type { TenantProvisioner } from './provisioning/provisioner.js';
+import type { WorkspaceRunner } from './workspaces/runner.js';
 
 /** What a control-plane route may use. Built once in `buildControlPlaneApp`; routes never reach for globals. */
 export interface ControlPlaneContext {
@@ -30,6 +31,8 @@ export interface ControlPlaneContext {
   oidc: OidcLogin | null;
   /** How mail to users leaves (MAIL_TRANSPORT; `log` when no transport is configured). */
   mailer: Mailer;
+  /** Workspace runtimes the CP runs itself (POST /workspaces/provision); stopped when the app closes. */
+  workspaces: WorkspaceRunner;
   /** The URL users reach the CP at (PUBLIC_URL or http://localhost:<PORT>). */
   publicUrl: string;
   /**

@@ -46,6 +46,7 @@ describe('error table', () => {
         INVITATION_LIMIT: '409 too many pending invitations for this org',
         BILLING_SESSION_CLOSED: '409 billing session already completed, cancelled or expired',
         PLAN_UNCHANGED: '409 the org is already on this plan',
+        RUNTIME_PIN_MISSING: '422 RUNTIME_PIN_MISSING',
         TERMS_NOT_ACCEPTED: '412 terms of service not accepted',
         IDENTITY_PROVIDER_FAILED: '502 sign-in with the identity provider failed',
         CONFIRMATION_REQUIRED: '409 confirmation required',

@@ -46,6 +46,8 @@ export const ERROR_CODES = {
   INVITATION_LIMIT: { status: 409, message: 'too many pending invitations for this org' },
   BILLING_SESSION_CLOSED: { status: 409, message: 'billing session already completed, cancelled or expired' },
   PLAN_UNCHANGED: { status: 409, message: 'the org is already on this plan' },
+  // The message is the code on purpose: reference tenants read only `error` and match "RUNTIME_PIN_MISSING" (§2.5).
+  RUNTIME_PIN_MISSING: { status: 422, message: 'RUNTIME_PIN_MISSING' },
   TERMS_NOT_ACCEPTED: { status: 412, message: 'terms of service not accepted' },
   IDENTITY_PROVIDER_FAILED: { status: 502, message: 'sign-in with the identity provider failed' },
   CONFIRMATION_REQUIRED: { status: 409, message: 'confirmation required' },

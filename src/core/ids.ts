@@ -47,6 +47,7 @@ export const ID_PREFIXES = {
   billingSession: 'bs_',
   ledgerEntry: 'cre_',
   purge: 'pur_',
+  workspaceInstance: 'wsi_',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

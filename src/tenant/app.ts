@@ -15,14 +15,15 @@ import { adminAuthHook, requirePermissionDeclared, workspaceAuthHook } from './a
 import type { TenantOrigins } from './auth/origin.js';
 import { SessionVerifier } from './auth/session-verifier.js';
 import { budgetsRoutes } from './budgets/index.js';
-import type { TenantConfig } from './config.js';
+import { cpSharedSecretOf, type TenantConfig } from './config.js';
 import type { TenantContext } from './context.js';
 import type { TenantSchema } from './db/schema.js';
 import { EventBus } from './events/bus.js';
 import { EventStreamRegistry } from './events/stream-registry.js';
 import { SecretCipher } from '../core/crypto/cipher.js';
 import { WorkspaceLifecycle } from './workspaces/lifecycle.js';
-import { LocalProcessProvisioner } from './workspaces/provisioner.js';
+import { ControlPlaneWorkspaceProvisioner } from './workspaces/cp-provisioner.js';
+import { LocalProcessProvisioner, type WorkspaceProvisioner } from './workspaces/provisioner.js';
 import { eventsRoutes } from './events/index.js';
 import { tenantGuard } from './guard.js';
 import { TenantCallbacks } from './control-plane/callbacks.js';
@@ -97,6 +98,24 @@ function listeningUrl(app: App, host: string): string {
   return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
 }
 
+/** The workspace backend WORKSPACE_PROVISIONER names (config has checked what `cp` needs). */
+function workspaceProvisionerFor(config: TenantConfig, logger: TenantDeps['logger']): WorkspaceProvisioner | null {
+  if (config.WORKSPACE_PROVISIONER === 'local') return new LocalProcessProvisioner(agentSandboxFor(config, logger), logger, config.MOLECULE_ORG_ID);
+  if (config.WORKSPACE_PROVISIONER === 'cp') {
+    const secret = cpSharedSecretOf(config);
+    if (!config.CP_UPSTREAM_URL || !config.ADMIN_TOKEN || !secret || !config.MOLECULE_ORG_ID) throw new Error('WORKSPACE_PROVISIONER=cp needs CP_UPSTREAM_URL, MOLECULE_ORG_ID, ADMIN_TOKEN and MOLECULE_CP_SHARED_SECRET');
+    return new ControlPlaneWorkspaceProvisioner({
+      cpUrl: config.CP_UPSTREAM_URL,
+      secret,
+      adminToken: config.ADMIN_TOKEN,
+      orgId: config.MOLECULE_ORG_ID,
+      pollIntervalMs: config.HEARTBEAT_INTERVAL_SECONDS * 1000,
+      log: logger,
+    });
+  }
+  return null;
+}
+
 export async function buildTenantApp(deps: TenantDeps): Promise<App> {
   const { config, db, logger } = deps;
   const { app } = await createBaseApp({
@@ -122,7 +141,7 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
   const rateLimiter = deps.rateLimiter ?? new MemoryRateLimiter();
   const events = new EventBus(db, logger);
   const cipher = SecretCipher.fromConfig(config, logger);
-  const provisioner = config.WORKSPACE_PROVISIONER === 'local' ? new LocalProcessProvisioner(agentSandboxFor(config, logger), logger, config.MOLECULE_ORG_ID) : null;
+  const provisioner = workspaceProvisionerFor(config, logger);
   const lifecycle = new WorkspaceLifecycle({
     db,
     log: logger,

@@ -46,10 +46,15 @@ export const tenantEnvSchema = {
   HEARTBEAT_INTERVAL_SECONDS: env.int('How often workspace runtimes heartbeat (passed to them).', 5, 1, 600),
   PROVISION_TIMEOUT_SECONDS: env.int('A workspace still provisioning after this long is marked failed.', 120, 5, 3600),
   WORKSPACE_PROVISIONER: env.oneOf(
-    'How workspaces run: `local` starts one runtime process per workspace on this machine; `none` keeps records only.',
-    ['local', 'none'] as const,
+    'How workspaces run: `local` starts one runtime process per workspace on this machine; `cp` asks the control plane to run them (POST <CP_UPSTREAM_URL>/cp/workspaces/provision; needs CP_UPSTREAM_URL, ADMIN_TOKEN and MOLECULE_CP_SHARED_SECRET); `none` keeps records only.',
+    ['local', 'cp', 'none'] as const,
     'local',
   ),
+  MOLECULE_CP_SHARED_SECRET: env.secret(
+    'The control plane’s PROVISION_SHARED_SECRET: the bearer of WORKSPACE_PROVISIONER=cp’s calls (sent with ADMIN_TOKEN as X-Molecule-Admin-Token). The CP hands it to the tenants it runs.',
+    16,
+  ),
+  PROVISION_SHARED_SECRET: env.secret('Legacy name of MOLECULE_CP_SHARED_SECRET, read only when that is unset.', 16),
   PLATFORM_URL: env.url('URL workspace runtimes use to reach this tenant. Default: the address it listens on.'),
   MOLECULE_TEMPLATES_DIR: env.stringWithDefault('Workspace templates: <dir>/<template>/template.json with {"command": "..."}.', './templates'),
   DATABASE_POOL_SIZE: env.int('Connections in the PostgreSQL pool.', 10, 1, 200),
@@ -81,5 +86,19 @@ export function loadTenantConfig(source: Record<string, string | undefined> = pr
       'MOLECULE_ORG_ID: required when CP_UPSTREAM_URL is set; set it to the UUID of the org this tenant serves (its id at the control plane), or unset CP_UPSTREAM_URL to run standalone',
     ]);
   }
+  if (config.WORKSPACE_PROVISIONER === 'cp') {
+    const missing: string[] = [];
+    if (!config.CP_UPSTREAM_URL) missing.push('CP_UPSTREAM_URL: required when WORKSPACE_PROVISIONER=cp; set it to the control plane’s base URL (workspaces are provisioned at <CP_UPSTREAM_URL>/cp/workspaces/provision)');
+    if (!config.ADMIN_TOKEN) missing.push('ADMIN_TOKEN: required when WORKSPACE_PROVISIONER=cp; set it to this tenant’s admin token from the control plane (it names the org to the CP)');
+    if (!config.MOLECULE_CP_SHARED_SECRET && !config.PROVISION_SHARED_SECRET) {
+      missing.push('MOLECULE_CP_SHARED_SECRET: required when WORKSPACE_PROVISIONER=cp; set it to the control plane’s PROVISION_SHARED_SECRET (or use WORKSPACE_PROVISIONER=local)');
+    }
+    if (missing.length > 0) throw new ConfigError(missing);
+  }
   return config;
+}
+
+/** The provision secret the `cp` workspace provisioner sends (MOLECULE_CP_SHARED_SECRET, else the legacy name). */
+export function cpSharedSecretOf(config: TenantConfig): string | undefined {
+  return config.MOLECULE_CP_SHARED_SECRET ?? config.PROVISION_SHARED_SECRET;
 }

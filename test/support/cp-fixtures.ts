@@ -8,8 +8,9 @@
  * needs, and a positive control. A route with no entry fails the suite's coverage test, listed by name: add it here.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { hashCredential } from '../../src/core/credentials/format.js';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { runtimeDigest } from '../../src/core/compute/runtime-launcher.js';
+import { hashCredential, mintCredential } from '../../src/core/credentials/format.js';
 import { cookieFrom, uniqueSlug, type TestControlPlane, type TestOrg, type TestUser } from '../cp-harness.js';
 
 export type Tier = 'public' | 'session' | 'admin' | 'page' | 'tenant' | 'provision';
@@ -96,6 +97,12 @@ export interface CpWorld {
   /** A pending checkout of A (to the starter plan) and a pending portal session of A. */
   checkoutSessionId: string;
   portalSessionId: string;
+  /**
+   * The provisioning API's credentials and data (only when the CP has PROVISION_SHARED_SECRET): A's and B's tenant
+   * admin tokens (their instance rows carry `tenantUrl`), a promoted pin for `runtime`, and a workspace of A's that
+   * the CP runs (negative checks name it; were one let through, it would stop or be read).
+   */
+  provision: ProvisionWorld | null;
   /** Every user made for this world (and by positive controls), for the "no password in a response" check. */
   users: TestUser[];
   /** Every invite token made for this world. */
@@ -113,6 +120,25 @@ export interface CpWorld {
   /** A fresh org of the owner's with a pending top-up session: confirming or cancelling it touches nothing shared. */
   freshTopup(): Promise<{ slug: string; sessionId: string }>;
 }
+
+export interface ProvisionWorld {
+  secret: string;
+  tokenA: string;
+  tokenB: string;
+  tenantUrl: string;
+  runtime: string;
+  workspaceId: string;
+  instanceId: string;
+  /** Every workspace token handed to a provisioned runtime (secrets: no response may carry one). */
+  workspaceTokens: string[];
+  /** A valid provision body for org A (a fresh workspace id unless given). */
+  body(workspaceId?: string): Record<string, unknown>;
+  /** Provisions a fresh workspace of A's through the API; its ids. */
+  provisionFresh(): Promise<{ workspaceId: string; instanceId: string }>;
+}
+
+/** The headers of the provisioning tier: the provision secret and a tenant admin token. */
+export const provisionHeaders = (secret: string, token: string) => ({ authorization: `Bearer ${secret}`, 'x-molecule-admin-token': token });
 
 /** What a positive control sends, beyond the fixture's own params, query and body. */
 export interface Prepared {
@@ -406,7 +432,74 @@ export const CP_ROUTE_FIXTURES: Record<string, RouteFixture> = {
   'POST /tenants/audit-anchor': { body: nextAnchorReport, ok: { status: 201 } },
   // Raised by every accepted report above.
   'GET /tenants/audit-anchor': { volatile: true, ok: { status: 200 } },
+  'GET /admin/runtime-image': { ok: { status: 200 } },
+  // Promoting the build the CP can run (what the world already pinned) again: idempotent, touches nothing else.
+  'POST /admin/runtime-image/promote': { body: (w) => ({ template: w.provision?.runtime ?? 'sec-runtime', digest: availableDigest(w) }), volatile: true, ok: { status: 200 } },
+
+  // --- provision (provision secret + X-Molecule-Admin-Token) -------------------------------------------------------
+  // Negative checks name A's running workspace; a request let through would start, stop or read it.
+  'POST /workspaces/provision': { body: (w) => provisionOf(w).body(), ok: { status: 201 } },
+  'DELETE /workspaces/:workspace_id': {
+    params: (w) => ({ workspace_id: provisionOf(w).workspaceId }),
+    query: (w) => `?instance_id=${provisionOf(w).instanceId}`,
+    ok: {
+      status: 200,
+      prepare: async (w) => {
+        const fresh = await provisionOf(w).provisionFresh();
+        return { params: { workspace_id: fresh.workspaceId }, query: `?instance_id=${fresh.instanceId}` };
+      },
+    },
+  },
+  'GET /workspaces/:workspace_id/status': {
+    params: (w) => ({ workspace_id: provisionOf(w).workspaceId }),
+    query: (w) => `?instance_id=${provisionOf(w).instanceId}`,
+    ok: { status: 200 },
+  },
 };
+
+function provisionOf(w: CpWorld): ProvisionWorld {
+  if (!w.provision) throw new Error('this control plane has no PROVISION_SHARED_SECRET: its world has no provisioning data');
+  return w.provision;
+}
+
+/** The runtime build the world's CP can run (what GET /admin/runtime-image calls `available`). */
+function availableDigest(_w: CpWorld): string {
+  return runtimeDigest();
+}
+
+/**
+ * The provisioning data of a world: tenant admin tokens for A and B (instance rows with a tenant URL), a promoted
+ * pin, and one running workspace of A's.
+ */
+async function buildProvisionWorld(cp: TestControlPlane, org: TestOrg, outsiderOrg: TestOrg): Promise<ProvisionWorld | null> {
+  const secret = cp.config.PROVISION_SHARED_SECRET;
+  if (!secret) return null;
+  // Nothing listens here: the runtimes the suite starts fail to register and keep trying; they are stopped with the CP.
+  const tenantUrl = 'http://127.0.0.1:9';
+  const tokenA = await cp.mintTenantAdminToken(org.id, { url: tenantUrl });
+  const tokenB = await cp.mintTenantAdminToken(outsiderOrg.id, { url: 'http://127.0.0.1:10' });
+  const runtime = 'sec-runtime';
+  const list = await cp.app.inject({ method: 'GET', url: '/api/v1/admin/runtime-image', headers: cp.admin() });
+  if (list.statusCode !== 200) throw new Error(`fixture runtime-image list: ${list.statusCode} ${list.body}`);
+  const digest = (list.json() as { available: { digest: string } }).available.digest;
+  assert.equal(digest, runtimeDigest(), 'the CP offers this build of the runtime');
+  const pin = await cp.app.inject({ method: 'POST', url: '/api/v1/admin/runtime-image/promote', headers: cp.admin(), payload: { template: runtime, digest } });
+  if (pin.statusCode !== 200) throw new Error(`fixture promote: ${pin.statusCode} ${pin.body}`);
+  const workspaceTokens: string[] = [];
+  const body = (workspaceId: string = randomUUID()) => {
+    const token = mintCredential('workspaceToken').plaintext;
+    workspaceTokens.push(token);
+    return { org_id: org.id, workspace_id: workspaceId, runtime, platform_url: tenantUrl, env: { MOLECULE_WORKSPACE_TOKEN: token, HEARTBEAT_INTERVAL_SECONDS: '30' } };
+  };
+  const provisionFresh = async () => {
+    const payload = body();
+    const res = await cp.app.inject({ method: 'POST', url: '/api/v1/workspaces/provision', headers: provisionHeaders(secret, tokenA), payload });
+    if (res.statusCode !== 201) throw new Error(`fixture provision: ${res.statusCode} ${res.body}`);
+    return { workspaceId: String(payload.workspace_id), instanceId: String((res.json() as { instance_id: string }).instance_id) };
+  };
+  const first = await provisionFresh();
+  return { secret, tokenA, tokenB, tenantUrl, runtime, workspaceId: first.workspaceId, instanceId: first.instanceId, workspaceTokens, body, provisionFresh };
+}
 
 /** A session cookie pair (`mcp_session=…`) → its bare value. */
 export const cookieValue = (cookie: string) => cookie.slice(cookie.indexOf('=') + 1);
@@ -460,8 +553,10 @@ export async function buildWorld(cp: TestControlPlane): Promise<CpWorld> {
     (await postJson(cp, '/api/v1/billing/checkout', owner, { org_slug: org.slug, plan: 'starter', success_url: '/orgs', cancel_url: '/orgs' }, 200))['id'],
   );
   const portalSessionId = String((await postJson(cp, '/api/v1/billing/portal', owner, { org_slug: org.slug, return_url: '/orgs' }, 200))['id']);
-  const tenantToken = await cp.mintTenantAdminToken(org.id);
-  const outsiderTenantToken = await cp.mintTenantAdminToken(outsiderOrg.id);
+  const provision = await buildProvisionWorld(cp, org, outsiderOrg);
+  // One tenant admin token per org (a mint replaces the org's previous one): the provisioning world's when it has one.
+  const tenantToken = provision?.tokenA ?? (await cp.mintTenantAdminToken(org.id));
+  const outsiderTenantToken = provision?.tokenB ?? (await cp.mintTenantAdminToken(outsiderOrg.id));
   // A has reported its audit chain once, so GET /tenants/audit-anchor has an anchor to answer with.
   await cp.db.insertInto('tenant_audit_anchors').values({ org_id: org.id, event_count: 1, head_hash: 'a'.repeat(64), reason: 'boot' }).execute();
   const freshTopup = async () => {
@@ -485,6 +580,7 @@ export async function buildWorld(cp: TestControlPlane): Promise<CpWorld> {
     portalSessionId,
     tenantToken,
     outsiderTenantToken,
+    provision,
     users,
     inviteTokens,
     verificationTokens: () => users.map((u) => cp.verificationToken(u.email)),

@@ -234,6 +234,31 @@ export const controlPlaneMigrations: readonly Migration[] = [
     ],
   },
   {
+    // Issue 9: workspaces run by the control plane (reference §2.5). A pin names the runtime build a template may
+    // run; an instance row records one runtime process the CP started for an org (never its token or env).
+    id: '202611260103_workspace_provisioning',
+    statements: [
+      `create table if not exists runtime_image_pins (
+        template text primary key,
+        digest text not null,
+        promoted_by text not null,
+        promoted_at timestamptz not null default now()
+      )`,
+      `create table if not exists cp_workspace_instances (
+        instance_id text primary key,
+        workspace_id uuid not null,
+        org_id uuid not null references organizations(id) on delete cascade,
+        runtime text not null,
+        digest text not null,
+        state text not null check (state in ('running', 'stopped', 'terminated', 'failed')),
+        created_at timestamptz not null default now(),
+        terminated_at timestamptz
+      )`,
+      `create index if not exists cp_workspace_instances_workspace on cp_workspace_instances (workspace_id, created_at desc)`,
+      `create index if not exists cp_workspace_instances_org on cp_workspace_instances (org_id) where state = 'running'`,
+    ],
+  },
+  {
     // Issue 9: the delete cascade is a step journal (reference §4.6, "resumable via org_purges.last_step"). One row per
     // org being deleted: the last step done, and a lease so two deletes of one org never run at once (any replica).
     // No foreign key: the row outlives the org it journals.

@@ -156,6 +156,29 @@ export interface OrgInstancesTable {
   updated_at: Timestamp;
 }
 
+/** The runtime build a template (a workspace `runtime`) may run (reference §2.4 "Image pins"). */
+export interface RuntimeImagePinsTable {
+  template: string;
+  /** `sha256:<hex>`: for local processes, the digest of the runtime's built entry files (runtimeDigest). */
+  digest: string;
+  promoted_by: string;
+  promoted_at: Timestamp;
+}
+
+export type CpWorkspaceInstanceState = 'running' | 'stopped' | 'terminated' | 'failed';
+
+/** One workspace runtime process the control plane started for an org (reference §2.5). */
+export interface CpWorkspaceInstancesTable {
+  instance_id: string;
+  workspace_id: string;
+  org_id: string;
+  runtime: string;
+  digest: string;
+  state: CpWorkspaceInstanceState;
+  created_at: Timestamp;
+  terminated_at: NullableTimestamp;
+}
+
 /** What a tenant said while booting (reference §2.6, `org_instance_boot_events`): the readiness signal and its history. */
 export interface OrgInstanceBootEventsTable {
   id: ColumnType<number, never, never>;
@@ -272,4 +295,6 @@ export interface ControlPlaneSchema extends AuditSchema {
   credit_ledger: CreditLedgerTable;
   invoices: InvoicesTable;
   billing_sessions: BillingSessionsTable;
+  runtime_image_pins: RuntimeImagePinsTable;
+  cp_workspace_instances: CpWorkspaceInstancesTable;
 }

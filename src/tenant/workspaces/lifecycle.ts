@@ -199,16 +199,19 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
       });
       await provisioner.stop(id);
       try {
-        provisioner.start({
+        await provisioner.start({
           workspaceId: id,
           platformUrl,
           token: minted.plaintext,
           secrets,
           command,
           heartbeatIntervalSeconds: config.HEARTBEAT_INTERVAL_SECONDS,
+          runtime: ws.runtime,
+          template: ws.template,
+          tier: ws.tier,
         });
       } catch (err) {
-        // e.g. the agent's directory could not be made, or no agent uid is left: say so instead of waiting.
+        // e.g. the agent's directory could not be made, no agent uid is left, or the control plane refused: say so.
         await this.fail(id, `provision failed: ${(err as Error).message}`);
         return;
       }

@@ -1,30 +1,20 @@
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { AgentSandbox } from '../../core/compute/agent-sandbox.js';
-import { ManagedProcess, type ProcessExit, type ProcessInfo } from '../../core/compute/managed-process.js';
-import { withoutReservedNames } from '../../core/compute/reserved-env.js';
+import type { ProcessExit, ProcessInfo } from '../../core/compute/managed-process.js';
+import { RuntimeLauncher, templateCommand, type RuntimeLaunch, type RuntimeLauncherLog } from '../../core/compute/runtime-launcher.js';
 
-/** What a provisioner needs to run one workspace. */
-export interface RuntimeLaunch {
-  workspaceId: string;
-  platformUrl: string;
-  /** The workspace's instance token (plaintext, handed to the process only). */
-  token: string;
-  /** Resolved secrets: org-wide, overridden by the workspace's own. */
-  secrets: Record<string, string>;
-  /** The template's command, if it has one. */
-  command: string | undefined;
-  heartbeatIntervalSeconds: number;
-}
+export { templateCommand, type RuntimeLaunch };
 
 /**
  * Runs workspace runtimes. `local` spawns one OS process per workspace on this machine; a control-plane backend
- * comes with provisioning. Exits that were not asked for are reported through `onExit`.
+ * (`cp`) asks the control plane to run it. Exits that were not asked for are reported through `onExit`.
  */
 export interface WorkspaceProvisioner {
   readonly kind: string;
-  start(launch: RuntimeLaunch): void;
+  /**
+   * Starts (or, after stop, restarts) the runtime. A failure to start — thrown, or a rejected promise for a remote
+   * backend — is reported to the caller, which marks the workspace failed with the message.
+   */
+  start(launch: RuntimeLaunch): void | Promise<void>;
   /** Stops the runtime and everything its agent started. */
   stop(workspaceId: string): Promise<void>;
   /** The workspace is gone: stop it and drop what it kept on this machine (its agent's directory). */
@@ -35,137 +25,23 @@ export interface WorkspaceProvisioner {
   stopAll(): Promise<void>;
 }
 
-const RUNTIME_BIN = fileURLToPath(new URL('../../bin/molecule-platform.js', import.meta.url));
-
-/** Only these variables of the tenant's own environment reach a runtime (the operator's, never a secret). */
-const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'TZ', 'TMPDIR', 'NODE_OPTIONS'];
-
-/** The file descriptor on which a runtime receives its agent's launch. */
-const LAUNCH_FD = 3;
-
-interface ProvisionerLog {
-  warn(obj: object, msg: string): void;
-}
-
 /**
- * One runtime process per workspace on this machine. The runtime's own environment holds only the platform's
- * variables; the agent's launch — its secrets, already wrapped in the sandbox (uid, bubblewrap) — goes over fd 3 to
- * the runtime, which starts it. Every stop, and every exit of a runtime, ends with a sweep of the agent's processes.
+ * One runtime process per workspace on this machine: the shared compute module (src/core/compute/runtime-launcher.ts)
+ * with this tenant's org id on every launch.
  */
-export class LocalProcessProvisioner implements WorkspaceProvisioner {
+export class LocalProcessProvisioner extends RuntimeLauncher implements WorkspaceProvisioner {
   readonly kind = 'local';
-  private readonly processes = new Map<string, ManagedProcess>();
-  /** The agent's process group as its runtime reported it (modes without a uid per workspace). */
-  private readonly agentGroups = new Map<string, number>();
-  private readonly exitListeners: Array<(workspaceId: string, exit: ProcessExit) => void> = [];
 
   constructor(
-    private readonly sandbox: AgentSandbox,
-    private readonly log: ProvisionerLog,
+    sandbox: AgentSandbox,
+    log: RuntimeLauncherLog,
     /** The org this tenant serves: the agent needs it for the routing header of its own API calls. */
     private readonly orgId?: string | undefined,
-  ) {}
-
-  start(launch: RuntimeLaunch): void {
-    const id = launch.workspaceId;
-    const inherited: Record<string, string> = {};
-    for (const k of INHERITED_ENV) if (process.env[k] !== undefined) inherited[k] = process.env[k]!;
-    // Rows written before reserved names were refused: dropped here, named in the log (never their values).
-    const { kept, dropped } = withoutReservedNames(launch.secrets);
-    if (dropped.length > 0) this.log.warn({ workspace_id: id, dropped_keys: dropped }, 'secrets with reserved names were not passed to the agent; delete them');
-    const agent = launch.command
-      ? this.sandbox.launch(id, launch.command, {
-          ...kept,
-          // Platform variables last: authoritative, whatever a secret says.
-          WORKSPACE_ID: id,
-          PLATFORM_URL: launch.platformUrl,
-          MOLECULE_WORKSPACE_TOKEN: launch.token,
-          ...(this.orgId ? { MOLECULE_ORG_ID: this.orgId } : {}),
-        })
-      : null;
-    const spec = {
-      command: process.execPath,
-      args: [RUNTIME_BIN, 'runtime'],
-      env: {
-        ...inherited,
-        WORKSPACE_ID: id,
-        PLATFORM_URL: launch.platformUrl,
-        MOLECULE_WORKSPACE_TOKEN: launch.token,
-        HEARTBEAT_INTERVAL_SECONDS: String(launch.heartbeatIntervalSeconds),
-        MOLECULE_WATCH_STDIN: '1',
-        MOLECULE_LAUNCH_FD: String(LAUNCH_FD),
-      },
-      control: { agent },
-    };
-    let proc = this.processes.get(id);
-    if (!proc) {
-      proc = new ManagedProcess(spec);
-      proc.on('control', (message) => {
-        const pgid = message['agent_pgid'];
-        // A process group id, never 0 or 1 (kill(-1) would reach every process) nor our own.
-        if (typeof pgid === 'number' && Number.isInteger(pgid) && pgid > 1 && pgid !== process.pid) this.agentGroups.set(id, pgid);
-      });
-      proc.on('exit', (exit) => {
-        // A runtime killed outright leaves its agent's children behind: sweep before anyone restarts it.
-        void this.sweep(id).then(() => {
-          for (const l of this.exitListeners) l(id, exit);
-        });
-      });
-      this.processes.set(id, proc);
-    }
-    this.agentGroups.delete(id);
-    proc.start(spec);
+  ) {
+    super(sandbox, log);
   }
 
-  /** Kills what is left of the workspace's agent: every process of its uid, or its process group. */
-  private async sweep(workspaceId: string): Promise<void> {
-    const pgid = this.agentGroups.get(workspaceId);
-    this.agentGroups.delete(workspaceId);
-    if (this.sandbox.mode === 'uid') {
-      await this.sandbox.sweep(workspaceId);
-    } else if (pgid !== undefined) {
-      try {
-        process.kill(-pgid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+  override start(launch: RuntimeLaunch): void {
+    super.start({ ...launch, orgId: launch.orgId ?? this.orgId });
   }
-
-  async stop(workspaceId: string): Promise<void> {
-    await this.processes.get(workspaceId)?.stop();
-    await this.sweep(workspaceId);
-  }
-
-  async remove(workspaceId: string): Promise<void> {
-    await this.stop(workspaceId);
-    await this.sandbox.remove(workspaceId);
-    this.processes.delete(workspaceId);
-  }
-
-  info(workspaceId: string): ProcessInfo | null {
-    return this.processes.get(workspaceId)?.info() ?? null;
-  }
-
-  logs(workspaceId: string): string[] {
-    return this.processes.get(workspaceId)?.logs() ?? [];
-  }
-
-  onExit(listener: (workspaceId: string, exit: ProcessExit) => void): void {
-    this.exitListeners.push(listener);
-  }
-
-  async stopAll(): Promise<void> {
-    await Promise.all([...this.processes.keys()].map((id) => this.stop(id)));
-    this.sandbox.dispose();
-  }
-}
-
-/** A template's command, from `<templatesDir>/<template>/template.json`; none when there is no such file. */
-export function templateCommand(templatesDir: string, template: string | null): string | undefined {
-  if (!template) return undefined;
-  const file = path.join(path.resolve(templatesDir), template, 'template.json');
-  if (!existsSync(file)) return undefined;
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { command?: unknown };
-  return typeof parsed.command === 'string' && parsed.command.trim() !== '' ? parsed.command : undefined;
 }
