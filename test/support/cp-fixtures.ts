@@ -388,7 +388,8 @@ export const CP_ROUTE_FIXTURES: Record<string, RouteFixture> = {
   // --- admin: fleet (src/control-plane/fleet) -------------------------------------------------------------------
   // The suite's orgs have no running tenant and its CP no tenant provisioner (`none`): the routes that need one reach
   // their handler and answer its documented refusal. test/cp-fleet.test.ts drives them against a real tenant.
-  'GET /admin/orgs/:slug/admin-token': { params: slugOfA, ok: { status: 404, code: 'ADMIN_TOKEN_NOT_FOUND' } },
+  // A's tenant admin token exists (the tenant-tier world minted it): the CP admin's reveal is a credential by design.
+  'GET /admin/orgs/:slug/admin-token': { params: slugOfA, mints: true, volatile: true, ok: { status: 200 } },
   'POST /admin/orgs/:slug/admin-token/rotate': { params: slugOfA, ok: { status: 503, code: 'PROVISIONER_UNAVAILABLE' } },
   'GET /admin/orgs/:slug/workspaces': { params: slugOfA, ok: { status: 503, code: 'TENANT_NOT_READY' } },
   // Negative checks name D (a request let through would delete D, not A); positive controls delete a fresh org.
