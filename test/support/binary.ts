@@ -22,10 +22,13 @@ export interface Spawned {
   logged: (msg: string, timeoutMs?: number) => Promise<void>;
 }
 
-/** Spawns `molecule-platform <command>` on a free loopback port with exactly the given environment. */
+/**
+ * Spawns `molecule-platform <command>` on loopback with exactly the given environment: on a free port, unless `env`
+ * names one (a restart that must come back where its tenants call it).
+ */
 export function spawnBinary(command: string, env: Record<string, string>): Spawned {
   const proc = spawn(process.execPath, [BIN, command], {
-    env: { PATH: process.env['PATH'] ?? '', ...env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+    env: { PATH: process.env['PATH'] ?? '', ...env, PORT: env['PORT'] ?? '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
