@@ -12,7 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { mintCredential } from '../src/core/credentials/format.js';
 import { newUuid } from '../src/core/ids.js';
 import { createScratchDatabase, forEachDatabase } from './harness.js';
-import { BIN, startBinary, startUp } from './support/binary.js';
+import { BIN, startBinary, startUp, type StartedUp } from './support/binary.js';
+import { descendants, http, killAll, killTenants, stillRunning, tenantProcesses, until, within } from './support/platform.js';
 
 forEachDatabase('the tenant binary over real HTTP', (kind) => {
   const adminToken = mintCredential('tenantAdminToken').plaintext;
@@ -133,41 +134,67 @@ forEachDatabase('the tenant binary over real HTTP', (kind) => {
 
 describe('npm start (molecule-platform up)', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'molecule-up-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const launched: StartedUp[] = [];
+  after(async () => {
+    for (const u of launched) {
+      const orgId = u.field('Org id');
+      const left = [...descendants(u.proc.pid!), ...tenantProcesses(orgId)];
+      if (u.proc.exitCode === null && u.proc.signalCode === null) {
+        u.proc.kill('SIGINT');
+        await within(u.exited, 60_000);
+      }
+      await killAll(left);
+      await killTenants([orgId]);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
 
-  async function up() {
-    const started = await startUp(dir);
-    const field = started.field;
-    return { proc: started.proc, url: field('Tenant URL'), orgId: field('Org id'), key: field('Org API key'), adminToken: field('ADMIN_TOKEN'), exited: started.exited };
+  /** The demo org's tenant through the edge, as the banner's curl lines reach it (`acme.localhost:<port>`). */
+  const onTenant = (u: StartedUp, p: string, key: string) => {
+    const port = new URL(u.field('Control plane')).port;
+    return http('GET', `http://127.0.0.1:${port}${p}`, { host: `acme.localhost:${port}`, headers: { authorization: `Bearer ${key}`, 'x-molecule-org-id': u.field('Org id') } });
+  };
+  /** Ctrl-C; every process it started (its own tree, the detached tenant, the postmaster) is gone afterwards. */
+  async function ctrlC(u: StartedUp) {
+    const started = [...descendants(u.proc.pid!), ...tenantProcesses(u.field('Org id'))];
+    u.proc.kill('SIGINT');
+    assert.equal(await u.exited, 0, u.out());
+    await until('every process it started is gone', () => started.every((p) => !stillRunning(p)) || undefined, 60_000, 50);
   }
 
-  it('prints a working URL, org id, ADMIN_TOKEN and a fresh org key, and retires the old key on the next start', async () => {
-    const first = await up();
-    let firstKey = '';
-    try {
-      assert.match(first.url, /^http:\/\/127\.0\.0\.1:\d+$/);
-      assert.match(first.key, /^mola_/);
-      assert.match(first.adminToken, /^molt_/);
-      firstKey = first.key;
-      const res = await fetch(`${first.url}/workspaces`, { headers: { authorization: `Bearer ${first.key}`, 'x-molecule-org-id': first.orgId } });
-      assert.equal(res.status, 200);
-    } finally {
-      first.proc.kill('SIGTERM');
-      assert.equal(await first.exited, 0);
+  it('prints the platform banner with a working org key; the next start reuses the org and tokens, retires the old key, and is fast', async (t) => {
+    const first = await startUp(dir);
+    launched.push(first);
+    for (const label of ['Control plane', 'Org tenant', 'CP admin token', 'Org id', 'Org slug', 'Demo owner', 'Demo password', 'Org API key']) {
+      assert.notEqual(first.field(label), '', `the banner has "${label}":\n${first.banner}`);
     }
-    const second = await up();
-    try {
-      assert.equal(second.orgId, first.orgId, 'the demo org survives a restart');
-      assert.notEqual(second.key, firstKey);
-      assert.notEqual(second.adminToken, first.adminToken, 'ADMIN_TOKEN is fresh per start and never stored');
-      const old = await fetch(`${second.url}/workspaces`, { headers: { authorization: `Bearer ${firstKey}`, 'x-molecule-org-id': second.orgId } });
-      assert.equal(old.status, 401);
-      const fresh = await fetch(`${second.url}/workspaces`, { headers: { authorization: `Bearer ${second.key}`, 'x-molecule-org-id': second.orgId } });
-      assert.equal(fresh.status, 200);
-    } finally {
-      second.proc.kill('SIGTERM');
-      assert.equal(await second.exited, 0);
-    }
+    const port = new URL(first.field('Control plane')).port;
+    assert.equal(first.field('Org tenant'), `http://acme.localhost:${port}`);
+    assert.equal(first.field('Org slug'), 'acme');
+    assert.equal(first.field('Demo owner'), 'owner@acme.example');
+    assert.match(first.field('CP admin token'), /^cpadm_/);
+    assert.match(first.field('Org API key'), /^mola_/);
+    assert.equal((await onTenant(first, '/workspaces', first.field('Org API key'))).status, 200);
+    // The CP admin token is one: the org is listed with it.
+    const orgs = await http('GET', `http://127.0.0.1:${port}/api/v1/admin/orgs`, { headers: { authorization: `Bearer ${first.field('CP admin token')}` } });
+    assert.equal(orgs.status, 200, orgs.text);
+    assert.match(orgs.text, new RegExp(first.field('Org id')));
+    // No secret in what it logged besides the banner itself.
+    const logged = first.out().slice(0, first.out().indexOf('Molecule Platform is running'));
+    for (const label of ['CP admin token', 'Demo password', 'Org API key']) assert.equal(logged.includes(first.field(label)), false, `${label} in the log`);
+    await ctrlC(first);
+
+    const t0 = Date.now();
+    const second = await startUp(dir);
+    launched.push(second);
+    t.diagnostic(`second start (reusing the data): banner after ${Date.now() - t0} ms`);
+    assert.equal(second.field('Org id'), first.field('Org id'), 'the demo org survives a restart');
+    assert.equal(second.field('CP admin token'), first.field('CP admin token'), 'the CP admin token is remembered');
+    assert.equal(second.field('Demo password'), first.field('Demo password'), 'the demo owner keeps its password');
+    assert.notEqual(second.field('Org API key'), first.field('Org API key'), 'a fresh demo key per start');
+    assert.equal((await onTenant(second, '/workspaces', first.field('Org API key'))).status, 401, 'the previous demo key is retired');
+    assert.equal((await onTenant(second, '/workspaces', second.field('Org API key'))).status, 200);
+    await ctrlC(second);
   });
 });
 

@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { tenantDatabaseName } from '../src/core/db/tenant-databases.js';
 import { POSTGRES_ADMIN_URL, createScratchDatabase } from './harness.js';
 import { startUp, type StartedUp } from './support/binary.js';
-import { descendants, dropTenantLeftovers, killAll, killTenants, query, tenantProcesses, until } from './support/platform.js';
+import { descendants, dropTenantLeftovers, killAll, killTenants, query, tenantProcesses, until, within } from './support/platform.js';
 
 const run = promisify(execFile);
 
@@ -76,7 +76,7 @@ for (const kind of ['embedded', 'postgres'] as const) {
       const left = [...descendants(up?.proc.pid ?? -1)];
       if (up && up.proc.exitCode === null) {
         up.proc.kill('SIGINT');
-        await Promise.race([up.exited, new Promise((r) => setTimeout(r, 60_000))]);
+        await within(up.exited, 60_000);
       }
       await killAll(left);
       if (orgId) await killTenants([orgId]);

@@ -202,3 +202,13 @@ export async function dropTenantLeftovers(adminUrl: string, prefix: string): Pro
     // best effort: the server may be gone already
   }
 }
+
+/** Waits for `promise` up to `ms`, without a timer that keeps the test process alive afterwards. */
+export async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
