@@ -3,7 +3,7 @@
  * banner are run verbatim with `sh -c` (the `export …` line first, then each command), and each answer is checked —
  * on the embedded PostgreSQL server `up` brings, and on a real PostgreSQL server (DATABASE_URL).
  *
- * The partner-style lifecycle against `molecule-platform cp` is in platform-e2e-lifecycle.test.ts.
+ * The partner-style lifecycle against `molecule-platform cp` is in platform-lifecycle-*.test.ts (the story in support/platform-lifecycle.ts).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';

@@ -7,10 +7,12 @@
  * watch provision-status to `running` (progress never down, eta never up); use the tenant through the edge with the
  * session cookie and an Org API Key minted with it; a second org gets its own tenant, and one org's key opens nothing
  * of the other's nor any CP route; kill -9 of a tenant under a write load loses no acknowledged write; kill -9 of the
- * CP leaves the tenants serving and the next CP adopts them; deleting the orgs leaves no process, database, role or
- * directory behind.
+ * CP leaves the tenants serving and the next CP adopts them; a CP stopped cleanly stops its tenants
+ * (TENANT_SHUTDOWN=stop, the default: the next CP starts them again) or leaves them to be adopted (keep); deleting
+ * the orgs leaves no process, database, role or directory behind.
  *
- * The tests of one database run in order on one CP and share its orgs (each `it` is one step of the story).
+ * Each part and database has its own test file (platform-lifecycle-<part>-<kind>.test.ts), so each stays within the
+ * per-file timeout of `npm test`. The steps of one file run in order on one CP and share its orgs.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -19,10 +21,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { EmbeddedPostgresServer } from '../src/core/db/embedded-server.js';
-import { POSTGRES_ADMIN_URL, createScratchDatabase } from './harness.js';
-import { spawnBinary, type Spawned } from './support/binary.js';
-import { descendants, dropTenantLeftovers, http, killAll, killTenants, query, stillRunning, tenantProcesses, until, within, type Reply } from './support/platform.js';
+import { EmbeddedPostgresServer } from '../../src/core/db/embedded-server.js';
+import { POSTGRES_ADMIN_URL, createScratchDatabase } from '../harness.js';
+import { spawnBinary, type Spawned } from './binary.js';
+import { descendants, dropTenantLeftovers, http, killAll, killTenants, query, stillRunning, tenantProcesses, until, within, type Reply } from './platform.js';
 
 const postgresProblem = await query(POSTGRES_ADMIN_URL, 'select 1').then(
   () => null,
@@ -50,10 +52,17 @@ interface Org {
   key: string;
 }
 
-for (const kind of ['embedded', 'postgres'] as const) {
+/**
+ * The story on one database: `embedded` (a server the test starts) or `postgres` (the shared real server), in two
+ * parts that each fit the per-file timeout of `npm test`: `tenants` (isolation, kill -9 of a tenant, the admin token)
+ * and `restarts` (kill -9 of the CP, TENANT_SHUTDOWN). Both sign up, create two orgs and delete them at the end.
+ */
+export function lifecycleSuite(kind: 'embedded' | 'postgres', part: 'tenants' | 'restarts'): void {
+  // The other part's steps are not registered at all (they run in their own file).
+  const only = (which: typeof part): typeof it => (which === part ? it : ((() => undefined) as unknown as typeof it));
   const skip = kind === 'postgres' && postgresProblem ? `PostgreSQL not reachable (${postgresProblem})` : false;
 
-  describe(`a partner's lifecycle against molecule-platform cp with local-process tenants [${kind}]`, { skip }, () => {
+  describe(`a partner's lifecycle against molecule-platform cp with local-process tenants: ${part} [${kind}]`, { skip }, () => {
     const tag = randomBytes(3).toString('hex');
     const dataDir = mkdtempSync(path.join(tmpdir(), 'molecule-lifecycle-'));
     const serverDir = mkdtempSync(path.join(tmpdir(), 'molecule-lifecycle-pg-'));
@@ -70,7 +79,7 @@ for (const kind of ['embedded', 'postgres'] as const) {
     let cp: Spawned | undefined;
     let cookie = '';
 
-    const env = () => ({
+    const env = (extra: Record<string, string> = {}) => ({
       PORT: String(port),
       MOLECULE_DATA_DIR: dataDir,
       DATABASE_URL: cpDbUrl,
@@ -81,9 +90,10 @@ for (const kind of ['embedded', 'postgres'] as const) {
       PASSWORD_HASH_COST: '12',
       // The write load below mints keys from one client faster than the default 10 an hour (TENANT_ENV_<NAME> → tenants).
       TENANT_ENV_ORG_TOKEN_MINT_LIMIT: '100000',
+      ...extra,
     });
-    async function startCp(): Promise<Spawned> {
-      const spawned = spawnBinary('cp', env());
+    async function startCp(extra: Record<string, string> = {}): Promise<Spawned> {
+      const spawned = spawnBinary('cp', env(extra));
       cp = spawned;
       await spawned.listening(120_000);
       return spawned;
@@ -251,7 +261,7 @@ for (const kind of ['embedded', 'postgres'] as const) {
       assert.equal((await instance(a.id))?.status, 'running', 'nothing changed');
     });
 
-    it('kill -9 of a tenant under a write load: the provisioner restarts it and every acknowledged write is there', async (t) => {
+    only('tenants')('kill -9 of a tenant under a write load: the provisioner restarts it and every acknowledged write is there', async (t) => {
       const a = orgs.a!;
       const before = await instance(a.id);
       const victim = tenantProcesses(a.id);
@@ -308,7 +318,7 @@ for (const kind of ['embedded', 'postgres'] as const) {
       assert.ok(restarts[0]!.restarts >= 1, 'the restart is counted');
     });
 
-    it('kill -9 of the CP: the tenants keep serving, and the next CP adopts them (same pids, no second process)', async () => {
+    only('restarts')('kill -9 of the CP: the tenants keep serving, and the next CP adopts them (same pids, no second process)', async () => {
       const a = orgs.a!;
       const b = orgs.b!;
       const [ia, ib] = [await instance(a.id), await instance(b.id)];
@@ -337,8 +347,54 @@ for (const kind of ['embedded', 'postgres'] as const) {
       assert.equal(minted.status, 200, minted.text);
     });
 
+    only('restarts')('TENANT_SHUTDOWN: a CP stopped by default stops its tenants (the next starts them again); with `keep` they serve on and are adopted', async () => {
+      const tenants = [orgs.a!, orgs.b!];
+      const pidsOf = async () => Promise.all(tenants.map(async (o) => (await instance(o.id))!.pid!));
+      const stopCp = async () => {
+        const current = cp!;
+        current.proc.kill('SIGTERM');
+        assert.equal(await current.exited, 0, current.output());
+      };
+
+      // Default (stop): SIGTERM stops every tenant process; the instances say they start again with the CP.
+      const before = tenants.map((o) => tenantProcesses(o.id));
+      await stopCp();
+      for (const procs of before) assert.equal(procs.some(stillRunning), false, 'stopped with the CP');
+      for (const o of tenants) {
+        assert.deepEqual(tenantProcesses(o.id), []);
+        assert.equal((await instance(o.id))?.status, 'provisioning');
+      }
+
+      // The next CP (keep) starts them again: new processes, the data still there.
+      await startCp({ TENANT_SHUTDOWN: 'keep' });
+      for (const o of tenants) await until(`${o.slug} running again`, async () => (await instance(o.id))?.status === 'running' || undefined, 180_000);
+      const started = await pidsOf();
+      for (const [i, o] of tenants.entries()) {
+        assert.deepEqual(tenantProcesses(o.id).map((p) => p.pid), [started[i]]);
+        assert.notEqual(started[i], before[i]![0]!.pid, 'a new process');
+      }
+      const list = await onEdge(orgs.a!, 'GET', '/workspaces', { headers: withKey(orgs.a!.key) });
+      assert.equal(list.status, 200, list.text);
+      assert.ok(list.json.some((w: { name: string }) => w.name === 'partner-agent'), 'the workspace is still there');
+
+      // keep: a clean stop leaves them serving; the next CP adopts them.
+      await stopCp();
+      for (const [i, o] of tenants.entries()) {
+        assert.deepEqual(tenantProcesses(o.id).map((p) => p.pid), [started[i]], `${o.slug} kept running`);
+        const direct = await http('GET', `${(await instance(o.id))!.url}/workspaces`, { headers: withKey(o.key, { 'x-molecule-org-id': o.id }) });
+        assert.equal(direct.status, 200, direct.text);
+      }
+      await startCp();
+      for (const [i, o] of tenants.entries()) {
+        await until(`${o.slug} adopted`, async () => (await instance(o.id))?.status === 'running' || undefined, 60_000);
+        assert.equal((await instance(o.id))?.pid, started[i], `${o.slug}: adopted, not restarted`);
+        assert.deepEqual(tenantProcesses(o.id).map((p) => p.pid), [started[i]]);
+        assert.equal((await onEdge(o, 'GET', '/workspaces', { headers: withKey(o.key) })).status, 200);
+      }
+    });
+
     // Needs GET /api/v1/admin/orgs/:slug/admin-token (being built on another branch): skipped while the route is absent.
-    it('the tenant admin token, read through the CP admin API, is a credential on its tenant only', async (t) => {
+    only('tenants')('the tenant admin token, read through the CP admin API, is a credential on its tenant only', async (t) => {
       const a = orgs.a!;
       const b = orgs.b!;
       const res = await http('GET', `${edge}/api/v1/admin/orgs/${a.slug}/admin-token`, { headers: { authorization: `Bearer ${cpAdmin}` } });
