@@ -12,8 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { mintCredential } from '../src/core/credentials/format.js';
 import { newUuid } from '../src/core/ids.js';
 import { createScratchDatabase, forEachDatabase } from './harness.js';
-import { BIN, startBinary, startUp, type StartedUp } from './support/binary.js';
-import { descendants, http, killAll, killTenants, stillRunning, tenantProcesses, until, within } from './support/platform.js';
+import { BIN, startBinary } from './support/binary.js';
 
 forEachDatabase('the tenant binary over real HTTP', (kind) => {
   const adminToken = mintCredential('tenantAdminToken').plaintext;
@@ -129,72 +128,6 @@ forEachDatabase('the tenant binary over real HTTP', (kind) => {
     const code = await new Promise<number | null>((r) => proc.on('exit', r));
     assert.equal(code, 1);
     assert.match(err, /MOLECULE_ORG_ID: required when CP_UPSTREAM_URL is set; set it to the UUID of the org this tenant serves/);
-  });
-});
-
-describe('npm start (molecule-platform up)', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'molecule-up-'));
-  const launched: StartedUp[] = [];
-  after(async () => {
-    for (const u of launched) {
-      const orgId = u.field('Org id');
-      const left = [...descendants(u.proc.pid!), ...tenantProcesses(orgId)];
-      if (u.proc.exitCode === null && u.proc.signalCode === null) {
-        u.proc.kill('SIGINT');
-        await within(u.exited, 60_000);
-      }
-      await killAll(left);
-      await killTenants([orgId]);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  /** The demo org's tenant through the edge, as the banner's curl lines reach it (`acme.localhost:<port>`). */
-  const onTenant = (u: StartedUp, p: string, key: string) => {
-    const port = new URL(u.field('Control plane')).port;
-    return http('GET', `http://127.0.0.1:${port}${p}`, { host: `acme.localhost:${port}`, headers: { authorization: `Bearer ${key}`, 'x-molecule-org-id': u.field('Org id') } });
-  };
-  /** Ctrl-C; every process it started (its own tree, the detached tenant, the postmaster) is gone afterwards. */
-  async function ctrlC(u: StartedUp) {
-    const started = [...descendants(u.proc.pid!), ...tenantProcesses(u.field('Org id'))];
-    u.proc.kill('SIGINT');
-    assert.equal(await u.exited, 0, u.out());
-    await until('every process it started is gone', () => started.every((p) => !stillRunning(p)) || undefined, 60_000, 50);
-  }
-
-  it('prints the platform banner with a working org key; the next start reuses the org and tokens, retires the old key, and is fast', async (t) => {
-    const first = await startUp(dir);
-    launched.push(first);
-    for (const label of ['Control plane', 'Org tenant', 'CP admin token', 'Org id', 'Org slug', 'Demo owner', 'Demo password', 'Org API key']) {
-      assert.notEqual(first.field(label), '', `the banner has "${label}":\n${first.banner}`);
-    }
-    const port = new URL(first.field('Control plane')).port;
-    assert.equal(first.field('Org tenant'), `http://acme.localhost:${port}`);
-    assert.equal(first.field('Org slug'), 'acme');
-    assert.equal(first.field('Demo owner'), 'owner@acme.example');
-    assert.match(first.field('CP admin token'), /^cpadm_/);
-    assert.match(first.field('Org API key'), /^mola_/);
-    assert.equal((await onTenant(first, '/workspaces', first.field('Org API key'))).status, 200);
-    // The CP admin token is one: the org is listed with it.
-    const orgs = await http('GET', `http://127.0.0.1:${port}/api/v1/admin/orgs`, { headers: { authorization: `Bearer ${first.field('CP admin token')}` } });
-    assert.equal(orgs.status, 200, orgs.text);
-    assert.match(orgs.text, new RegExp(first.field('Org id')));
-    // No secret in what it logged besides the banner itself.
-    const logged = first.out().slice(0, first.out().indexOf('Molecule Platform is running'));
-    for (const label of ['CP admin token', 'Demo password', 'Org API key']) assert.equal(logged.includes(first.field(label)), false, `${label} in the log`);
-    await ctrlC(first);
-
-    const t0 = Date.now();
-    const second = await startUp(dir);
-    launched.push(second);
-    t.diagnostic(`second start (reusing the data): banner after ${Date.now() - t0} ms`);
-    assert.equal(second.field('Org id'), first.field('Org id'), 'the demo org survives a restart');
-    assert.equal(second.field('CP admin token'), first.field('CP admin token'), 'the CP admin token is remembered');
-    assert.equal(second.field('Demo password'), first.field('Demo password'), 'the demo owner keeps its password');
-    assert.notEqual(second.field('Org API key'), first.field('Org API key'), 'a fresh demo key per start');
-    assert.equal((await onTenant(second, '/workspaces', first.field('Org API key'))).status, 401, 'the previous demo key is retired');
-    assert.equal((await onTenant(second, '/workspaces', second.field('Org API key'))).status, 200);
-    await ctrlC(second);
   });
 });
 
