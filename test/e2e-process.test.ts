@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { mintCredential } from '../src/core/credentials/format.js';
 import { newUuid } from '../src/core/ids.js';
 import { createScratchDatabase, forEachDatabase } from './harness.js';
-import { BIN, startBinary, startUp } from './support/binary.js';
+import { BIN, startBinary } from './support/binary.js';
 
 forEachDatabase('the tenant binary over real HTTP', (kind) => {
   const adminToken = mintCredential('tenantAdminToken').plaintext;
@@ -128,46 +128,6 @@ forEachDatabase('the tenant binary over real HTTP', (kind) => {
     const code = await new Promise<number | null>((r) => proc.on('exit', r));
     assert.equal(code, 1);
     assert.match(err, /MOLECULE_ORG_ID: required when CP_UPSTREAM_URL is set; set it to the UUID of the org this tenant serves/);
-  });
-});
-
-describe('npm start (molecule-platform up)', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'molecule-up-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-
-  async function up() {
-    const started = await startUp(dir);
-    const field = started.field;
-    return { proc: started.proc, url: field('Tenant URL'), orgId: field('Org id'), key: field('Org API key'), adminToken: field('ADMIN_TOKEN'), exited: started.exited };
-  }
-
-  it('prints a working URL, org id, ADMIN_TOKEN and a fresh org key, and retires the old key on the next start', async () => {
-    const first = await up();
-    let firstKey = '';
-    try {
-      assert.match(first.url, /^http:\/\/127\.0\.0\.1:\d+$/);
-      assert.match(first.key, /^mola_/);
-      assert.match(first.adminToken, /^molt_/);
-      firstKey = first.key;
-      const res = await fetch(`${first.url}/workspaces`, { headers: { authorization: `Bearer ${first.key}`, 'x-molecule-org-id': first.orgId } });
-      assert.equal(res.status, 200);
-    } finally {
-      first.proc.kill('SIGTERM');
-      assert.equal(await first.exited, 0);
-    }
-    const second = await up();
-    try {
-      assert.equal(second.orgId, first.orgId, 'the demo org survives a restart');
-      assert.notEqual(second.key, firstKey);
-      assert.notEqual(second.adminToken, first.adminToken, 'ADMIN_TOKEN is fresh per start and never stored');
-      const old = await fetch(`${second.url}/workspaces`, { headers: { authorization: `Bearer ${firstKey}`, 'x-molecule-org-id': second.orgId } });
-      assert.equal(old.status, 401);
-      const fresh = await fetch(`${second.url}/workspaces`, { headers: { authorization: `Bearer ${second.key}`, 'x-molecule-org-id': second.orgId } });
-      assert.equal(fresh.status, 200);
-    } finally {
-      second.proc.kill('SIGTERM');
-      assert.equal(await second.exited, 0);
-    }
   });
 });
 

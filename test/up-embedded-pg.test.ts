@@ -1,136 +1,149 @@
 /**
- * `npm start` (`molecule-platform up`, the real binary) on the embedded PostgreSQL server: the printed first curl
- * step works as printed, Ctrl-C (SIGINT) leaves no process behind (tenant, postmaster, backends, runtimes), and the
- * next start finds the workspace again on the same data.
+ * `npm start` (`molecule-platform up`, the real binary) on the embedded PostgreSQL server: Ctrl-C (SIGINT) stops every
+ * process it started — the CP (in the launcher), the demo org's tenant process (detached: found by the identity in
+ * its environment, not by parentage), the workspace runtimes the tenant runs, the postmaster and its backends — and
+ * the next start finds the org and its workspace again; a launcher killed with -9 leaves its server and tenant
+ * behind, and the next start recovers both (the orphaned server stopped and restarted, the tenant adopted or
+ * replaced: one tenant process for the org afterwards), the data intact.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { promisify } from 'node:util';
-import { startUp } from './support/binary.js';
+import { startUp, type StartedUp } from './support/binary.js';
+import { descendants, http, killAll, killTenants, procOf, stillRunning, tenantProcesses, until, within, type Proc } from './support/platform.js';
 
-const run = promisify(execFile);
-
-const up = (dir: string) => startUp(dir);
-
-/** Every live process below `root` (ppid chain), with its start time so a reused pid is not mistaken for it. */
-function descendants(root: number): Array<{ pid: number; start: string; cmd: string }> {
-  const parent = new Map<number, number>();
-  const info = new Map<number, { start: string; cmd: string }>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      parent.set(Number(entry), Number(fields[1]));
-      info.set(Number(entry), { start: fields[19]!, cmd: readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ') });
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const found: Array<{ pid: number; start: string; cmd: string }> = [];
-  for (const pid of parent.keys()) {
-    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) {
-      if (p === root) {
-        found.push({ pid, ...info.get(pid)! });
-        break;
-      }
-    }
-  }
-  return found;
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
 }
 
-function stillRunning(p: { pid: number; start: string }): boolean {
-  try {
-    const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] === p.start;
-  } catch {
-    return false;
-  }
+/** The demo org's tenant through the edge, as the banner's curl lines reach it (`acme.localhost:<port>`). */
+function tenantCall(up: StartedUp, method: string, p: string, key: string, body?: unknown) {
+  const port = new URL(up.field('Control plane')).port;
+  return http(method, `http://127.0.0.1:${port}${p}`, {
+    host: `acme.localhost:${port}`,
+    headers: { authorization: `Bearer ${key}`, 'x-molecule-org-id': up.field('Org id') },
+    ...(body !== undefined ? { body } : {}),
+  });
 }
 
-/** The banner's "First steps": the export line and the first curl command (with its continuation line), verbatim. */
-function firstCurlStep(banner: string): string {
-  const lines = banner.split('\n');
-  const exp = lines.findIndex((l) => l.trim().startsWith('export MOLECULE_URL='));
-  assert.ok(exp >= 0, `an export line in the banner:\n${banner}`);
-  assert.match(lines[exp + 1]!, /curl -s -X POST \$MOLECULE_URL\/workspaces/);
-  return [lines[exp]!.trim(), lines[exp + 1]!.trim(), lines[exp + 2]!.trim()].join('\n');
+/** Every process `up` is responsible for right now: its own tree, plus the tenant (detached) and the tenant's tree. */
+function everything(up: StartedUp, orgId: string): Proc[] {
+  const tenants = tenantProcesses(orgId);
+  return [...descendants(up.proc.pid!), ...tenants, ...descendants(...tenants.map((t) => t.pid))].filter((p, i, all) => all.findIndex((q) => q.pid === p.pid) === i);
+}
+
+async function stopWithCtrlC(up: StartedUp, started: Proc[]): Promise<void> {
+  up.proc.kill('SIGINT');
+  assert.equal(await up.exited, 0, up.out());
+  await until('every process the launcher started is gone', () => started.every((p) => !stillRunning(p)) || undefined, 60_000, 50).catch(() => undefined);
+  assert.deepEqual(
+    started.filter(stillRunning).map((p) => `${p.pid} ${p.cmd}`),
+    [],
+    'no process the launcher started outlives it',
+  );
 }
 
 describe('npm start on the embedded PostgreSQL server', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'molecule-up-pg-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-
-  it('runs the printed first step, stops everything on SIGINT, and keeps the workspace across a restart', async () => {
-    const first = await up(dir);
-    let workspaceId = '';
-    try {
-      assert.match(first.banner, /embedded PostgreSQL server/);
-      assert.ok(existsSync(path.join(dir, 'pg', 'data', 'PG_VERSION')), 'the cluster lives under <data dir>/pg');
-      const { stdout } = await run('sh', ['-c', firstCurlStep(first.banner)]);
-      const created = JSON.parse(stdout) as { id?: string; name?: string };
-      assert.equal(created.name, 'my-agent', stdout);
-      assert.ok(created.id, stdout);
-      workspaceId = created.id;
-    } finally {
-      const started = descendants(first.proc.pid!);
-      assert.ok(
-        started.some((p) => p.cmd.includes('postgres') && p.cmd.includes(path.join(dir, 'pg', 'data'))),
-        `the postmaster is among the launcher's processes: ${JSON.stringify(started)}`,
-      );
-      first.proc.kill('SIGINT');
-      assert.equal(await first.exited, 0, first.out());
-      // Backends end with their postmaster; wait on that condition with a generous deadline.
-      const deadline = Date.now() + 60_000;
-      while (started.some(stillRunning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      assert.deepEqual(started.filter(stillRunning), [], 'no process the launcher started outlives it');
-      assert.equal(existsSync(path.join(dir, 'pg', 'data', 'postmaster.pid')), false, 'the server shut down cleanly');
+  const launched: StartedUp[] = [];
+  const orgIds = new Set<string>();
+  const up = async (env: Record<string, string> = {}) => {
+    const started = await startUp(dir, env);
+    launched.push(started);
+    orgIds.add(started.field('Org id'));
+    return started;
+  };
+  after(async () => {
+    for (const u of launched) {
+      const left = descendants(u.proc.pid!);
+      if (u.proc.exitCode === null && u.proc.signalCode === null) {
+        u.proc.kill('SIGINT');
+        await within(u.exited, 60_000);
+      }
+      await killAll(left);
     }
-
-    const second = await up(dir);
-    try {
-      const exp = /export MOLECULE_URL=(\S+) ORG=(\S+) KEY=(\S+)/.exec(second.banner);
-      assert.ok(exp, second.banner);
-      const [, url, org, key] = exp;
-      const res = await fetch(`${url}/workspaces`, { headers: { authorization: `Bearer ${key}`, 'x-molecule-org-id': org! } });
-      const body = (await res.json()) as { workspaces?: Array<{ id: string; name: string }> } | Array<{ id: string; name: string }>;
-      assert.equal(res.status, 200, JSON.stringify(body));
-      const list = Array.isArray(body) ? body : (body.workspaces ?? []);
-      assert.ok(
-        list.some((w) => w.id === workspaceId && w.name === 'my-agent'),
-        `the workspace created before the restart is listed: ${JSON.stringify(body)}`,
-      );
-    } finally {
-      second.proc.kill('SIGTERM');
-      assert.equal(await second.exited, 0, second.out());
-    }
+    await killTenants(orgIds);
+    const lock = path.join(dir, 'pg', 'data', 'postmaster.pid');
+    // A postmaster orphaned by a failed test: ours only if it serves this cluster.
+    const postmaster = existsSync(lock) ? procOf(Number(readFileSync(lock, 'utf8').split('\n')[0])) : null;
+    if (postmaster?.cmd.includes(path.join(dir, 'pg', 'data'))) await killAll([postmaster]);
+    rmSync(dir, { recursive: true, force: true });
   });
 
-  it('starts again after the launcher was killed with SIGKILL (its server orphaned, postmaster.pid left behind)', async () => {
-    const killed = await up(dir);
+  let workspaceId = '';
+
+  it('Ctrl-C stops the CP, the tenant, its workspace runtime and the postmaster; the next start finds the workspace', async () => {
+    const first = await up();
+    const orgId = first.field('Org id');
+    assert.match(first.banner, /embedded PostgreSQL server/);
+    assert.ok(existsSync(path.join(dir, 'pg', 'data', 'PG_VERSION')), 'the cluster lives under <data dir>/pg');
+    const created = await tenantCall(first, 'POST', '/workspaces', first.field('Org API key'), { name: 'my-agent' });
+    assert.equal(created.status, 201, created.text);
+    workspaceId = created.json.id as string;
+    await until('the workspace is online', async () => (await tenantCall(first, 'GET', `/workspaces/${workspaceId}`, first.field('Org API key'))).json?.status === 'online' || undefined);
+
+    const tenants = tenantProcesses(orgId);
+    assert.equal(tenants.length, 1, 'one tenant process for the demo org');
+    const started = everything(first, orgId);
+    assert.ok(
+      started.some((p) => p.cmd.includes('postgres') && p.cmd.includes(path.join(dir, 'pg', 'data'))),
+      `the postmaster is among the launcher's processes: ${JSON.stringify(started)}`,
+    );
+    assert.ok(started.some((p) => p.pid === tenants[0]!.pid));
+    assert.ok(
+      descendants(tenants[0]!.pid).some((p) => /molecule-platform\.js runtime/.test(p.cmd)),
+      `the workspace runtime runs under the tenant: ${JSON.stringify(descendants(tenants[0]!.pid))}`,
+    );
+    await stopWithCtrlC(first, started);
+    assert.deepEqual(tenantProcesses(orgId), []);
+    assert.equal(existsSync(path.join(dir, 'pg', 'data', 'postmaster.pid')), false, 'the server shut down cleanly');
+
+    const second = await up();
+    assert.equal(second.field('Org id'), orgId, 'the same org');
+    const ws = await tenantCall(second, 'GET', `/workspaces/${workspaceId}`, second.field('Org API key'));
+    assert.equal(ws.status, 200, ws.text);
+    assert.equal(ws.json.name, 'my-agent');
+    await stopWithCtrlC(second, everything(second, orgId));
+  });
+
+  it('starts again after the launcher was killed with SIGKILL: the orphaned server is replaced, the tenant adopted or replaced, the data kept', async (t) => {
+    // A fixed port, as `npm start` has (8080): the tenant the killed launcher leaves behind calls the CP there.
+    const port = String(await freePort());
+    const killed = await up({ PORT: port });
+    const orgId = killed.field('Org id');
     const postmaster = Number(readFileSync(path.join(dir, 'pg', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
     const orphan = descendants(killed.proc.pid!).find((p) => p.pid === postmaster);
     assert.ok(orphan, 'the postmaster was started by the launcher');
+    const leftTenant = tenantProcesses(orgId);
+    assert.equal(leftTenant.length, 1);
     killed.proc.kill('SIGKILL');
     await killed.exited;
     assert.ok(stillRunning(orphan), 'a kill -9 of the launcher leaves its server running');
+    assert.ok(stillRunning(leftTenant[0]!), 'and its (detached) tenant');
 
-    const next = await up(dir);
-    try {
-      assert.equal(stillRunning(orphan), false, 'the next start stopped the orphaned server');
-      const exp = /export MOLECULE_URL=(\S+) ORG=(\S+) KEY=(\S+)/.exec(next.banner);
-      assert.ok(exp, next.banner);
-      const res = await fetch(`${exp[1]}/workspaces`, { headers: { authorization: `Bearer ${exp[3]}`, 'x-molecule-org-id': exp[2]! } });
-      const text = await res.text();
-      assert.equal(res.status, 200, text);
-      assert.match(text, /my-agent/, 'the data survived');
-    } finally {
-      next.proc.kill('SIGINT');
-      assert.equal(await next.exited, 0, next.out());
-    }
+    const next = await up({ PORT: port });
+    assert.equal(stillRunning(orphan), false, 'the next start stopped the orphaned server');
+    assert.equal(next.field('Org id'), orgId);
+    const tenants = tenantProcesses(orgId);
+    assert.equal(tenants.length, 1, `exactly one tenant process for the org afterwards: ${JSON.stringify(tenants)}`);
+    const adopted = tenants[0]!.pid === leftTenant[0]!.pid;
+    t.diagnostic(`the tenant left by the killed launcher was ${adopted ? 'adopted' : 'replaced'}`);
+    const ws = await tenantCall(next, 'GET', `/workspaces/${workspaceId}`, next.field('Org API key'));
+    assert.equal(ws.status, 200, `the data survived: ${ws.text}`);
+    assert.equal(ws.json.name, 'my-agent');
+    const all = everything(next, orgId);
+    if (!adopted) all.push(...leftTenant);
+    await stopWithCtrlC(next, all);
+    assert.equal(stillRunning(leftTenant[0]!), false, 'the tenant the killed launcher left is gone after the next Ctrl-C');
   });
 });

@@ -22,10 +22,13 @@ export interface Spawned {
   logged: (msg: string, timeoutMs?: number) => Promise<void>;
 }
 
-/** Spawns `molecule-platform <command>` on a free loopback port with exactly the given environment. */
+/**
+ * Spawns `molecule-platform <command>` on loopback with exactly the given environment: on a free port, unless `env`
+ * names one (a restart that must come back where its tenants call it).
+ */
 export function spawnBinary(command: string, env: Record<string, string>): Spawned {
   const proc = spawn(process.execPath, [BIN, command], {
-    env: { PATH: process.env['PATH'] ?? '', ...env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+    env: { PATH: process.env['PATH'] ?? '', ...env, PORT: env['PORT'] ?? '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -78,7 +81,14 @@ export function spawnBinary(command: string, env: Record<string, string>): Spawn
  */
 export async function startBinary(command: string, env: Record<string, string>): Promise<Child> {
   const spawned = spawnBinary(command, env);
-  const url = await spawned.listening();
+  let url: string;
+  try {
+    url = await spawned.listening();
+  } catch (err) {
+    // Not left running when the test gives up on it (a slow boot on a loaded machine): nothing would stop it later.
+    if (spawned.proc.exitCode === null && spawned.proc.signalCode === null) spawned.proc.kill('SIGKILL');
+    throw err;
+  }
   return { proc: spawned.proc, url, output: spawned.output, exited: spawned.exited };
 }
 
@@ -117,7 +127,7 @@ export async function startUp(dataDir: string, extraEnv: Record<string, string> 
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', resolve));
-  await new Promise<void>((resolve, reject) => {
+  const banner = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no banner within 120 s:\n${out}`)), 120_000);
     proc.stdout!.on('data', () => {
       if (out.includes('Stop with Ctrl-C.')) {
@@ -130,6 +140,19 @@ export async function startUp(dataDir: string, extraEnv: Record<string, string> 
       reject(new Error(`exited ${code}:\n${out}`));
     });
   });
-  const banner = out;
-  return { proc, out: () => out, banner, exited, field: (label) => new RegExp(`${label}\\s+(\\S+)`).exec(banner)?.[1] ?? '' };
+  try {
+    await banner;
+  } catch (err) {
+    // Given up on: Ctrl-C, so it stops what it started so far (server, CP, tenants); -9 only if that hangs.
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGINT');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 60_000)))]);
+      clearTimeout(timer);
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    }
+    throw err;
+  }
+  const printed = out;
+  return { proc, out: () => out, banner: printed, exited, field: (label) => new RegExp(`${label}\\s+(\\S+)`).exec(printed)?.[1] ?? '' };
 }
