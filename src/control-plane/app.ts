@@ -20,7 +20,7 @@ import type { ControlPlaneConfig } from './config.js';
 import { publicUrlOf } from './config.js';
 import type { ControlPlaneContext } from './context.js';
 import type { ControlPlaneSchema } from './db/schema.js';
-import { DatabaseTenantResolver, registerEdge, type TenantResolver } from './edge/index.js';
+import { CachingTenantResolver, DatabaseTenantResolver, registerEdge, type TenantResolver } from './edge/index.js';
 import { identityRoutes } from './identity/index.js';
 import { createOidcLogin } from './identity/oidc.js';
 import { createMailer } from './mail.js';
@@ -126,8 +126,10 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
 
   // The edge sees every request first: a tenant host or an org routing header is proxied to that org's tenant before
   // any CP route, auth tier or body parser runs (README, "The edge").
+  const resolver = deps.tenantResolver ?? new CachingTenantResolver(new DatabaseTenantResolver(db), config.EDGE_ROUTE_CACHE_MS);
+  ctx.forgetTenantRoute = (slug) => resolver.forget?.(slug);
   await registerEdge(app, {
-    resolver: deps.tenantResolver ?? new DatabaseTenantResolver(db),
+    resolver,
     rule: { tenantDomain: config.TENANT_DOMAIN ?? DEFAULT_EDGE_TENANT_DOMAIN, cpHostname: new URL(publicUrl).hostname.toLowerCase() },
     log: logger,
   });

@@ -18,6 +18,12 @@ export const controlPlaneEnvSchema = {
     /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/,
     'must be a lowercase domain name such as moleculesai.app',
   ),
+  EDGE_ROUTE_CACHE_MS: env.int(
+    'How long the edge remembers that an org’s tenant is ready at an address (not-ready and unknown orgs are never remembered; an address that does not answer is forgotten at once). 0: look it up on every request.',
+    1000,
+    0,
+    60_000,
+  ),
   SESSION_TTL_HOURS: env.int('How long a sign-in lasts.', 24 * 7, 1, 24 * 90),
   TERMS_VERSION: env.stringWithDefault('Current terms-of-service version; users accept it once per version before creating orgs.', '2026-11-01'),
   SLUG_TOMBSTONE_DAYS: env.int(

@@ -40,4 +40,6 @@ export interface ControlPlaneContext {
    * `workspaces` step (reference §4.6 step 3). Absent while the CP runs no workspaces; the step is then skipped.
    */
   terminateOrgWorkspaces?: (orgId: string) => Promise<number>;
+  /** Makes the edge forget where an org's tenant was (its remembered ready answer); set by the app. */
+  forgetTenantRoute?: (slug: string) => void;
 }

@@ -5,7 +5,7 @@ import { sendError, type App } from '../../core/http/app.js';
 import { edgeTargetOf, type EdgeRoutingRule } from './routing.js';
 import type { TenantResolver } from './resolver.js';
 
-export { DatabaseTenantResolver, type TenantLocation, type TenantResolver } from './resolver.js';
+export { CachingTenantResolver, DatabaseTenantResolver, type TenantLocation, type TenantResolver } from './resolver.js';
 export { edgeTargetOf, slugOfHost, type EdgeRoutingRule, type EdgeTarget } from './routing.js';
 
 export interface EdgeOptions {
@@ -64,7 +64,7 @@ export async function registerEdge(app: App, opts: EdgeOptions): Promise<void> {
     }
     open.add(reply);
     reply.raw.once('close', () => open.delete(reply));
-    proxy(request, reply, upstream, target.slug, target.by, opts.log);
+    proxy(request, reply, upstream, target.slug, target.by, opts.log, () => opts.resolver.forget?.(target.slug));
     return reply;
   });
 }
@@ -74,19 +74,19 @@ function hasBody(request: FastifyRequest): boolean {
   return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
 }
 
-function proxy(request: FastifyRequest, reply: FastifyReply, upstream: URL, slug: string, by: 'host' | 'header', log: Logger): void {
+function proxy(request: FastifyRequest, reply: FastifyReply, upstream: URL, slug: string, by: 'host' | 'header', log: Logger, forget: () => void): void {
   // reply-from sends `request.body`; the parser never ran, so hand it the unread request stream itself.
   if (hasBody(request) && request.method !== 'GET' && request.method !== 'HEAD') request.body = request.raw;
   const base = upstream.href.replace(/\/$/, '');
   try {
-    forward(request, reply, `${base}${request.url}`, slug, by, log);
+    forward(request, reply, `${base}${request.url}`, slug, by, log, forget);
   } catch {
     // reply-from refuses a path with `..` segments or broken %-escapes before sending anything.
     sendError(reply, 'VALIDATION_FAILED', 'malformed URL: the path has a `..` segment or an invalid %-escape');
   }
 }
 
-function forward(request: FastifyRequest, reply: FastifyReply, url: string, slug: string, by: 'host' | 'header', log: Logger): void {
+function forward(request: FastifyRequest, reply: FastifyReply, url: string, slug: string, by: 'host' | 'header', log: Logger, forget: () => void): void {
   void reply.from(url, {
     rewriteRequestHeaders: (req, headers) => ({
       ...headers,
@@ -105,6 +105,7 @@ function forward(request: FastifyRequest, reply: FastifyReply, url: string, slug
     retryDelay: () => null,
     onError: (r, { error }) => {
       log.warn({ err: error, slug, request_id: request.id }, 'edge: tenant unreachable');
+      forget();
       if (r.sent) return;
       sendError(r as FastifyReply, 'TENANT_UNREACHABLE');
     },

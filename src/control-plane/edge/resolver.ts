@@ -11,6 +11,8 @@ export type TenantLocation =
 /** slug → tenant location. The edge depends on this only; the provisioner decides what the rows say. */
 export interface TenantResolver {
   resolve(slug: string): Promise<TenantLocation>;
+  /** The tenant at the location last resolved for `slug` did not answer: forget it (optional). */
+  forget?(slug: string): void;
 }
 
 const SLUG = new RegExp(SLUG_PATTERN);
@@ -19,7 +21,7 @@ export const DEFAULT_RETRY_AFTER_SECONDS = 5;
 const MAX_RETRY_AFTER_SECONDS = 60;
 
 /**
- * Reads `organizations` + `org_instances` on every call: ready = the instance is `running` with a URL; an org that
+ * Reads `organizations` + `org_instances` on every call (the edge wraps it in a CachingTenantResolver): ready = the instance is `running` with a URL; an org that
  * exists otherwise (provisioning, failed, awaiting payment, no instance row yet) is not ready. There is no cache:
  * it is one primary-key-indexed join, so a status change (a tenant stopped, moved or deprovisioned) takes effect on
  * the very next request.
@@ -41,5 +43,40 @@ export class DatabaseTenantResolver implements TenantResolver {
     const eta = Number(row.eta_seconds ?? 0);
     const retryAfterSeconds = eta > 0 ? Math.min(Math.max(Math.ceil(eta), 1), MAX_RETRY_AFTER_SECONDS) : DEFAULT_RETRY_AFTER_SECONDS;
     return { state: 'not_ready', retryAfterSeconds };
+  }
+}
+
+/**
+ * A short-lived memory of READY answers only (EDGE_ROUTE_CACHE_MS): a busy tenant's requests do not each cost a
+ * database round trip. Not-ready and unknown answers are never kept, so a tenant that becomes ready, or an org that is
+ * created, is served on the next request; a kept answer is forgotten as soon as the tenant does not answer (the edge
+ * calls `forget`), and lives at most `ttlMs` otherwise — a deleted org's tenant is stopped before its rows go, so a
+ * stale answer can only reach a dead port (502), and a port reused by another org's tenant refuses the request in its
+ * TenantGuard (the org header names the first org).
+ */
+export class CachingTenantResolver implements TenantResolver {
+  private readonly ready = new Map<string, { location: TenantLocation; until: number }>();
+
+  constructor(
+    private readonly inner: TenantResolver,
+    private readonly ttlMs: number,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  async resolve(slug: string): Promise<TenantLocation> {
+    const hit = this.ready.get(slug);
+    if (hit && hit.until > Date.now()) return hit.location;
+    if (hit) this.ready.delete(slug);
+    const location = await this.inner.resolve(slug);
+    if (location.state === 'ready' && this.ttlMs > 0) {
+      if (this.ready.size >= this.maxEntries) this.ready.clear();
+      this.ready.set(slug, { location, until: Date.now() + this.ttlMs });
+    }
+    return location;
+  }
+
+  forget(slug: string): void {
+    this.ready.delete(slug);
+    this.inner.forget?.(slug);
   }
 }

@@ -114,6 +114,8 @@ export async function purgeOrg(ctx: ControlPlaneContext, org: Pick<OrgRow, 'id' 
         .execute();
       await appendAuditEvents(tx, [audit]);
     });
+    // The edge forgets the tenant at once: the org is gone, its host answers 404 from the next request.
+    ctx.forgetTenantRoute?.(org.slug);
     report.push({ step: 'rows', outcome: 'done' });
     return report;
   } finally {
