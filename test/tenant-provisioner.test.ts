@@ -9,7 +9,7 @@
  * `molecule-platform tenant` binary, as in production.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -156,7 +156,12 @@ describe('local-process tenant provisioner (real tenants, real PostgreSQL)', () 
 
   after(async () => {
     await app?.close();
-    // Whatever a failed test left running.
+    // Whatever a test (or a provisioner it replaced) left running: every tenant process under this data directory.
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const env = environOf(Number(entry));
+      if (env.some((e) => e.startsWith('MOLECULE_TENANT_PROCESS=')) && env.some((e) => e.startsWith(`MOLECULE_DATA_DIR=${dataDir}`))) spawned.add(Number(entry));
+    }
     for (const pid of spawned) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -351,6 +356,8 @@ describe('local-process tenant provisioner (real tenants, real PostgreSQL)', () 
     assert.equal(alive(left.pid!), false, 'the tenant that called the old address is gone');
     assert.ok(environOf(restarted.pid!).includes(`CP_UPSTREAM_URL=${moved}`));
     await mover.deprovision({ orgId, slug: 'prov-moved', provider: 'local' });
+    // The mover restarted every org's tenant it found running: hand them back to the app's provisioner by a CP restart.
+    await mover.close();
     current.p = provisioner;
   });
 });
