@@ -1,3 +1,4 @@
+import { Text } from '../../../core/http/input.js';
 import { Type, type Static } from 'typebox';
 import { ValidationError } from '../../../core/errors.js';
 import type { App } from '../../../core/http/app.js';
@@ -9,8 +10,8 @@ import { recordTenantBootEvent, tenantOrgOf } from '../service.js';
 export const TenantBootEventRequest = Type.Object(
   {
     stage: Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$', maxLength: 32, description: 'e.g. `booting`, `listening`, `stopping`.' }),
-    detail: Type.Optional(Type.String({ maxLength: 1000 })),
-    url: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 200, description: 'Where the tenant listens (stage `listening`).' })),
+    detail: Type.Optional(Text({ maxLength: 1000 })),
+    url: Type.Optional(Text({ pattern: '^https?://[^\\s]+$', maxLength: 200, description: 'Where the tenant listens (stage `listening`).' })),
   },
   { additionalProperties: false },
 );
