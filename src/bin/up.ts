@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import type { EmbeddedPostgresServer } from '../core/db/embedded-server.js';
+import { freePort } from '../core/net.js';
 import type { RunningControlPlane } from '../control-plane/main.js';
 
 /**
@@ -43,17 +43,6 @@ function readState(file: string): UpState {
   } catch {
     return { version: 2 };
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
 }
 
 export async function up(): Promise<UpHandle> {

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { freePort, portIsFree } from '../../core/net.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { DetachedProcess, isSameProcess } from '../../core/compute/detached-process.js';
+import { DetachedProcess, environOf, isSameProcess, stopByIdentity } from '../../core/compute/detached-process.js';
 import type { ProcessExit } from '../../core/compute/managed-process.js';
 import type { SecretCipher } from '../../core/crypto/cipher.js';
 import { dropTenantDatabase, ensureTenantDatabase, tenantDatabaseName, tenantDatabases } from '../../core/db/tenant-databases.js';
@@ -198,7 +198,7 @@ export class LocalProcessTenantProvisioner implements TenantProvisioner {
       this.cancelRestart(t);
       await this.stopProcess(t);
       // A process this CP never saw (started by an earlier one that did not hand it over): still ours to stop.
-      if (row?.pid && isSameProcess(row.pid, `${IDENTITY_VAR}=${t.orgId}`)) await stopForeign(row.pid, `${IDENTITY_VAR}=${t.orgId}`);
+      if (row?.pid && isSameProcess(row.pid, `${IDENTITY_VAR}=${t.orgId}`)) await stopByIdentity(row.pid, `${IDENTITY_VAR}=${t.orgId}`);
       await dropTenantDatabase(this.o.serverAdminUrl, row?.database_name ?? tenantDatabaseName(t.slug, t.orgId));
       rmSync(this.tenantDir(t.orgId), { recursive: true, force: true });
       if (row) {
@@ -281,7 +281,7 @@ export class LocalProcessTenantProvisioner implements TenantProvisioner {
     }
     for (const { pid, orgId } of tenantProcesses()) {
       if (live.has(orgId) || !environOf(pid).includes(`MOLECULE_ORG_SLUG=${slug}`)) continue;
-      await stopForeign(pid, `${IDENTITY_VAR}=${orgId}`);
+      await stopByIdentity(pid, `${IDENTITY_VAR}=${orgId}`);
       removed.push(`process ${pid} (org ${orgId})`);
     }
     const pattern = new RegExp(`^tenant_${slug.replace(/-/g, '_')}_([0-9a-f]{8})$`);
@@ -387,7 +387,7 @@ export class LocalProcessTenantProvisioner implements TenantProvisioner {
     const aad = (field: string) => `org-instance:${t.orgId}:${field}`;
     const updates: Record<string, unknown> = {};
     let port = row.port;
-    if (port === null || !(await portFree(this.o.tenantHost, port))) port = updates['port'] = await freePort(this.o.tenantHost);
+    if (port === null || !(await portIsFree(port, this.o.tenantHost))) port = updates['port'] = await freePort(this.o.tenantHost);
     let password = row.database_password_sealed ? unsealed(this.o.cipher, row.database_password_sealed, aad('database-password')) : null;
     if (!password) {
       password = randomBytes(24).toString('base64url');
@@ -590,59 +590,10 @@ export async function healthy(url: string): Promise<boolean> {
   }
 }
 
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function portFree(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, host, () => server.close(() => resolve(true)));
-  });
-}
-
 async function nextSlot(db: Kysely<ControlPlaneSchema>): Promise<number> {
   const { sql } = await import('kysely');
   const row = await sql<{ slot: number | string }>`select nextval('tenant_slots') as slot`.execute(db);
   return Number(row.rows[0]!.slot);
-}
-
-/** SIGTERM, then SIGKILL after 10 s, to a tenant process this CP did not start; waits until it is gone. */
-async function stopForeign(pid: number, identity: string): Promise<void> {
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, sig);
-    } catch {
-      try {
-        process.kill(pid, sig);
-      } catch {
-        // gone
-      }
-    }
-  };
-  signal('SIGTERM');
-  const deadline = Date.now() + 10_000;
-  while (isSameProcess(pid, identity)) {
-    if (Date.now() > deadline) signal('SIGKILL');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function environOf(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-  } catch {
-    return [];
-  }
 }
 
 /** Every live tenant process on this host (by its identity variable), whichever CP started it. */

@@ -32,6 +32,15 @@ export interface DetachedSpec {
 const POLL_MS = 500;
 const TAIL_BYTES = 64 * 1024;
 
+/** A process's environment (`NAME=value` entries); empty when it is gone, a zombie, or not ours to read. */
+export function environOf(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  } catch {
+    return [];
+  }
+}
+
 /** True when `pid` is alive and its environment holds `identity` (`NAME=value`). */
 export function isSameProcess(pid: number, identity: string): boolean {
   try {
@@ -39,12 +48,37 @@ export function isSameProcess(pid: number, identity: string): boolean {
   } catch {
     return false;
   }
+  // Zombie processes (exited, not yet reaped) have an empty environ: they are not alive for our purpose.
+  return environOf(pid).includes(identity);
+}
+
+/** Signals the process group `pid` leads (a detached process), else the process alone; silent when it is gone. */
+export function signalGroup(pid: number, sig: NodeJS.Signals): void {
   try {
-    // Zombie processes (exited, not yet reaped) have an empty environ: they are not alive for our purpose.
-    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
-    return environ.split('\0').includes(identity);
+    process.kill(-pid, sig);
   } catch {
-    return false;
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * Stops a detached process this supervisor did not start (an earlier supervisor did): SIGTERM, SIGKILL after
+ * `graceMs`, and waits until no process with that pid and identity is left.
+ */
+export async function stopByIdentity(pid: number, identity: string, graceMs = 10_000): Promise<void> {
+  signalGroup(pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  let killed = false;
+  while (isSameProcess(pid, identity)) {
+    if (!killed && Date.now() > deadline) {
+      signalGroup(pid, 'SIGKILL');
+      killed = true;
+    }
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -169,19 +203,8 @@ export class DetachedProcess extends EventEmitter {
     const pid = this.pidValue;
     if (pid === null) return;
     this.stopping = true;
-    const signal = (sig: NodeJS.Signals) => {
-      try {
-        process.kill(-pid, sig);
-      } catch {
-        try {
-          process.kill(pid, sig);
-        } catch {
-          // already gone
-        }
-      }
-    };
-    signal('SIGTERM');
-    const killer = setTimeout(() => signal('SIGKILL'), graceMs);
+    signalGroup(pid, 'SIGTERM');
+    const killer = setTimeout(() => signalGroup(pid, 'SIGKILL'), graceMs);
     await this.exited;
     clearTimeout(killer);
   }
