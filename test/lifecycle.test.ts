@@ -475,7 +475,10 @@ forEachDatabase('workspace lifecycle on real processes', (kind) => {
     await until('the runtime and its agent', async () => {
       const w = (await tenant.app.inject({ method: 'GET', url: `/workspaces/${id}`, headers: tenant.admin() })).json() as WorkspaceBody;
       runtimePid = w.process?.pid ?? 0;
-      return runtimePid > 0 && agentOf(runtimePid) !== null;
+      // Until setpriv has switched to the agent's uid, the child is still the launcher (root): wait for the switch,
+      // which a real isolation failure never makes (then this times out).
+      const a = runtimePid > 0 ? agentOf(runtimePid) : null;
+      return a !== null && a.uid !== 0;
     });
     const agent = agentOf(runtimePid)!;
     assert.notEqual(agent.uid, 0, 'the agent does not run as root');
