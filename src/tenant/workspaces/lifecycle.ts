@@ -197,6 +197,9 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
           .where('status', 'not in', ['removed', 'paused'])
           .execute();
       });
+      // Announced before the start: a quick runtime registers (WORKSPACE_ONLINE) before start() returns, and the
+      // stream must read provisioning → online, never the reverse. A failed start follows with PROVISION_FAILED.
+      await this.emit('WORKSPACE_PROVISIONING', id, { name: ws.name, tier: ws.tier, runtime: ws.runtime, reason });
       await provisioner.stop(id);
       try {
         await provisioner.start({
@@ -213,9 +216,7 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
       } catch (err) {
         // e.g. the agent's directory could not be made, no agent uid is left, or the control plane refused: say so.
         await this.fail(id, `provision failed: ${(err as Error).message}`);
-        return;
       }
-      await this.emit('WORKSPACE_PROVISIONING', id, { name: ws.name, tier: ws.tier, runtime: ws.runtime, reason });
     });
   }
 
