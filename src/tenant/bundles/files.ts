@@ -17,7 +17,7 @@ export function skillFrontmatter(text: string | undefined): { name?: string; des
   const match = /^---\r?\n([\s\S]*?)\r?\n---(?:\r?\n|$)/.exec(text);
   if (!match) return {};
   try {
-    const doc: unknown = parseYaml(match[1]!);
+    const doc: unknown = parseYaml(match[1]!, { logLevel: 'error' });
     if (doc === null || typeof doc !== 'object') return {};
     const { name, description } = doc as Record<string, unknown>;
     return { ...(typeof name === 'string' ? { name } : {}), ...(typeof description === 'string' ? { description } : {}) };

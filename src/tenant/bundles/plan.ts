@@ -61,7 +61,7 @@ function runtimeOf(configYaml: string | undefined, field: string): string {
   if (configYaml === undefined) return DEFAULT_RUNTIME;
   let doc: unknown;
   try {
-    doc = parseYaml(configYaml);
+    doc = parseYaml(configYaml, { logLevel: 'error' }); // errors thrown; warnings about user input not printed
   } catch (err) {
     throw new ValidationError(`invalid config.yaml in bundle: ${(err as Error).message.split('\n')[0]}`, { field });
   }
