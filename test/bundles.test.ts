@@ -434,6 +434,14 @@ forEachDatabase('bundles', (kind) => {
       });
     });
 
+    it('one transaction: a failure after 22 rows were inserted (the 23rd sibling name has no free suffix) leaves nothing', async () => {
+      const siblings = Array.from({ length: 22 }, () => ({ name: 'same', system_prompt: 'written, then rolled back' }));
+      await refused({ name: unique('tx'), sub_workspaces: siblings }, 409, 'CONFLICT', (body) => {
+        assert.equal(body['error'], 'workspace name already in use; please pick a different name');
+        assert.equal(body['field'], 'sub_workspaces[21].name');
+      });
+    });
+
     it('a duplicate skill id → 400 naming it', async () => {
       await refused({ name: 'dups', skills: [{ id: 'a' }, { id: 'a' }] }, 400, 'VALIDATION_FAILED', (body) => assert.equal(body['field'], 'skills[1].id'));
     });
