@@ -101,6 +101,11 @@ interface RouteCase {
    * streaming itself is covered over real HTTP in test/events.test.ts.
    */
   query?: string;
+  /**
+   * What a workspace outside a bound key's binding answers, when the route says it in its own words (the reference's
+   * bundle export answers every not-found with 404 `bundle not found`). Default: WORKSPACE_NOT_FOUND.
+   */
+  hiddenAs?: [code: string, message: string];
 }
 
 const workspaceA = (fx: Fixtures) => ({ id: fx.wsA.id, tokenId: fx.wsAExtraTokenId });
@@ -133,6 +138,14 @@ const freshGlobalSecret = (prefix: string) => async (t: TestTenant): Promise<Fre
   return { params: { key } };
 };
 const secretBody = () => ({ key: secretKey(), value: 'security-suite' });
+/** A small bundle with a skill, a prompt and a sub-workspace: a positive control creates two workspaces. */
+const bundleBody = () => ({
+  name: `sec-bundle-${randomBytes(4).toString('hex')}`,
+  system_prompt: 'security suite',
+  prompts: { 'config.yaml': 'runtime: claude-code\n' },
+  skills: [{ id: 'probe', files: { 'SKILL.md': '---\ndescription: probe\n---\n' } }],
+  sub_workspaces: [{ name: 'child' }],
+});
 const freshExternal = async (t: TestTenant): Promise<Fresh> => {
   const w = await t.createWorkspace({ external: true });
   return { params: { id: w.id }, ownToken: w.auth_token };
@@ -183,6 +196,19 @@ const ROUTE_CASES: readonly RouteCase[] = [
   { method: 'POST', route: '/admin/secrets', auth: 'admin', minRole: 'admin', orgWide: true, body: secretBody, okStatus: 200 },
   { method: 'PUT', route: '/admin/secrets', auth: 'admin', minRole: 'admin', orgWide: true, body: secretBody, okStatus: 200 },
   { method: 'DELETE', route: '/admin/secrets/:key', auth: 'admin', minRole: 'admin', orgWide: true, params: () => ({ key: 'NEVER_SET' }), fresh: freshGlobalSecret('/admin/secrets'), okStatus: 200 },
+  // Bundles: export is bound to :id (a reader's read); import creates workspaces org-wide (an editor's write).
+  {
+    method: 'GET',
+    route: '/bundles/export/:id',
+    auth: 'admin-bound',
+    minRole: 'reader',
+    orgWide: false,
+    params: workspaceA,
+    fresh: freshWorkspace,
+    okStatus: 200,
+    hiddenAs: ['BUNDLE_NOT_FOUND', 'bundle not found'],
+  },
+  { method: 'POST', route: '/bundles/import', auth: 'admin', minRole: 'editor', orgWide: true, body: bundleBody, okStatus: 201 },
   // Events.
   { method: 'GET', route: '/events', auth: 'admin', minRole: 'reader', orgWide: true, okStatus: 200 },
   { method: 'GET', route: '/events/:id', auth: 'admin-bound', minRole: 'reader', orgWide: false, params: workspaceA, fresh: freshWorkspace, okStatus: 200 },
@@ -574,8 +600,9 @@ forEachDatabase('security suite', (kind) => {
 
       // --- workspace binding ----------------------------------------------------------------------------------
       if (c.auth === 'workspace' || c.auth === 'admin-bound') {
-        it(`${name}: key bound to workspace B, on another workspace → 404 WORKSPACE_NOT_FOUND`, async () => {
-          assertError(await call(c, t.as(fx.boundToB.auth_token)), 404, 'WORKSPACE_NOT_FOUND', 'workspace not found');
+        const [hiddenCode, hiddenMessage] = c.hiddenAs ?? ['WORKSPACE_NOT_FOUND', 'workspace not found'];
+        it(`${name}: key bound to workspace B, on another workspace → 404 ${hiddenCode}`, async () => {
+          assertError(await call(c, t.as(fx.boundToB.auth_token)), 404, hiddenCode, hiddenMessage);
         });
       }
       if (c.orgWide) {

@@ -24,6 +24,7 @@ describe('error table', () => {
         WORKSPACE_NOT_FOUND: '404 workspace not found',
         TOKEN_NOT_FOUND: '404 token not found or already revoked',
         SECRET_NOT_FOUND: '404 secret not found',
+        BUNDLE_NOT_FOUND: '404 bundle not found',
         CONFLICT: '409 conflict',
         SESSION_REQUIRED: '401 not authenticated: sign in first',
         INVALID_CREDENTIALS: '401 invalid email or password',

@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   WORKSPACE_NOT_FOUND: { status: 404, message: 'workspace not found' },
   TOKEN_NOT_FOUND: { status: 404, message: 'token not found or already revoked' },
   SECRET_NOT_FOUND: { status: 404, message: 'secret not found' },
+  // GET /bundles/export/:id answers every failure to find what it may export with this (reference §3.13).
+  BUNDLE_NOT_FOUND: { status: 404, message: 'bundle not found' },
   CONFLICT: { status: 409, message: 'conflict' },
   // Control plane (spec/reference-control-plane.md §2–§5).
   SESSION_REQUIRED: { status: 401, message: 'not authenticated: sign in first' },

@@ -15,6 +15,7 @@ import { adminAuthHook, requirePermissionDeclared, workspaceAuthHook } from './a
 import type { TenantOrigins } from './auth/origin.js';
 import { SessionVerifier } from './auth/session-verifier.js';
 import { budgetsRoutes } from './budgets/index.js';
+import { bundleRoutes } from './bundles/index.js';
 import { cpSharedSecretOf, type TenantConfig } from './config.js';
 import type { TenantContext } from './context.js';
 import type { TenantSchema } from './db/schema.js';
@@ -44,6 +45,7 @@ const DOMAINS: DomainRoutes[] = [
   workspaceTokenRoutes,
   secretsRoutes,
   budgetsRoutes,
+  bundleRoutes,
   eventsRoutes,
   auditRoutes,
   registryRoutes,

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -296,7 +297,10 @@ export async function createBaseApp(opts: BaseAppOptions): Promise<BaseApp> {
   // pollution keys are refused rather than parsed.
   // Only JSON is accepted: a text/plain body is 415 like any other type, not a string the schema then refuses.
   app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, raw, done) => {
+  // Read as bytes and refused unless valid UTF-8 (RFC 8259 §8.1): decoding would silently turn invalid bytes into
+  // U+FFFD, so a file or a name would be stored as something other than what was sent.
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, raw, done) => {
+    if (typeof raw !== 'string' && !isUtf8(raw)) return done(new DomainError('INVALID_JSON', 'request body is not valid UTF-8'), undefined);
     const text = typeof raw === 'string' ? raw : raw.toString('utf8');
     if (text.trim() === '') return done(null, {});
     try {

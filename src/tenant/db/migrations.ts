@@ -163,4 +163,18 @@ export const tenantMigrations: readonly Migration[] = [
          where last_error is not null and status not in ('failed', 'offline')`,
     ],
   },
+  {
+    // A workspace's own files (src/tenant/bundles): what a bundle import wrote — system-prompt.md, prompts,
+    // skills/<id>/<path> — overlaid on its template's files. Paths are checked before they are stored
+    // (bundles/sanitise.ts): relative, normalised, no `..`.
+    id: '202611270003_workspace_files',
+    statements: [
+      `create table if not exists workspace_files (
+        workspace_id uuid not null references workspaces(id) on delete cascade,
+        path text not null,
+        content bytea not null,
+        primary key (workspace_id, path)
+      )`,
+    ],
+  },
 ];

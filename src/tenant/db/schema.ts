@@ -134,6 +134,14 @@ export interface WorkspaceTokensTable {
   revoked_at: NullableTimestamp;
 }
 
+/** A workspace's own files (bundles/store.ts), overlaid on its template's; `path` is relative and normalised. */
+export interface WorkspaceFilesTable {
+  workspace_id: string;
+  path: string;
+  /** node-postgres reads bytea as a Buffer, PGlite as a Uint8Array. */
+  content: ColumnType<Uint8Array, Buffer, Buffer>;
+}
+
 export interface TenantSchema extends AuditSchema {
   workspace_secrets: WorkspaceSecretsTable;
   global_secrets: GlobalSecretsTable;
@@ -142,4 +150,5 @@ export interface TenantSchema extends AuditSchema {
   workspaces: WorkspacesTable;
   org_api_tokens: OrgApiTokensTable;
   workspace_tokens: WorkspaceTokensTable;
+  workspace_files: WorkspaceFilesTable;
 }
