@@ -8,6 +8,7 @@ import { newId, newUuid } from '../../core/ids.js';
 import type { TenantSchema } from '../db/schema.js';
 import type { TenantContext } from '../context.js';
 import { assertSecretKeysAllowed, upsertWorkspaceSecrets } from '../secrets/store.js';
+import { requireTemplate } from '../templates/service.js';
 import { revokeAllWorkspaceTokens } from '../workspace-tokens/store.js';
 import { firstFreeName, getWorkspace, insertWorkspace, liveChildren, liveSubtreeIds, markRemoved, type WorkspaceRow } from './store.js';
 
@@ -114,6 +115,9 @@ async function insertWithToken(
         if (parentId && !(await getWorkspace(trx, parentId))) {
           throw new ValidationError('parent workspace not found', { field: 'parent_id' });
         }
+        // A template that does not exist is refused before anything is written (the reference commits the row and
+        // then fails to provision it, §10.20); the share lock holds off a concurrent DELETE of the template.
+        if (input.template) await requireTemplate(trx, input.template, true);
         const name = await firstFreeName(trx, parentId, input.name);
         if (name === null) throw new DomainError('CONFLICT', 'workspace name already in use; please pick a different name', { field: 'name' });
         const workspace = await insertWorkspace(trx, {
