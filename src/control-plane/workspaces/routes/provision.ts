@@ -159,7 +159,10 @@ export default function provisionWorkspaceRoute(app: App, ctx: ControlPlaneConte
         if (setProblem) throw fieldError('config_files', `the path ${JSON.stringify(setProblem.path.slice(0, 100))} ${setProblem.problem}`);
         if (decodedBytes(body.config_files) > CONFIG_FILES_MAX_BYTES) throw fieldError('config_files', `at most ${CONFIG_FILES_MAX_BYTES} bytes decoded in all`);
         files = {};
-        for (const [p, b64] of Object.entries(body.config_files)) files[p] = Buffer.from(b64, 'base64');
+        for (const [p, b64] of Object.entries(body.config_files)) {
+          files[p] = Buffer.from(b64, 'base64');
+          if (files[p].length > TEMPLATE_LIMITS.maxFileBytes) throw fieldError('config_files', `${JSON.stringify(p.slice(0, 100))} is larger than ${TEMPLATE_LIMITS.maxFileBytes} bytes decoded`);
+        }
       }
       if (body.template_assets) {
         const bad = Object.keys(body.template_assets).find((p) => !TEMPLATE_ASSET_PATH.test(p) || p.split('/').includes('..'));
