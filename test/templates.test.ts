@@ -167,7 +167,10 @@ forEachDatabase('workspace templates: API', (kind) => {
     for (const [bad, why] of cases) {
       const res = await inject('POST', '/templates/import', { name: `bad-${Math.random()}`, files: { 'ok.md': 'fine', [bad]: 'x' } });
       assert.equal(res.statusCode, 400, `${JSON.stringify(bad)}: ${res.body}`);
-      assert.match(res.json().error, why, JSON.stringify(bad));
+      // The reference's wire message; `detail` and `path` name the problem.
+      assert.equal(res.json().error, 'invalid request body');
+      assert.match(res.json().detail, why, JSON.stringify(bad));
+      assert.equal(res.json().path, bad);
     }
     // A NUL in a path is refused by the schema before the service sees it.
     const nul = await inject('POST', '/templates/import', { name: 'nul-path', files: { 'a\u0000b': 'x' } });
@@ -175,7 +178,7 @@ forEachDatabase('workspace templates: API', (kind) => {
     // A path that is also another path's directory.
     const clash = await inject('POST', '/templates/import', { name: 'clash', files: { a: 'x', 'a/b': 'y' } });
     assert.equal(clash.statusCode, 400, clash.body);
-    assert.match(clash.json().error, /also a file/);
+    assert.match(clash.json().detail, /also a file/);
     // A missing field: the reference's message.
     const missing = await inject('POST', '/templates/import', { name: 'no-files' });
     assert.equal(missing.statusCode, 400);

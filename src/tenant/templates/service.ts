@@ -63,12 +63,14 @@ const tooLarge = (message: string, context: Record<string, unknown>) => new Doma
 export function checkTemplateBody(body: TemplateBody, tier = 3): TemplateContent {
   const entries = Object.entries(body.files);
   if (entries.length > TEMPLATE_LIMITS.maxFiles) throw new ValidationError(`too many files (${entries.length}), max ${TEMPLATE_LIMITS.maxFiles}`, { field: 'files' });
+  // The reference's message for a bad path is `invalid request body` (clients match on it); `detail` names it.
+  const badPath = (p: string, problem: string) => new ValidationError('invalid request body', { field: 'files', path: p, detail: `file path ${JSON.stringify(p)} ${problem}` });
   for (const [p] of entries) {
     const problem = templatePathProblem(p);
-    if (problem) throw new ValidationError(`invalid file path ${JSON.stringify(p)}: it ${problem}`, { field: 'files', path: p });
+    if (problem) throw badPath(p, problem);
   }
   const setProblem = templatePathSetProblem(entries.map(([p]) => p));
-  if (setProblem) throw new ValidationError(`invalid file path ${JSON.stringify(setProblem.path)}: it ${setProblem.problem}`, { field: 'files', path: setProblem.path });
+  if (setProblem) throw badPath(setProblem.path, setProblem.problem);
   const files: Record<string, Buffer> = {};
   let total = 0;
   for (const [p, text] of entries) {
