@@ -337,6 +337,21 @@ forEachDatabase('workspace templates: API', (kind) => {
     assert.deepEqual([again.loaded, again.updated], [[], []]);
   });
 
+  it('refreshes racing each other (replicas booting together) load a new directory exactly once', async () => {
+    mkdirSync(path.join(dir, 'raced'));
+    writeFileSync(path.join(dir, 'raced', 'config.yaml'), 'name: Raced\ncommand: sleep 3\n');
+    writeFileSync(path.join(dir, 'late', 'config.yaml'), 'name: Late\ncommand: sleep 4\n');
+    const reports = (await Promise.all([0, 1, 2].map(() => inject('POST', '/admin/templates/refresh')))).map((r) => {
+      assert.equal(r.statusCode, 200, r.body);
+      return r.json() as { loaded: string[]; updated: string[] };
+    });
+    assert.equal(reports.filter((r) => r.loaded.includes('raced')).length, 1, 'one refresh loaded it');
+    assert.equal(reports.filter((r) => r.updated.includes('late')).length, 1, 'one refresh made the new version');
+    const late = (await inject('GET', '/templates/late')).json() as { version: number; command: string };
+    assert.deepEqual([late.version, late.command], [2, 'sleep 4']);
+    assert.equal(((await inject('GET', '/templates/raced')).json() as { version: number }).version, 1);
+  });
+
   it('roles: a reader lists and reads; an editor creates workspaces from templates but cannot import (403); admin can', async () => {
     const reader = await t.mintKey({ name: 'reader', role: 'reader' });
     const editor = await t.mintKey({ name: 'editor', role: 'editor' });
