@@ -272,6 +272,12 @@ forEachDatabase('workspace templates: API', (kind) => {
     assert.equal(got.template, 'node-agent');
     const patched = await inject('PATCH', `/workspaces/${ws.id}`, { template: 'nope-nope' });
     assert.equal(patched.statusCode, 400, patched.body);
+    // Runtime and model come from the template's config.yaml when the request leaves them empty (reference §3.1).
+    const filled = await inject('POST', '/workspaces', { name: 'filled-from-template', template: 'from-dir' });
+    assert.equal(filled.statusCode, 201, filled.body);
+    assert.deepEqual([filled.json().runtime, filled.json().model], ['claude-code', 'anthropic:claude-sonnet']);
+    const given = await inject('POST', '/workspaces', { name: 'given-explicitly', template: 'from-dir', runtime: 'hermes', model: 'm' });
+    assert.deepEqual([given.json().runtime, given.json().model], ['hermes', 'm']);
   });
 
   it('DELETE: 404 unknown, 409 for a built-in and while a live workspace uses it (naming it), 200 once it is removed', async () => {

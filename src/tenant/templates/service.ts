@@ -131,7 +131,7 @@ export const templateNotFound = (id: string) => new DomainError('NOT_FOUND', 'te
  */
 export async function deleteTemplate(db: Db, id: string, audit: AuditEventInput): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    // FOR UPDATE: a workspace created meanwhile takes a share lock on the row (templateExists) and waits for us.
+    // FOR UPDATE: a workspace created meanwhile takes a share lock on the row (requireTemplate) and waits for us.
     const row = await getTemplateRow(trx, id, 'update');
     if (!row) throw templateNotFound(id);
     if (row.source === 'builtin') throw new DomainError('CONFLICT', 'a built-in template cannot be deleted; replace it with PUT /templates/:id', { id });
@@ -145,18 +145,13 @@ export async function deleteTemplate(db: Db, id: string, audit: AuditEventInput)
 }
 
 /**
- * Whether a template exists; inside a workspace write, with a share lock so a concurrent DELETE waits for the
- * write (and then sees the workspace using it).
+ * Refuses a workspace template that does not exist (POST /workspaces, PATCH …/template): 400 naming it. Returns its
+ * parsed config.yaml (POST /workspaces takes runtime and model from it when the request leaves them empty, §3.1).
  */
-export async function templateExists(db: Db, id: string, lock = false): Promise<boolean> {
-  return (await getTemplateRow(db, id, lock ? 'share' : null)) !== undefined;
-}
-
-/** Refuses a workspace template that does not exist (POST /workspaces, PATCH …/template): 400 naming it. */
-export async function requireTemplate(db: Db, id: string, lock = false): Promise<void> {
-  if (!(await templateExists(db, id, lock))) {
-    throw new ValidationError(`template ${JSON.stringify(id)} not found (GET /templates lists them)`, { field: 'template', template: id });
-  }
+export async function requireTemplate(db: Db, id: string, lock = false): Promise<TemplateConfig> {
+  const row = await getTemplateRow(db, id, lock ? 'share' : null);
+  if (!row) throw new ValidationError(`template ${JSON.stringify(id)} not found (GET /templates lists them)`, { field: 'template', template: id });
+  return row.config as unknown as TemplateConfig;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -117,7 +117,14 @@ async function insertWithToken(
         }
         // A template that does not exist is refused before anything is written (the reference commits the row and
         // then fails to provision it, §10.20); the share lock holds off a concurrent DELETE of the template.
-        if (input.template) await requireTemplate(trx, input.template, true);
+        // Runtime and model come from the template's config.yaml when the request leaves them empty (reference §3.1 step 4).
+        let runtime = input.runtime ?? '';
+        let model = input.model ?? null;
+        if (input.template) {
+          const config = await requireTemplate(trx, input.template, true);
+          if (!runtime && config.runtime) runtime = config.runtime;
+          if (!model && config.model) model = config.model;
+        }
         const name = await firstFreeName(trx, parentId, input.name);
         if (name === null) throw new DomainError('CONFLICT', 'workspace name already in use; please pick a different name', { field: 'name' });
         const workspace = await insertWorkspace(trx, {
@@ -125,9 +132,9 @@ async function insertWithToken(
           name,
           role: input.role ?? null,
           tier: input.tier ?? 3,
-          runtime: input.runtime ?? '',
+          runtime,
           template: input.template ?? null,
-          model: input.model ?? null,
+          model,
           parent_id: parentId,
           external: input.external ?? false,
           status: input.external ? (input.url ? 'online' : 'awaiting_agent') : 'provisioning',
