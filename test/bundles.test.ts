@@ -429,6 +429,10 @@ forEachDatabase('bundles', (kind) => {
         assert.equal(body['field'], 'prompts["config.yaml"]');
       });
       await refused(deep({ prompts: { 'config.yaml': 'runtime:\n  nested: true\n' } }), 400, 'VALIDATION_FAILED', (body) => {
+        assert.match(String(body['error']), /^invalid config\.yaml in bundle: runtime must be a single value/);
+        assert.equal(body['field'], 'sub_workspaces[0].sub_workspaces[0].prompts["config.yaml"]');
+      });
+      await refused(deep({ prompts: { 'config.yaml': 'runtime: "two\\nlines"\n' } }), 400, 'VALIDATION_FAILED', (body) => {
         assert.match(String(body['error']), /^invalid runtime in bundle config\.yaml/);
         assert.equal(body['field'], 'sub_workspaces[0].sub_workspaces[0].prompts["config.yaml"]');
       });

@@ -7,6 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runtimeDigest } from '../src/core/compute/runtime-launcher.js';
 import { ConfigError } from '../src/core/config.js';
@@ -42,6 +45,8 @@ forEachDatabase('workspaces run by the control plane', (kind: DbKind) => {
   let orgB: TestOrg;
   let tokenA: string;
   let tokenB: string;
+  /** Where the CP puts the directories of the agents it runs (WORKSPACE_AGENT_HOME_DIR). */
+  const cpAgentHome = mkdtempSync(path.join(tmpdir(), 'molecule-cp-agents-'));
 
   const provisionHeaders = (token: string) => ({ authorization: `Bearer ${SECRET}`, 'x-molecule-admin-token': token });
   const tenantAdmin = () => ({ authorization: `Bearer ${tokenA}`, 'x-molecule-org-id': orgA.id });
@@ -67,7 +72,7 @@ forEachDatabase('workspaces run by the control plane', (kind: DbKind) => {
     cp.db.selectFrom('cp_workspace_instances').select(['instance_id', 'org_id', 'state', 'runtime']).where('workspace_id', '=', workspaceId).orderBy('created_at').execute();
 
   before(async () => {
-    cp = await startTestControlPlane(kind, { listen: true, env: { PROVISION_SHARED_SECRET: SECRET } });
+    cp = await startTestControlPlane(kind, { listen: true, env: { PROVISION_SHARED_SECRET: SECRET, WORKSPACE_AGENT_HOME_DIR: cpAgentHome } });
     const owner = await cp.signup();
     orgA = await cp.createOrg(owner);
     orgB = await cp.createOrg(owner);
@@ -96,6 +101,7 @@ forEachDatabase('workspaces run by the control plane', (kind: DbKind) => {
   after(async () => {
     await tenant?.close();
     await cp?.close();
+    rmSync(cpAgentHome, { recursive: true, force: true });
   });
 
   it('runtime-image pins: the available digest is this build of the runtime; promote refuses any other (400 naming digest) and answers cp-admin', async () => {
@@ -238,7 +244,24 @@ forEachDatabase('workspaces run by the control plane', (kind: DbKind) => {
     }
   });
 
-  it("org_id must be the token's org (another org → 404), env names the platform reserves → 400, config_files over 256 KiB → 400, a template outside the templates directory → 400", async () => {
+  it('a workspace from a template: the tenant sends its files and command, and the CP writes them into the agent’s directory before it runs', async () => {
+    const files = { 'config.yaml': 'name: CP files\ncommand: cp data/hello.txt ran.txt; sleep 100000\n', 'data/hello.txt': 'hello from the tenant’s database\n' };
+    const imported = await tenant.app.inject({ method: 'POST', url: '/templates/import', headers: tenantAdmin(), payload: { name: 'cp-files', files } });
+    assert.equal(imported.statusCode, 201, imported.body);
+    const res = await tenant.app.inject({ method: 'POST', url: '/workspaces', headers: tenantAdmin(), payload: { name: 'cp-templated', runtime: RUNTIME, template: 'cp-files' } });
+    assert.equal(res.statusCode, 201, res.body);
+    const id = (res.json() as { id: string }).id;
+    await waitFor('the templated workspace online', async () => (await tenantWorkspace(id)).status === 'online');
+    const home = path.join(cpAgentHome, id);
+    assert.equal(readFileSync(path.join(home, 'data', 'hello.txt'), 'utf8'), files['data/hello.txt']);
+    assert.ok(lstatSync(path.join(home, 'config.yaml')).isFile());
+    // The command came with the request (agent_command): the CP has no templates directory of its own here.
+    await waitFor('the agent command ran in its directory', async () => existsSync(path.join(home, 'ran.txt')));
+    const del = await tenant.app.inject({ method: 'DELETE', url: `/workspaces/${id}`, headers: tenantAdmin() });
+    assert.equal(del.statusCode, 200, del.body);
+  });
+
+  it("org_id must be the token's org (another org → 404), env names the platform reserves → 400, config_files over 1 MiB a file or with a bad path → 400, a template outside the templates directory → 400", async () => {
     const base = { workspace_id: randomUUID(), runtime: RUNTIME, platform_url: tenant.url };
     const token = mintCredential('workspaceToken').plaintext;
     const otherOrg = await cpCall('POST', '/cp/workspaces/provision', provisionHeaders(tokenA), { ...base, org_id: orgB.id, env: { MOLECULE_WORKSPACE_TOKEN: token } });
@@ -251,10 +274,15 @@ forEachDatabase('workspaces run by the control plane', (kind: DbKind) => {
     const reserved = await cpCall('POST', '/cp/workspaces/provision', provisionHeaders(tokenA), { ...base, org_id: orgA.id, env: { MOLECULE_WORKSPACE_TOKEN: token, LD_PRELOAD: '/x.so' } });
     assert.equal(reserved.status, 400);
     assert.match(String(reserved.body['error']), /LD_PRELOAD/);
-    const big = Buffer.alloc(300 * 1024).toString('base64');
+    const big = Buffer.alloc(1024 * 1024 + 1).toString('base64');
     const tooBig = await cpCall('POST', '/cp/workspaces/provision', provisionHeaders(tokenA), { ...base, org_id: orgA.id, env: { MOLECULE_WORKSPACE_TOKEN: token }, config_files: { 'a.yaml': big } });
     assert.equal(tooBig.status, 400);
     assert.deepEqual(tooBig.body['fields'], ['config_files']);
+    for (const bad of ['../escape', '/etc/passwd', 'a\\b', 'a/./b']) {
+      const refused = await cpCall('POST', '/cp/workspaces/provision', provisionHeaders(tokenA), { ...base, org_id: orgA.id, env: { MOLECULE_WORKSPACE_TOKEN: token }, config_files: { [bad]: 'AA==' } });
+      assert.equal(refused.status, 400, bad);
+      assert.deepEqual(refused.body['fields'], ['config_files'], bad);
+    }
     const assets = await cpCall('POST', '/cp/workspaces/provision', provisionHeaders(tokenA), { ...base, org_id: orgA.id, env: { MOLECULE_WORKSPACE_TOKEN: token }, template_assets: { 'bin/evil': 'AA==' } });
     assert.equal(assets.status, 400);
     assert.deepEqual(assets.body['fields'], ['template_assets']);

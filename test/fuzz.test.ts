@@ -80,6 +80,9 @@ forEachDatabase('fuzz: tenant, every route', (kind) => {
       const res = await t.app.inject({ method: 'POST', url, headers: t.admin(), payload: { key, value: 'v' } });
       assert.equal(res.statusCode, 200, res.body);
     }
+    // A template of its own for /templates/:id (the built-ins are there too; deleting one is refused).
+    const imported = await t.app.inject({ method: 'POST', url: '/templates/import', headers: t.admin(), payload: { name: 'fuzz-template', files: { 'a.md': 'x' } } });
+    assert.equal(imported.statusCode, 201, imported.body);
     const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json', headers: t.admin() })).json() as OpenApiDoc;
     routes = inRunOrder(
       fuzzRoutes(doc, t.app.routeCatalog, { streams: new Set(['GET /events/stream', 'GET /workspaces/:id/events/stream']) }),
@@ -128,7 +131,8 @@ forEachDatabase('fuzz: tenant, every route', (kind) => {
     const wsIds = ws.map((w) => w.id);
     for (const route of routes) {
       const known = fromList({
-        id: route.url.startsWith('/org/tokens') ? keys.map((k) => k.id) : route.url.startsWith('/registry/') ? wsIds : wsIds,
+        id: route.url.startsWith('/org/tokens') ? keys.map((k) => k.id) : route.url.startsWith('/templates/') ? ['shell-agent', 'fuzz-template'] : wsIds,
+        template: ['shell-agent', 'node-agent', 'fuzz-template'],
         tokenId: workspaceTokenIds,
         key: ['FUZZ_SECRET', 'FUZZ_GLOBAL'],
         parent_id: wsIds,

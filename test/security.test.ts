@@ -157,7 +157,53 @@ const freshPausedExternal = async (t: TestTenant): Promise<Fresh> => {
   return fresh;
 };
 
+/** Templates: negative checks name one that does not exist (nothing to replace or delete); positives import a fresh one. */
+const templateFiles = () => ({ 'config.yaml': 'name: Security suite\ncommand: sleep 1\n', 'notes.md': 'x' });
+const freshTemplate = async (t: TestTenant): Promise<Fresh> => {
+  const name = `sec-tpl-${randomBytes(4).toString('hex')}`;
+  const res = await t.app.inject({ method: 'POST', url: '/templates/import', headers: t.admin(), payload: { name, files: templateFiles() } });
+  if (res.statusCode !== 201) throw new Error(`template fixture failed: ${res.body}`);
+  return { params: { id: (res.json() as { id: string }).id } };
+};
+const neverTemplate = () => ({ id: 'sec-never-imported' });
+
 const ROUTE_CASES: readonly RouteCase[] = [
+  // Admin chain: templates.
+  { method: 'GET', route: '/templates', auth: 'admin', minRole: 'reader', orgWide: false, okStatus: 200 },
+  { method: 'GET', route: '/templates/:id', auth: 'admin', minRole: 'reader', orgWide: false, params: () => ({ id: 'shell-agent' }), fresh: async () => ({ params: { id: 'shell-agent' } }), okStatus: 200 },
+  {
+    method: 'POST',
+    route: '/templates/import',
+    auth: 'admin',
+    minRole: 'admin',
+    orgWide: true,
+    body: () => ({ name: `sec-tpl-${randomBytes(4).toString('hex')}`, files: templateFiles() }),
+    okStatus: 201,
+  },
+  {
+    method: 'PUT',
+    route: '/templates/:id',
+    auth: 'admin',
+    minRole: 'admin',
+    orgWide: true,
+    params: neverTemplate,
+    body: () => ({ name: 'sec-replaced', files: templateFiles() }),
+    fresh: freshTemplate,
+    okStatus: 200,
+  },
+  { method: 'DELETE', route: '/templates/:id', auth: 'admin', minRole: 'admin', orgWide: true, params: neverTemplate, fresh: freshTemplate, okStatus: 200 },
+  { method: 'POST', route: '/admin/templates/refresh', auth: 'admin', minRole: 'admin', orgWide: true, okStatus: 200 },
+  {
+    method: 'PATCH',
+    route: '/workspaces/:id/template',
+    auth: 'admin-bound',
+    minRole: 'admin',
+    orgWide: false,
+    params: workspaceA,
+    body: () => ({ template: 'shell-agent' }),
+    fresh: freshWorkspace,
+    okStatus: 200,
+  },
   // Admin chain: org keys.
   { method: 'POST', route: '/org/tokens', auth: 'admin', minRole: 'admin', orgWide: false, body: () => ({ name: 'security-suite', role: 'reader' }), okStatus: 200 },
   { method: 'GET', route: '/org/tokens', auth: 'admin', minRole: 'reader', orgWide: false, okStatus: 200 },

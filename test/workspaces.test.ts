@@ -18,14 +18,14 @@ forEachDatabase('workspaces as records', (kind) => {
       method: 'POST',
       url: '/workspaces',
       headers: t.admin(),
-      payload: { name: 'alpha', role: 'researcher', tier: 2, runtime: 'claude-code', template: 'default' },
+      payload: { name: 'alpha', role: 'researcher', tier: 2, runtime: 'claude-code', template: 'shell-agent' },
     });
     assert.equal(res.statusCode, 201, res.body);
     const body = res.json();
     assert.match(body.id, UUID_RE);
     assert.equal(body.status, 'provisioning');
     assert.equal(body.workspace_access, 'none');
-    assert.deepEqual([body.name, body.role, body.tier, body.runtime, body.template], ['alpha', 'researcher', 2, 'claude-code', 'default']);
+    assert.deepEqual([body.name, body.role, body.tier, body.runtime, body.template], ['alpha', 'researcher', 2, 'claude-code', 'shell-agent']);
     assert.equal(isWellFormed('workspaceToken', body.auth_token), true);
     // The token works on its own workspace and is stored only as a hash.
     const own = await t.app.inject({ method: 'GET', url: `/workspaces/${body.id}`, headers: t.as(body.auth_token) });

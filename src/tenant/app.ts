@@ -34,6 +34,7 @@ import { orgTokenRoutes } from './org-tokens/index.js';
 import type { DomainRoutes, RouteRegistrar } from './routes.js';
 import { registryRoutes } from './registry/index.js';
 import { secretsRoutes } from './secrets/index.js';
+import { BUILTIN_TEMPLATES_DIR, refreshTemplates, templateRoutes } from './templates/index.js';
 import { upgradeLegacyValueHashes } from './secrets/value-hash.js';
 import { workspaceTokenRoutes } from './workspace-tokens/index.js';
 import { workspaceRoutes } from './workspaces/index.js';
@@ -42,6 +43,7 @@ import { workspaceRoutes } from './workspaces/index.js';
 const DOMAINS: DomainRoutes[] = [
   orgTokenRoutes,
   workspaceRoutes,
+  templateRoutes,
   workspaceTokenRoutes,
   secretsRoutes,
   budgetsRoutes,
@@ -169,6 +171,16 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
       maxPendingBytes: config.EVENT_STREAM_BUFFER_BYTES,
     },
   });
+  // Built-in and MOLECULE_TEMPLATES_DIR templates into the database before anything is served or provisioned
+  // (idempotent upserts: replicas booting together load each once). A failure is logged, never fatal: the database
+  // keeps the set loaded before, and POST /admin/templates/refresh retries.
+  try {
+    const report = await refreshTemplates(db, { builtin: BUILTIN_TEMPLATES_DIR, extra: config.MOLECULE_TEMPLATES_DIR });
+    if (report.skipped.length > 0) logger.warn({ skipped: report.skipped }, 'some templates could not be loaded');
+    logger.info({ loaded: report.loaded, updated: report.updated }, 'templates loaded');
+  } catch (err) {
+    logger.error({ err }, 'templates could not be loaded at boot; POST /admin/templates/refresh retries');
+  }
   const controlPlane = deps.controlPlane !== undefined ? deps.controlPlane : ControlPlaneClient.fromConfig(config, logger);
   const callbacks = controlPlane ? new TenantCallbacks(controlPlane, auditDb(db), logger, config.AUDIT_ANCHOR_INTERVAL_SECONDS * 1000) : null;
   const ctx: TenantContext = { config, db, log: logger, auth, rateLimiter, auditWriter, events, streams, cipher, lifecycle, callbacks };

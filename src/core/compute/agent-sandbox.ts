@@ -1,8 +1,9 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, chmodSync, constants, lchownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { materialiseFiles } from './materialise.js';
 
 /**
  * Where and as whom a workspace's agent command runs (DESIGN.md §2: the agent command is untrusted).
@@ -228,6 +229,19 @@ export class AgentSandbox {
       if (!used.has(uid)) return uid;
     }
     throw new Error(`no free agent uid left in ${this.opts.uidBase}-${this.opts.uidBase + this.opts.uidCount - 1} (AGENT_UID_BASE, AGENT_UID_COUNT)`);
+  }
+
+  /**
+   * Writes the workspace's files (template and own files) into its directory, owned by its uid, never following a
+   * link (materialise.ts). The caller has stopped the runtime and swept the agent; in `uid` mode every process of
+   * the uid is killed once more first (a tenant restarted since knows the uid only from the directory's owner).
+   */
+  materialise(workspaceId: string, files: Record<string, Buffer>): void {
+    const { home, uid } = this.prepare(workspaceId);
+    if (uid !== null && this.inRange(uid) && uid !== 0 && uid !== process.getuid?.()) {
+      spawnSync('/bin/sh', ['-c', 'kill -9 -1 2>/dev/null; exit 0'], { uid, gid: uid, cwd: '/', env: { PATH: AGENT_PATH }, stdio: 'ignore' });
+    }
+    materialiseFiles(home, files, uid);
   }
 
   /** How the runtime starts `command` for this workspace, with exactly `env` (plus PATH and HOME). */

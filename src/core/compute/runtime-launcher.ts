@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { AgentSandbox } from './agent-sandbox.js';
 import { ManagedProcess, type ProcessExit, type ProcessInfo } from './managed-process.js';
@@ -22,6 +21,11 @@ export interface RuntimeLaunch {
   secrets: Record<string, string>;
   /** The agent command, if the template has one. */
   command: string | undefined;
+  /**
+   * Files written into the agent's directory before it starts (the template's, overlaid by the workspace's own):
+   * relative paths, validated again and written without following any link (materialise.ts).
+   */
+  files?: Record<string, Buffer> | undefined;
   heartbeatIntervalSeconds: number;
   /** The org the workspace belongs to: the agent needs it for the routing header of its own API calls. */
   orgId?: string | undefined;
@@ -85,6 +89,8 @@ export class RuntimeLauncher {
     // Rows written before reserved names were refused: dropped here, named in the log (never their values).
     const { kept, dropped } = withoutReservedNames(launch.secrets);
     if (dropped.length > 0) this.log.warn({ workspace_id: id, dropped_keys: dropped }, 'secrets with reserved names were not passed to the agent; delete them');
+    // The runtime is stopped and the agent swept (stop() comes first): its files are written before anything runs.
+    if (launch.files && Object.keys(launch.files).length > 0) this.sandbox.materialise(id, launch.files);
     const agent = launch.command
       ? this.sandbox.launch(id, launch.command, {
           ...kept,
@@ -176,11 +182,5 @@ export class RuntimeLauncher {
   }
 }
 
-/** A template's command, from `<templatesDir>/<template>/template.json`; none when there is no such file. */
-export function templateCommand(templatesDir: string, template: string | null): string | undefined {
-  if (!template) return undefined;
-  const file = path.join(path.resolve(templatesDir), template, 'template.json');
-  if (!existsSync(file)) return undefined;
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { command?: unknown };
-  return typeof parsed.command === 'string' && parsed.command.trim() !== '' ? parsed.command : undefined;
-}
+/** The CP's fallback: config.yaml's command (or legacy template.json's) under its WORKSPACE_TEMPLATES_DIR. */
+export { templateCommand } from '../templates/config.js';

@@ -3,9 +3,9 @@
  * skill ids, file paths and runtime. One bad node refuses the import with a 400 naming it; nothing is created.
  */
 import type { ValidateFunction } from 'ajv';
-import { parse as parseYaml } from 'yaml';
 import { DomainError, ValidationError } from '../../core/errors.js';
 import { buildValidators, describeValidationErrors } from '../../core/http/app.js';
+import { parseTemplateConfig, type TemplateConfig } from '../../core/templates/config.js';
 import { checkFields } from '../workspaces/service.js';
 import { promptPathReserved, SYSTEM_PROMPT_FILE, type StoredSkill } from './files.js';
 import { assertSafePath, assertSkillId } from './sanitise.js';
@@ -30,6 +30,8 @@ export interface PlannedNode {
   tier: number;
   model: string | null;
   runtime: string;
+  /** Its config.yaml names an agent command: only an admin may bring one (as only an admin writes templates). */
+  hasCommand: boolean;
   agentCard: Record<string, unknown> | null;
   files: Map<string, Buffer>;
   metadata: BundleMetadata;
@@ -56,21 +58,23 @@ function validateNode(node: unknown, where: string): asserts node is BundleNode 
   throw new ValidationError('invalid bundle', { detail: message, fields, ...(fields.length === 1 ? { field: fields[0] } : {}) });
 }
 
-/** The `runtime:` of a config.yaml, parsed as YAML (the reference line-scans it). */
-function runtimeOf(configYaml: string | undefined, field: string): string {
-  if (configYaml === undefined) return DEFAULT_RUNTIME;
-  let doc: unknown;
+/**
+ * The bundle's config.yaml, parsed as the workspace's runtime will read it (core/templates/config.ts; the reference
+ * line-scans it for `runtime:`): its runtime (else the default) and whether it names an agent `command`.
+ */
+function configOf(configYaml: string | undefined, field: string): { runtime: string; command: boolean } {
+  if (configYaml === undefined) return { runtime: DEFAULT_RUNTIME, command: false };
+  let config: TemplateConfig;
   try {
-    doc = parseYaml(configYaml, { logLevel: 'error' }); // errors thrown; warnings about user input not printed
+    config = parseTemplateConfig(configYaml);
   } catch (err) {
     throw new ValidationError(`invalid config.yaml in bundle: ${(err as Error).message.split('\n')[0]}`, { field });
   }
-  const runtime = doc !== null && typeof doc === 'object' && !Array.isArray(doc) ? (doc as Record<string, unknown>)['runtime'] : undefined;
-  if (runtime === undefined || runtime === null || runtime === '') return DEFAULT_RUNTIME;
-  if (typeof runtime !== 'string' || runtime.length > 100 || /[\n\r\u0000]/.test(runtime)) {
+  const runtime = config.runtime;
+  if (runtime !== undefined && (runtime.length > 100 || /[\n\r\u0000]/.test(runtime))) {
     throw new ValidationError('invalid runtime in bundle config.yaml: a single-line string of at most 100 characters', { field });
   }
-  return runtime;
+  return { runtime: runtime || DEFAULT_RUNTIME, command: config.command !== undefined };
 }
 
 function planNode(node: BundleNode, where: string, position: number): PlannedNode {
@@ -84,6 +88,7 @@ function planNode(node: BundleNode, where: string, position: number): PlannedNod
     }
     throw err;
   }
+  const config = configOf(node.prompts?.['config.yaml'], at('prompts["config.yaml"]'));
 
   const files = new Map<string, Buffer>();
   if (node.system_prompt) files.set(SYSTEM_PROMPT_FILE, Buffer.from(node.system_prompt, 'utf8'));
@@ -118,7 +123,8 @@ function planNode(node: BundleNode, where: string, position: number): PlannedNod
     role: node.description ? node.description : null,
     tier: node.tier ?? DEFAULT_TIER,
     model: node.model ? node.model : null,
-    runtime: runtimeOf(node.prompts?.['config.yaml'], at('prompts["config.yaml"]')),
+    runtime: config.runtime,
+    hasCommand: config.command,
     agentCard: node.agent_card ?? null,
     files,
     metadata: {

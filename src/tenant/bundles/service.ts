@@ -11,7 +11,7 @@ import { bundlePartsOf } from './files.js';
 import { DEFAULT_BUNDLE_VERSION, planImport, type BundleMetadata, type PlannedNode } from './plan.js';
 import type { BundleExport, BundleImportResult, BundleNode } from './schemas.js';
 import { insertWorkspaceFiles, liveChildRows, workspaceOwnFiles } from './store.js';
-import { templateFilesOf } from './template-source.js';
+import { currentTemplateFiles } from '../templates/store.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Export
@@ -35,7 +35,7 @@ async function exportNode(db: Kysely<TenantSchema>, principal: Principal, row: W
   seen.add(row.id);
   const meta = metadataOf(row);
   // The template's files, overlaid by the workspace's own (which win).
-  const files = { ...(await templateFilesOf(db, row.template)), ...(await workspaceOwnFiles(db, row.id)) };
+  const files = { ...(await currentTemplateFiles(db, row.template)), ...(await workspaceOwnFiles(db, row.id)) };
   const children = (await liveChildRows(db, row.id)).filter((c) => canSeeWorkspace(principal, c.id) && !seen.has(c.id)).sort(exportOrder);
   const subWorkspaces: BundleExport[] = [];
   for (const child of children) subWorkspaces.push(await exportNode(db, principal, child, seen));
@@ -124,10 +124,20 @@ async function insertTree(db: Kysely<TenantSchema>, root: PlannedNode, audit: Au
  */
 export async function importBundle(
   ctx: Pick<TenantContext, 'db' | 'lifecycle' | 'events'>,
+  principal: Principal,
   bundle: BundleNode,
   audit: AuditEventInput,
 ): Promise<BundleImportResult> {
   const plan = planImport(bundle);
+  // The agent command is what a workspace runs: as with templates (admin-only writes), only an admin brings one.
+  const withCommand = findNode(plan, (n) => n.hasCommand);
+  if (withCommand && principal.role !== 'admin') {
+    throw new DomainError('ROLE_FORBIDDEN', `a bundle whose config.yaml names an agent command needs the admin role (this credential is ${principal.role})`, {
+      role: principal.role,
+      required_role: 'admin',
+      field: withCommand.where ? `${withCommand.where}.prompts["config.yaml"]` : 'prompts["config.yaml"]',
+    });
+  }
   let created: Created[];
   // A concurrent create can take a free name between our read and insert; the unique index catches it and the
   // whole import is tried again (nothing of the failed attempt remains).
@@ -153,4 +163,13 @@ export async function importBundle(
     }
   }
   return created[0]!.result;
+}
+
+function findNode(node: PlannedNode, test: (n: PlannedNode) => boolean): PlannedNode | undefined {
+  if (test(node)) return node;
+  for (const child of node.children) {
+    const found = findNode(child, test);
+    if (found) return found;
+  }
+  return undefined;
 }

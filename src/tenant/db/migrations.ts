@@ -164,6 +164,32 @@ export const tenantMigrations: readonly Migration[] = [
     ],
   },
   {
+    // Workspace templates live in the database (issue 10 item 1), so every replica sees one set: a row per template
+    // (its current version, where it came from, its parsed config.yaml and a digest of its files) and its files as
+    // rows per version. Only the current and the previous version's files are kept (src/tenant/templates/store.ts).
+    id: '202611270001_templates',
+    statements: [
+      `create table if not exists templates (
+        id text primary key,
+        name text not null,
+        description text not null default '',
+        version integer not null default 1,
+        source text not null check (source in ('builtin', 'dir', 'api')),
+        config jsonb not null default '{}',
+        digest text not null,
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now()
+      )`,
+      `create table if not exists template_files (
+        template_id text not null references templates(id) on delete cascade,
+        version integer not null,
+        path text not null,
+        content bytea not null,
+        primary key (template_id, version, path)
+      )`,
+    ],
+  },
+  {
     // A workspace's own files (src/tenant/bundles): what a bundle import wrote — system-prompt.md, prompts,
     // skills/<id>/<path> — overlaid on its template's files. Paths are checked before they are stored
     // (bundles/sanitise.ts): relative, normalised, no `..`.

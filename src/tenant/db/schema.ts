@@ -134,6 +134,31 @@ export interface WorkspaceTokensTable {
   revoked_at: NullableTimestamp;
 }
 
+export type TemplateSource = 'builtin' | 'dir' | 'api';
+
+export interface TemplatesTable {
+  /** The normalised name (import) or directory name (built-in, MOLECULE_TEMPLATES_DIR). */
+  id: string;
+  name: string;
+  description: WithDefault<string>;
+  /** The current version; its files are template_files rows with this version. */
+  version: WithDefault<number>;
+  source: TemplateSource;
+  /** The parsed config.yaml of the current version (core/templates/config.ts TemplateConfig). */
+  config: ColumnType<Record<string, unknown>, string, string>;
+  /** sha256 over the current version's files: an unchanged directory is not a new version. */
+  digest: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface TemplateFilesTable {
+  template_id: string;
+  version: number;
+  path: string;
+  content: Buffer;
+}
+
 /** A workspace's own files (bundles/store.ts), overlaid on its template's; `path` is relative and normalised. */
 export interface WorkspaceFilesTable {
   workspace_id: string;
@@ -143,6 +168,8 @@ export interface WorkspaceFilesTable {
 }
 
 export interface TenantSchema extends AuditSchema {
+  templates: TemplatesTable;
+  template_files: TemplateFilesTable;
   workspace_secrets: WorkspaceSecretsTable;
   global_secrets: GlobalSecretsTable;
   workspace_events: WorkspaceEventsTable;

@@ -80,6 +80,12 @@ export class ControlPlaneWorkspaceProvisioner implements WorkspaceProvisioner {
         ...(launch.tier !== undefined ? { tier: launch.tier } : {}),
         provider: 'local',
         env: { ...kept, MOLECULE_WORKSPACE_TOKEN: launch.token, HEARTBEAT_INTERVAL_SECONDS: String(launch.heartbeatIntervalSeconds) },
+        // The template's files (base64) and command, from this tenant's database: the CP writes them into the agent's
+        // directory exactly as a local provisioner does. `agent_command` is ours, beyond the reference.
+        ...(launch.files && Object.keys(launch.files).length > 0
+          ? { config_files: Object.fromEntries(Object.entries(launch.files).map(([p, b]) => [p, b.toString('base64')])) }
+          : {}),
+        ...(launch.command ? { agent_command: launch.command } : {}),
       });
     } catch (err) {
       throw new Error(`the control plane could not be reached to run the workspace: ${(err as Error).message}`);

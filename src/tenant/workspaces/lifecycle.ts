@@ -12,7 +12,9 @@ import type { TenantSchema, WorkspaceStatus } from '../db/schema.js';
 import type { EventBus, EventType } from '../events/bus.js';
 import { resolveWorkspaceEnv } from '../secrets/store.js';
 import type { SecretsChange, WorkspaceLifecycleApi } from './lifecycle-api.js';
-import { templateCommand, type WorkspaceProvisioner } from './provisioner.js';
+import { workspaceOwnFiles } from '../bundles/store.js';
+import { resolveWorkspaceAgent } from '../templates/service.js';
+import type { WorkspaceProvisioner } from './provisioner.js';
 import { getWorkspace, liveSubtreeIds } from './store.js';
 
 /** Statuses in which a workspace is meant to have a running process. */
@@ -167,10 +169,12 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
       // Everything read from or written to the database comes before the running process is stopped: a database
       // outage then fails the provision (its caller retries or answers 503) and leaves the old process running.
       let secrets: Record<string, string>;
-      let command: string | undefined;
+      let agent: { command?: string; files: Record<string, Buffer> };
       try {
         secrets = await resolveWorkspaceEnv(db, this.deps.cipher, id);
-        command = templateCommand(config.MOLECULE_TEMPLATES_DIR, ws.template);
+        // The template's current files and the command its config.yaml names; written into the agent's directory by
+        // the provisioner once the old runtime is stopped (below), before the new one starts.
+        agent = await resolveWorkspaceAgent(db, ws, await workspaceOwnFiles(db, id));
       } catch (err) {
         if (isDatastoreOutage(err)) throw err;
         await this.fail(id, `provision failed: ${(err as Error).message}`);
@@ -207,7 +211,8 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
           platformUrl,
           token: minted.plaintext,
           secrets,
-          command,
+          command: agent.command,
+          files: agent.files,
           heartbeatIntervalSeconds: config.HEARTBEAT_INTERVAL_SECONDS,
           runtime: ws.runtime,
           template: ws.template,

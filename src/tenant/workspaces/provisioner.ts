@@ -1,8 +1,8 @@
 import type { AgentSandbox } from '../../core/compute/agent-sandbox.js';
 import type { ProcessExit, ProcessInfo } from '../../core/compute/managed-process.js';
-import { RuntimeLauncher, templateCommand, type RuntimeLaunch, type RuntimeLauncherLog } from '../../core/compute/runtime-launcher.js';
+import { RuntimeLauncher, type RuntimeLaunch, type RuntimeLauncherLog } from '../../core/compute/runtime-launcher.js';
 
-export { templateCommand, type RuntimeLaunch };
+export type { RuntimeLaunch };
 
 /**
  * Runs workspace runtimes. `local` spawns one OS process per workspace on this machine; a control-plane backend

@@ -8,6 +8,7 @@ import { newId, newUuid } from '../../core/ids.js';
 import type { TenantSchema } from '../db/schema.js';
 import type { TenantContext } from '../context.js';
 import { assertSecretKeysAllowed, upsertWorkspaceSecrets } from '../secrets/store.js';
+import { requireTemplate } from '../templates/service.js';
 import { revokeAllWorkspaceTokens } from '../workspace-tokens/store.js';
 import { firstFreeName, getWorkspace, insertWorkspace, liveChildren, liveSubtreeIds, markRemoved, type WorkspaceRow } from './store.js';
 
@@ -114,6 +115,16 @@ async function insertWithToken(
         if (parentId && !(await getWorkspace(trx, parentId))) {
           throw new ValidationError('parent workspace not found', { field: 'parent_id' });
         }
+        // A template that does not exist is refused before anything is written (the reference commits the row and
+        // then fails to provision it, §10.20); the share lock holds off a concurrent DELETE of the template.
+        // Runtime and model come from the template's config.yaml when the request leaves them empty (reference §3.1 step 4).
+        let runtime = input.runtime ?? '';
+        let model = input.model ?? null;
+        if (input.template) {
+          const config = await requireTemplate(trx, input.template, true);
+          if (!runtime && config.runtime) runtime = config.runtime;
+          if (!model && config.model) model = config.model;
+        }
         const name = await firstFreeName(trx, parentId, input.name);
         if (name === null) throw new DomainError('CONFLICT', 'workspace name already in use; please pick a different name', { field: 'name' });
         const workspace = await insertWorkspace(trx, {
@@ -121,9 +132,9 @@ async function insertWithToken(
           name,
           role: input.role ?? null,
           tier: input.tier ?? 3,
-          runtime: input.runtime ?? '',
+          runtime,
           template: input.template ?? null,
-          model: input.model ?? null,
+          model,
           parent_id: parentId,
           external: input.external ?? false,
           status: input.external ? (input.url ? 'online' : 'awaiting_agent') : 'provisioning',

@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { isReservedEnvName } from '../../../core/compute/reserved-env.js';
-import { templateCommand } from '../../../core/compute/runtime-launcher.js';
+import { templateCommand, templatePathProblem, templatePathSetProblem, TEMPLATE_LIMITS } from '../../../core/templates/config.js';
+import { TEXT_FORMAT } from '../../../core/http/input.js';
 import { DomainError, ValidationError } from '../../../core/errors.js';
 import type { App } from '../../../core/http/app.js';
 import { errorResponses } from '../../../core/http/responses.js';
@@ -10,8 +11,24 @@ import { EnvMap, FileMap, InstanceId, InstanceState, PROVISION_ERRORS, RuntimeNa
 
 const UUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 
-/** Decoded size limits (reference §2.5): config files 256 KiB in all; template assets 16 MiB (in practice the body limit). */
-const CONFIG_FILES_MAX_BYTES = 256 * 1024;
+/**
+ * Decoded size limits: config files are a workspace's template files (issue 10), so they may hold what a template
+ * may — 10 MiB in all, 1 MiB a file (the reference allowed 256 KiB); template assets 16 MiB (reference §2.5).
+ */
+const CONFIG_FILES_MAX_BYTES = TEMPLATE_LIMITS.maxTotalBytes;
+/** The route's body limit: 10 MiB of config files and 16 MiB of assets as base64, plus the rest. */
+const PROVISION_BODY_LIMIT = 40 * 1024 * 1024;
+
+/** `config_files`: template file paths (checked in the handler like a template's), base64 values up to 1 MiB decoded. */
+const ConfigFileMap = Type.Unsafe<Record<string, string>>({
+  type: 'object',
+  propertyNames: { type: 'string', format: TEXT_FORMAT, minLength: 1, maxLength: TEMPLATE_LIMITS.maxPathLength },
+  additionalProperties: { type: 'string', maxLength: Math.ceil(TEMPLATE_LIMITS.maxFileBytes / 3) * 4, pattern: '^[A-Za-z0-9+/]*={0,2}$' },
+  maxProperties: TEMPLATE_LIMITS.maxFiles,
+  description:
+    '`{path: base64}`: the workspace\'s files (its template\'s, overlaid by its own), written into the agent\'s directory before it starts, never following a link. ' +
+    'At most 200 files, 1 MiB a file and 10 MiB decoded in all; paths relative and normalised (no `..`).',
+});
 const TEMPLATE_ASSETS_MAX_BYTES = 16 * 1024 * 1024;
 /** Template assets are a template's configuration and prompts only (reference §2.5). */
 const TEMPLATE_ASSET_PATH = /^(config\.yaml|prompts\/[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)$/;
@@ -41,7 +58,14 @@ export const WorkspaceProvisionRequest = Type.Object(
       ),
     ),
     env: Type.Optional(EnvMap),
-    config_files: Type.Optional(FileMap('`{path: base64}`, at most 256 KiB decoded in all. Accepted for compatibility; a local runtime reads its configuration from its tenant.')),
+    config_files: Type.Optional(ConfigFileMap),
+    agent_command: Type.Optional(
+      Text({
+        minLength: 1,
+        maxLength: 64 * 1024,
+        description: 'Beyond the reference: the agent command (the template\'s config.yaml `command`). Absent: WORKSPACE_TEMPLATES_DIR/<template>\'s config.yaml (or legacy template.json).',
+      }),
+    ),
     template_assets: Type.Optional(FileMap('`{path: base64}`: `config.yaml` and `prompts/*` only, at most 16 MiB decoded (and the request body limit). Accepted for compatibility.')),
   },
   { additionalProperties: false },
@@ -89,6 +113,7 @@ export default function provisionWorkspaceRoute(app: App, ctx: ControlPlaneConte
   app.post(
     '/workspaces/provision',
     {
+      bodyLimit: PROVISION_BODY_LIMIT,
       schema: {
         operationId: 'provisionWorkspace',
         tags: ['workspaces'],
@@ -123,7 +148,22 @@ export default function provisionWorkspaceRoute(app: App, ctx: ControlPlaneConte
       delete env['HEARTBEAT_INTERVAL_SECONDS'];
       const reserved = Object.keys(env).filter(isReservedEnvName).sort();
       if (reserved.length > 0) throw fieldError(`env.${reserved[0]}`, `${reserved.join(', ')}: names the platform reserves cannot be set`);
-      if (body.config_files && decodedBytes(body.config_files) > CONFIG_FILES_MAX_BYTES) throw fieldError('config_files', 'at most 256 KiB in all');
+      let files: Record<string, Buffer> | undefined;
+      if (body.config_files) {
+        const paths = Object.keys(body.config_files);
+        for (const p of paths) {
+          const problem = templatePathProblem(p);
+          if (problem) throw fieldError('config_files', `the path ${JSON.stringify(p.slice(0, 100))} ${problem}`);
+        }
+        const setProblem = templatePathSetProblem(paths);
+        if (setProblem) throw fieldError('config_files', `the path ${JSON.stringify(setProblem.path.slice(0, 100))} ${setProblem.problem}`);
+        if (decodedBytes(body.config_files) > CONFIG_FILES_MAX_BYTES) throw fieldError('config_files', `at most ${CONFIG_FILES_MAX_BYTES} bytes decoded in all`);
+        files = {};
+        for (const [p, b64] of Object.entries(body.config_files)) {
+          files[p] = Buffer.from(b64, 'base64');
+          if (files[p].length > TEMPLATE_LIMITS.maxFileBytes) throw fieldError('config_files', `${JSON.stringify(p.slice(0, 100))} is larger than ${TEMPLATE_LIMITS.maxFileBytes} bytes decoded`);
+        }
+      }
       if (body.template_assets) {
         const bad = Object.keys(body.template_assets).find((p) => !TEMPLATE_ASSET_PATH.test(p) || p.split('/').includes('..'));
         if (bad !== undefined) throw fieldError('template_assets', `only config.yaml and prompts/* may be sent (not ${JSON.stringify(bad.slice(0, 100))})`);
@@ -141,11 +181,13 @@ export default function provisionWorkspaceRoute(app: App, ctx: ControlPlaneConte
       if (pin.digest !== available) {
         throw new DomainError('RUNTIME_PIN_MISSING', undefined, { runtime: body.runtime, detail: `the pinned build is not this control plane's runtime (${available}); promote it again` });
       }
-      let command: string | undefined;
-      try {
-        command = templateCommand(ctx.config.WORKSPACE_TEMPLATES_DIR, body.template ?? null);
-      } catch (err) {
-        throw fieldError('template', `its template.json could not be read: ${(err as Error).message}`);
+      let command: string | undefined = body.agent_command;
+      if (command === undefined) {
+        try {
+          command = templateCommand(ctx.config.WORKSPACE_TEMPLATES_DIR, body.template ?? null);
+        } catch (err) {
+          throw fieldError('template', `its config could not be read: ${(err as Error).message}`);
+        }
       }
       const started = await ctx.workspaces.provision(orgId, body.runtime, pin.digest, {
         workspaceId: body.workspace_id.toLowerCase(),
@@ -153,6 +195,7 @@ export default function provisionWorkspaceRoute(app: App, ctx: ControlPlaneConte
         token,
         secrets: env,
         command,
+        files,
         heartbeatIntervalSeconds: heartbeat,
       });
       return reply.code(201).send({ instance_id: started.instance_id, state: started.state, runtime: started.runtime, private_ip: '127.0.0.1', public_ip: null });

@@ -43,7 +43,7 @@ export default function importBundleRoute(app: App, ctx: TenantContext) {
       },
     },
     async (request, reply) => {
-      const result = await importBundle(ctx, request.body as BundleNode, auditEventForReply(reply, 201));
+      const result = await importBundle(ctx, request.principal!, request.body as BundleNode, auditEventForReply(reply, 201));
       request.auditWritten = true;
       return reply.code(201).send(result);
     },

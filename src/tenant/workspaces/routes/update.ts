@@ -11,6 +11,7 @@ import { presentWorkspace } from '../present.js';
 import { Workspace, WorkspaceIdParams } from '../schemas.js';
 import { checkFields } from '../service.js';
 import { getWorkspace } from '../store.js';
+import { requireTemplate } from '../../templates/service.js';
 import { WorkspaceCreateRequest } from './create.js';
 
 const P = WorkspaceCreateRequest.properties;
@@ -60,6 +61,7 @@ export default function updateWorkspaceRoute(app: App, ctx: TenantContext) {
       let row;
       try {
         row = await ctx.db.transaction().execute(async (trx) => {
+          if (typeof body.template === 'string') await requireTemplate(trx, body.template, true);
           const updated = await trx
             .updateTable('workspaces')
             .set({ ...changes, updated_at: sql<Date>`now()` })
