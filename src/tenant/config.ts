@@ -57,6 +57,10 @@ export const tenantEnvSchema = {
   PROVISION_SHARED_SECRET: env.secret('Legacy name of MOLECULE_CP_SHARED_SECRET, read only when that is unset.', 16),
   PLATFORM_URL: env.url('URL workspace runtimes use to reach this tenant. Default: the address it listens on.'),
   MOLECULE_TEMPLATES_DIR: env.stringWithDefault('Workspace templates: <dir>/<template>/template.json with {"command": "..."}.', './templates'),
+  ORG_TEMPLATES_DIR: env.string(
+    'More org templates for GET /org/templates and POST /org/import `dir`: <dir>/<name>/org.yaml. Listed before (and shadowing) the built-in examples; a missing directory lists only the built-ins.',
+  ),
+  MOLECULE_PROVISION_CONCURRENCY: env.int('Runtimes an org import starts at once (the rest wait their turn).', 8, 1, 256),
   DATABASE_POOL_SIZE: env.int('Connections in the PostgreSQL pool.', 10, 1, 200),
   EVENT_STREAMS_MAX: env.int('Event streams (SSE) this process serves at once; beyond, a new stream is refused with 429 and Retry-After.', 1000, 1, 1_000_000),
   EVENT_STREAMS_PER_CREDENTIAL_MAX: env.int('Event streams one credential (key, token, session user, ADMIN_TOKEN) may hold open at once; beyond, 429.', 20, 1, 100_000),
