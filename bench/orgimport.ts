@@ -80,6 +80,7 @@ function onlineWatcher(baseUrl: string, headers: Record<string, string>) {
     const head = await reader.read();
     let buffer = head.value ?? '';
     return {
+      // Ends with an AbortError when the benchmark closes the stream: that is the normal end.
       pump: (async () => {
         for (;;) {
           const { value, done: ended } = await reader.read();
@@ -100,7 +101,9 @@ function onlineWatcher(baseUrl: string, headers: Record<string, string>) {
             check();
           }
         }
-      })(),
+      })().catch((err: unknown) => {
+        if (!controller.signal.aborted) rejectDone(err instanceof Error ? err : new Error(String(err)));
+      }),
     };
   })();
   return {

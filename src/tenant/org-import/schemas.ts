@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Text } from '../../core/http/input.js';
+import { JSON_LIMITS_KEYWORD, Text } from '../../core/http/input.js';
 import { SECRET_KEY_MAX } from '../secrets/schemas.js';
 
 /**
@@ -83,9 +83,17 @@ export const OrgWorkspace = Type.Object(
     required_env: Type.Optional(EnvList),
     recommended_env: Type.Optional(EnvList),
     children: Type.Optional(
-      Type.Array(Type.Unsafe<OrgWorkspaceNode>({ type: 'object', description: 'An OrgWorkspace (this same schema, checked level by level).' }), {
-        maxItems: ORG_LIMITS.maxSiblings,
-      }),
+      Type.Array(
+        Type.Unsafe<OrgWorkspaceNode>({
+          type: 'object',
+          // Bounded like any free-form JSON: 16 levels of workspaces are two JSON levels each, plus a node's own fields.
+          [JSON_LIMITS_KEYWORD]: { maxDepth: 40, maxBytes: 1024 * 1024 },
+          description: 'An OrgWorkspace (this same schema, checked level by level).',
+        }),
+        {
+          maxItems: ORG_LIMITS.maxSiblings,
+        },
+      ),
     ),
   },
   { additionalProperties: false },

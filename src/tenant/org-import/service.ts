@@ -132,15 +132,16 @@ export async function importOrg(deps: ImportDeps, principal: Principal, loaded: 
   const order = [...plan.creates.map((c) => ({ id: c.id, node: c.node })), ...plan.skips.map((s) => ({ id: s.row.id, node: s.node }))];
   const pathIndex = new Map(plan.entries.map((e, i) => [e.path, i]));
   order.sort((a, b) => (pathIndex.get(a.node.path) ?? 0) - (pathIndex.get(b.node.path) ?? 0));
+  const skippedRows = new Map(plan.skips.map((s) => [s.row.id, s.row]));
   for (const { id, node } of order) {
     const token = tokens.get(id);
-    const skipped = plan.skips.find((s) => s.row.id === id);
+    const skipped = skippedRows.get(id);
     workspaces.push({
       id,
       name: node.name,
       path: node.path,
-      tier: skipped ? skipped.row.tier : (node.input.tier ?? 3),
-      status: skipped ? skipped.row.status : (statusOf.get(id) ?? 'provisioning'),
+      tier: skipped ? skipped.tier : (node.input.tier ?? 3),
+      status: skipped ? skipped.status : (statusOf.get(id) ?? 'provisioning'),
       ...(skipped ? { skipped: true as const } : {}),
       ...(token ? { auth_token: token.plaintext, token_id: token.id } : {}),
     });
