@@ -537,4 +537,28 @@ forEachDatabase('org import (runtimes on real processes)', (kind) => {
     assert.equal(again.statusCode, 201);
     assert.equal((again.json() as ImportBody).skipped_count, 4);
   });
+
+  it('207 when some runtimes cannot start: the records stand, the failures are named', { skip: process.getuid?.() !== 0 ? 'needs root (one agent uid per workspace)' : false }, async () => {
+    // Two agent uids for three agents: the third runtime cannot start (no uid left), after the commit.
+    const templates = mkdtempSync(path.join(tmpdir(), 'molecule-oi-templates-'));
+    mkdirSync(path.join(templates, 'sleeper'));
+    writeFileSync(path.join(templates, 'sleeper', 'template.json'), JSON.stringify({ command: 'sleep 100000' }));
+    const small = await startTestTenant(kind, {
+      listen: true,
+      env: { WORKSPACE_PROVISIONER: 'local', AGENT_ISOLATION: 'uid', AGENT_UID_COUNT: '2', MOLECULE_TEMPLATES_DIR: templates, HEARTBEAT_INTERVAL_SECONDS: '1' },
+    });
+    try {
+      const res = await post(small, { template: { name: 'Tight', workspaces: [{ name: 'One', template: 'sleeper', children: [{ name: 'Two', template: 'sleeper' }, { name: 'Three', template: 'sleeper' }] }] } });
+      assert.equal(res.statusCode, 207, res.body);
+      const body = res.json() as ImportBody;
+      assert.equal(body.created_count, 3);
+      assert.match(body.error ?? '', /^1 runtime\(s\) failed to start: One\/Three: provision failed: no free agent uid left/);
+      assert.deepEqual(body.workspaces.map((w) => [w.path, w.status === 'failed']), [['One', false], ['One/Two', false], ['One/Three', true]]);
+      assert.equal((await small.db.selectFrom('workspaces').select('id').where('status', '<>', 'removed').execute()).length, 3);
+      const completed = await small.db.selectFrom('workspace_events').select('payload').where('event_type', '=', 'org.import.completed').executeTakeFirstOrThrow();
+      assert.match(String(completed.payload['create_error']), /One\/Three/);
+    } finally {
+      await small.close();
+    }
+  });
 });
