@@ -67,6 +67,8 @@ export async function resolveDesired(loaded: LoadedTemplate): Promise<Desired> {
       tier: node.tier ?? defaults.tier ?? DEFAULT_TIER,
       runtime,
       model: node.model ?? defaults.model ?? defaultModel(runtime),
+      // WIRE-IN (workspace templates): stored as POST /workspaces stores it. Once the templates domain lands, check
+      // here that the template exists (a 400 naming `${where}.template`), before anything is planned or written.
       template: node.template ?? null,
       external: node.external ?? false,
       url: node.url ?? null,

@@ -63,6 +63,8 @@ export default function importOrgRoute(app: App, ctx: TenantContext) {
         else if (body.template !== undefined) loaded = inlineTemplate(body.template);
         else throw new ValidationError("provide 'dir' or 'template'");
         if (request.query.dry_run) return reply.code(200).send(await planOrgImport(ctx, loaded, mode));
+        // The audit event is written with the records, so it records the commit (201); whether some runtimes then
+        // fail to start (207) is only known after it, and is in the org.import.completed event.
         const result = await importOrg(ctx, request.principal!, loaded, mode, auditEventForReply(reply, 201));
         request.auditWritten = true;
         return reply.code(result.status).send(result.body);
