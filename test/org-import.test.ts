@@ -327,6 +327,11 @@ forEachDatabase('org import (records)', (kind) => {
       assert.equal(deepField['field'], 'workspaces[0].children[0].children[0].tier');
       const badName = expectError(await post(t, { template: { name: 'x', workspaces: [{ name: 'a', children: [{ name: 'b{c}' }] }] } }), 400, 'VALIDATION_FAILED', 'invalid workspace fields');
       assert.equal(badName['field'], 'workspaces[0].children[0].name');
+      // 17 levels of children: past the tree-depth cap, whatever the node count.
+      let deepest: Record<string, unknown> = { name: 'l17' };
+      for (let i = 16; i >= 1; i--) deepest = { name: `l${i}`, children: [deepest] };
+      const tooDeep = expectError(await post(t, { template: { name: 'deep', workspaces: [deepest] } }), 400, 'ORG_TEMPLATE_INVALID');
+      assert.match(String(tooDeep['detail']), /deeper than 16 levels/);
       const dup = expectError(await post(t, { template: { name: 'x', workspaces: [{ name: 'a' }, { name: 'a' }] } }), 400, 'ORG_TEMPLATE_INVALID');
       assert.match(String(dup['detail']), /two workspaces named "a"/);
       const inlineFiles = expectError(await post(t, { template: { name: 'x', workspaces: [{ name: 'a', files_dir: 'f' }] } }), 400, 'ORG_TEMPLATE_INVALID');
