@@ -87,7 +87,6 @@ export async function importOrg(deps: ImportDeps, principal: Principal, loaded: 
     try {
       committed = await deps.db.transaction().execute(async (trx) => {
         const plan = await computePlan(trx, desired, mode === 'reconcile');
-        const startedEvent = await deps.events.recordIn(trx, 'org.import.started', null, eventBase);
         const base = new Date();
         const tokens = new Map<string, CreatedWorkspace['token']>();
         const tokenRows = [];
@@ -107,6 +106,8 @@ export async function importOrg(deps: ImportDeps, principal: Principal, loaded: 
         await markRemoved(trx, removedIds);
         await revokeAllWorkspaceTokens(trx, removedIds);
         await appendAuditEvents(trx, [audit]);
+        // Last: recording takes the event-order lock, which every other event waits on until this commits.
+        const startedEvent = await deps.events.recordIn(trx, 'org.import.started', null, eventBase);
         return { plan, tokens, startedEvent };
       });
       break;
