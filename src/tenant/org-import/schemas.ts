@@ -37,6 +37,8 @@ export const EnvRequirement = Type.Union([
   Type.Object({ any_of: Type.Array(Text({ minLength: 1, maxLength: SECRET_KEY_MAX }), { minItems: 1, maxItems: 16 }) }, { additionalProperties: false }),
 ]);
 export type EnvRequirement = Static<typeof EnvRequirement>;
+/** The same in responses (serialised, not validated: no input formats). */
+const EnvRequirementOut = Type.Union([Type.String(), Type.Object({ any_of: Type.Array(Type.String()) })]);
 const EnvList = Type.Array(EnvRequirement, { maxItems: 100 });
 
 const Memory = Type.Object(
@@ -141,18 +143,18 @@ export const OrgTemplateSummary = Type.Object({
   name: Type.String(),
   description: Type.String(),
   workspaces: Type.Integer({ description: 'Workspace nodes in the tree (spawning or not).' }),
-  required_env: Type.Array(EnvRequirement),
-  recommended_env: Type.Array(EnvRequirement),
+  required_env: Type.Array(EnvRequirementOut),
+  recommended_env: Type.Array(EnvRequirementOut),
   source: Type.Union([Type.Literal('builtin'), Type.Literal('configured')], { description: '`configured`: from ORG_TEMPLATES_DIR.' }),
 });
 export type OrgTemplateSummary = Static<typeof OrgTemplateSummary>;
 
 export const Preflight = Type.Object({
   ok: Type.Boolean(),
-  missing_env: Type.Array(EnvRequirement),
-  required_env: Type.Array(EnvRequirement),
-  recommended_env: Type.Array(EnvRequirement),
-  missing_recommended_env: Type.Array(EnvRequirement),
+  missing_env: Type.Array(EnvRequirementOut),
+  required_env: Type.Array(EnvRequirementOut),
+  recommended_env: Type.Array(EnvRequirementOut),
+  missing_recommended_env: Type.Array(EnvRequirementOut),
 });
 export type Preflight = Static<typeof Preflight>;
 
