@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -24,6 +24,10 @@ import { forEachDatabase, startTestTenant, type TestTenant } from './harness.js'
 const root = mkdtempSync(path.join(tmpdir(), 'molecule-org-templates-'));
 const outside = mkdtempSync(path.join(tmpdir(), 'molecule-org-outside-'));
 writeFileSync(path.join(outside, 'secret.yaml'), 'name: Stolen\n');
+after(() => {
+  rmSync(root, { recursive: true, force: true });
+  rmSync(outside, { recursive: true, force: true });
+});
 
 function template(dir: string, files: Record<string, string | Buffer>) {
   for (const [rel, content] of Object.entries(files)) {
@@ -564,6 +568,7 @@ forEachDatabase('org import (runtimes on real processes)', (kind) => {
       assert.match(String(completed.payload['create_error']), /One\/Three/);
     } finally {
       await small.close();
+      rmSync(templates, { recursive: true, force: true });
     }
   });
 });
