@@ -1,6 +1,7 @@
 import { printControlPlaneFigures, runControlPlaneBench } from './control-plane.js';
 import { printProvisioningFigures, runProvisioningBench } from './provisioning.js';
 import { measureLifecycle } from './lifecycle.js';
+import { printOrgImportFigures, runOrgImportBench } from './orgimport.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -34,7 +35,9 @@ import { freePort, spawnTenant, type TenantProcess } from './tenant-process.js';
  * platform (bench/provisioning.ts): org create → tenant ready on the embedded and the real PostgreSQL server, idle
  * tenant RSS, edge ÷ direct throughput; under `provisioning`.
  *
- * BENCH_PARTS=tenant,cp,provisioning (any of them, comma-separated) runs some parts only; their figures then go to
+ * Last, org import (bench/orgimport.ts): 100 workspaces imported → all online, and the re-import; under `orgImport`.
+ *
+ * BENCH_PARTS=tenant,cp,provisioning,orgimport (any of them, comma-separated) runs some parts only; their figures then go to
  * latest.<parts>.json, so a partial run never overwrites a full one.
  */
 
@@ -55,7 +58,7 @@ const POOL_SIZE = 10; // the tenant's default DATABASE_POOL_SIZE: measure what s
 const TARGETS = { orgKeyOverHealth: 0.5, largeOverSmall: 0.9 } as const;
 
 /** The parts of the run, in the order they run; BENCH_PARTS (comma-separated) selects some, e.g. `provisioning`. */
-const PARTS = ['tenant', 'cp', 'provisioning'] as const;
+const PARTS = ['tenant', 'cp', 'provisioning', 'orgimport'] as const;
 type Part = (typeof PARTS)[number];
 
 interface Config {
@@ -721,13 +724,21 @@ async function main(): Promise<number> {
       printProvisioningFigures(provisioning, printAligned);
     }
 
+    // Org import (bench/orgimport.ts): 100 workspaces → all online, then the re-import (all skipped).
+    let orgImport: Awaited<ReturnType<typeof runOrgImportBench>> | null = null;
+    if (config.parts.has('orgimport')) {
+      if (!config.parts.has('tenant') && !config.parts.has('provisioning')) printMachine(machine);
+      orgImport = await runOrgImportBench({ bin: TENANT_BIN, host: HOST, adminDatabaseUrl: config.adminDatabaseUrl, cleanup });
+      printOrgImportFigures(orgImport);
+    }
+
     mkdirSync(RESULTS_DIR, { recursive: true });
     // A run of some parts only does not overwrite the full run's file.
     const all = PARTS.every((p) => config.parts.has(p));
     const resultsFile = `${RESULTS_DIR}/${all ? 'latest' : `latest.${[...config.parts].join('+')}`}.json`;
     writeFileSync(
       resultsFile,
-      JSON.stringify({ generatedAt: new Date().toISOString(), machine, parts: [...config.parts], ...(tenant ?? {}), controlPlane, provisioning }, null, 2) + '\n',
+      JSON.stringify({ generatedAt: new Date().toISOString(), machine, parts: [...config.parts], ...(tenant ?? {}), controlPlane, provisioning, orgImport }, null, 2) + '\n',
     );
     console.log(`\nWritten: ${resultsFile}`);
   } catch (err) {

@@ -41,9 +41,12 @@ import {
 
 const CHECKSUM = { excludeTables: (t: string) => t.startsWith('audit_'), excludeColumns: new Set(['last_used_at']) };
 
-/** Mutating routes that destroy fixtures run last (the longest path first: a member before its org). */
+/**
+ * Mutating routes that destroy fixtures run last (the longest path first: a member before its org). An org import in
+ * `reconcile` mode removes the root workspaces its template does not list — the fixtures — so it runs with them.
+ */
 function inRunOrder(routes: FuzzRoute[]): FuzzRoute[] {
-  const rank = (r: FuzzRoute) => (r.method === 'DELETE' ? 1 : 0);
+  const rank = (r: FuzzRoute) => (r.method === 'DELETE' || (r.method === 'POST' && r.url === '/org/import') ? 1 : 0);
   return [...routes].sort((a, b) => rank(a) - rank(b) || (rank(a) === 1 ? b.url.length - a.url.length : 0));
 }
 

@@ -222,6 +222,18 @@ const ROUTE_CASES: readonly RouteCase[] = [
   // Admin chain: workspace collection.
   { method: 'POST', route: '/workspaces', auth: 'admin', minRole: 'editor', orgWide: true, body: wsName, okStatus: 201 },
   { method: 'GET', route: '/workspaces', auth: 'admin', minRole: 'reader', orgWide: false, okStatus: 200 },
+  // Admin chain: org templates, import and export. The import body is a fresh one-workspace org each time (a 201).
+  { method: 'GET', route: '/org/templates', auth: 'admin', minRole: 'reader', orgWide: false, okStatus: 200 },
+  {
+    method: 'POST',
+    route: '/org/import',
+    auth: 'admin',
+    minRole: 'admin',
+    orgWide: true,
+    body: () => ({ template: { name: 'security-suite', workspaces: [{ name: `sec-org-${randomBytes(4).toString('hex')}` }] } }),
+    okStatus: 201,
+  },
+  { method: 'GET', route: '/org/export', auth: 'admin', minRole: 'reader', orgWide: true, okStatus: 200 },
   // Admin chain: audit.
   { method: 'GET', route: '/audit', auth: 'admin', minRole: 'admin', orgWide: true, okStatus: 200 },
   { method: 'GET', route: '/audit/verify', auth: 'admin', minRole: 'admin', orgWide: true, okStatus: 200 },
@@ -317,7 +329,8 @@ const OPEN_ROUTES: ReadonlySet<string> = new Set(['GET /health', 'GET /metrics',
 const SELF_AUTHENTICATED_ROUTES: ReadonlySet<string> = new Set(['POST /registry/register', 'POST /registry/heartbeat']);
 
 /** The responses that may carry a plaintext credential: the mint responses, and only on success. */
-const MINT_ROUTES: ReadonlySet<string> = new Set(['POST /org/tokens', 'POST /org/tokens/:id/rotate', 'POST /workspaces', 'POST /workspaces/:id/tokens']);
+// POST /org/import shows each new workspace's first token once, as POST /workspaces does.
+const MINT_ROUTES: ReadonlySet<string> = new Set(['POST /org/tokens', 'POST /org/tokens/:id/rotate', 'POST /workspaces', 'POST /workspaces/:id/tokens', 'POST /org/import']);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers

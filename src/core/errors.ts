@@ -26,6 +26,13 @@ export const ERROR_CODES = {
   // GET /bundles/export/:id answers every failure to find what it may export with this (reference §3.13).
   BUNDLE_NOT_FOUND: { status: 404, message: 'bundle not found' },
   CONFLICT: { status: 409, message: 'conflict' },
+  // Org templates and import (reference §3.11): the reference's wire strings.
+  ORG_TEMPLATE_INVALID: { status: 400, message: 'invalid org template' },
+  ORG_TEMPLATE_EXPANSION_FAILED: { status: 400, message: 'org template expansion failed' },
+  ORG_DIRECTORY_INVALID: { status: 400, message: 'invalid org directory' },
+  ORG_TEMPLATE_NOT_FOUND: { status: 404, message: 'org template not found' },
+  ORG_REQUIRED_ENV_MISSING: { status: 412, message: 'missing required environment variables' },
+  ORG_TEMPLATE_TOO_LARGE: { status: 413, message: 'org template too large' },
   // Control plane (spec/reference-control-plane.md §2–§5).
   SESSION_REQUIRED: { status: 401, message: 'not authenticated: sign in first' },
   INVALID_CREDENTIALS: { status: 401, message: 'invalid email or password' },

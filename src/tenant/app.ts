@@ -30,6 +30,7 @@ import { tenantGuard } from './guard.js';
 import { TenantCallbacks } from './control-plane/callbacks.js';
 import { ControlPlaneClient } from './control-plane/client.js';
 import { registerControlPlaneProxy } from './control-plane/proxy.js';
+import { orgImportRoutes } from './org-import/index.js';
 import { orgTokenRoutes } from './org-tokens/index.js';
 import type { DomainRoutes, RouteRegistrar } from './routes.js';
 import { registryRoutes } from './registry/index.js';
@@ -51,6 +52,7 @@ const DOMAINS: DomainRoutes[] = [
   eventsRoutes,
   auditRoutes,
   registryRoutes,
+  orgImportRoutes,
 ];
 
 export interface TenantDeps {

@@ -59,6 +59,10 @@ export const tenantEnvSchema = {
   MOLECULE_TEMPLATES_DIR: env.string(
     'More workspace templates, loaded into the database at boot and on POST /admin/templates/refresh beside the built-ins: <dir>/<id>/config.yaml (+ files), or a legacy <dir>/<id>/template.json {"command": "..."}. Unset or missing: only the built-ins.',
   ),
+  ORG_TEMPLATES_DIR: env.string(
+    'More org templates for GET /org/templates and POST /org/import `dir`: <dir>/<name>/org.yaml. Listed before (and shadowing) the built-in examples; a missing directory lists only the built-ins.',
+  ),
+  MOLECULE_PROVISION_CONCURRENCY: env.int('Runtimes an org import starts at once (the rest wait their turn).', 8, 1, 256),
   DATABASE_POOL_SIZE: env.int('Connections in the PostgreSQL pool.', 10, 1, 200),
   EVENT_STREAMS_MAX: env.int('Event streams (SSE) this process serves at once; beyond, a new stream is refused with 429 and Retry-After.', 1000, 1, 1_000_000),
   EVENT_STREAMS_PER_CREDENTIAL_MAX: env.int('Event streams one credential (key, token, session user, ADMIN_TOKEN) may hold open at once; beyond, 429.', 20, 1, 100_000),

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import { isDatastoreOutage, retryThroughOutages } from '../../core/db/outage.js';
 import type { TenantSchema } from '../db/schema.js';
@@ -22,6 +22,9 @@ export const EVENT_TYPES = [
   'SECRET_SET',
   'SECRET_DELETED',
   'BUDGET_UPDATED',
+  // Org import (reference §3.11, §7): org-wide, so workspace_id is null.
+  'org.import.started',
+  'org.import.completed',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -49,17 +52,29 @@ export class EventBus {
   ) {}
 
   async record(type: EventType, workspaceId: string | null, payload: Record<string, unknown> = {}): Promise<WorkspaceEvent> {
+    const event = await this.db.transaction().execute((trx) => this.recordIn(trx, type, workspaceId, payload));
+    this.publish(event);
+    return event;
+  }
+
+  /**
+   * Stores an event inside the caller's transaction (it exists only if that commits). Call `publish` with the result
+   * after the commit to deliver it live.
+   */
+  async recordIn(trx: Transaction<TenantSchema>, type: EventType, workspaceId: string | null, payload: Record<string, unknown> = {}): Promise<WorkspaceEvent> {
     // Ids must become visible in id order, or a client resuming after id N could miss an N-1 that committed
     // later. A transaction-scoped advisory lock makes allocation and commit one step per event.
-    const row = await this.db.transaction().execute(async (trx) => {
-      await sql`select pg_advisory_xact_lock(${EVENT_ORDER_LOCK})`.execute(trx);
-      return trx
-        .insertInto('workspace_events')
-        .values({ event_type: type, workspace_id: workspaceId, payload: JSON.stringify(payload) })
-        .returning(['id', 'event_type', 'workspace_id', 'payload', 'created_at'])
-        .executeTakeFirstOrThrow();
-    });
-    const event = toEvent(row);
+    await sql`select pg_advisory_xact_lock(${EVENT_ORDER_LOCK})`.execute(trx);
+    const row = await trx
+      .insertInto('workspace_events')
+      .values({ event_type: type, workspace_id: workspaceId, payload: JSON.stringify(payload) })
+      .returning(['id', 'event_type', 'workspace_id', 'payload', 'created_at'])
+      .executeTakeFirstOrThrow();
+    return toEvent(row);
+  }
+
+  /** Delivers a committed event to live subscribers in this process. */
+  publish(event: WorkspaceEvent): void {
     for (const listener of this.listeners) {
       try {
         listener(event);
@@ -67,7 +82,6 @@ export class EventBus {
         this.log.warn({ err }, 'event listener failed');
       }
     }
-    return event;
   }
 
   /**

@@ -1,16 +1,16 @@
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
 import { scopeCovers, type Principal } from '../../core/auth/principal.js';
 import { appendAuditEvents, type AuditEventInput } from '../../core/audit/chain.js';
 import { mintCredential } from '../../core/credentials/format.js';
 import { isUniqueViolation } from '../../core/db/index.js';
 import { DomainError, ValidationError } from '../../core/errors.js';
 import { newId, newUuid } from '../../core/ids.js';
-import type { TenantSchema } from '../db/schema.js';
+import type { TenantSchema, WorkspaceTokensTable, WorkspacesTable } from '../db/schema.js';
 import type { TenantContext } from '../context.js';
 import { assertSecretKeysAllowed, upsertWorkspaceSecrets } from '../secrets/store.js';
 import { requireTemplate } from '../templates/service.js';
 import { revokeAllWorkspaceTokens } from '../workspace-tokens/store.js';
-import { firstFreeName, getWorkspace, insertWorkspace, liveChildren, liveSubtreeIds, markRemoved, type WorkspaceRow } from './store.js';
+import { firstFreeName, getWorkspace, insertWorkspace, insertWorkspaceTokens, liveChildren, liveSubtreeIds, markRemoved, type WorkspaceRow } from './store.js';
 
 export interface CreateWorkspaceInput {
   name: string;
@@ -32,6 +32,8 @@ export interface CreateWorkspaceInput {
   compute?: Record<string, unknown> | undefined;
   canvas?: { x: number; y: number } | undefined;
   initial_memories?: Array<{ content: string; scope?: string | undefined }> | undefined;
+  /** More keys for the workspace's stored config (org import: prompts, plugins from its template). */
+  extraConfig?: Record<string, unknown> | undefined;
 }
 
 /** System directories a workspace may never be pointed at (reference §3.1 rule 6). */
@@ -65,6 +67,49 @@ export function checkFields(input: CreateWorkspaceInput) {
   if (input.delivery_mode !== undefined && input.delivery_mode !== 'push' && input.delivery_mode !== 'poll') {
     throw new ValidationError("delivery_mode must be 'push' or 'poll'", { field: 'delivery_mode' });
   }
+}
+
+/**
+ * The row a create inserts for `input` (already checked by checkFields): the one place a workspace's stored shape is
+ * derived from a create request, shared by POST /workspaces and org import (which inserts many in one transaction).
+ */
+export function workspaceRowFor(input: CreateWorkspaceInput, at: { id: string; parentId: string | null; name: string }): Insertable<WorkspacesTable> {
+  return {
+    id: at.id,
+    name: at.name,
+    role: input.role ?? null,
+    tier: input.tier ?? 3,
+    runtime: input.runtime ?? '',
+    template: input.template ?? null,
+    model: input.model ?? null,
+    parent_id: at.parentId,
+    external: input.external ?? false,
+    status: input.external ? (input.url ? 'online' : 'awaiting_agent') : 'provisioning',
+    url: input.url ?? '',
+    delivery_mode: (input.delivery_mode as 'push' | 'poll' | undefined) ?? 'push',
+    workspace_dir: input.workspace_dir ?? null,
+    workspace_access: (input.workspace_access as 'none' | 'read_only' | 'read_write' | undefined) ?? 'none',
+    budget_limit: input.budget_limit ?? null,
+    budget_limits: JSON.stringify(input.budget_limit === undefined || input.budget_limit === null ? {} : { monthly: input.budget_limit }),
+    max_concurrent_tasks: input.max_concurrent_tasks ?? 1,
+    config: JSON.stringify({
+      ...(input.compute ? { compute: input.compute } : {}),
+      ...(input.canvas ? { canvas: input.canvas } : {}),
+      ...(input.initial_memories ? { initial_memories: input.initial_memories } : {}),
+      ...(input.llm_provider ? { llm_provider: input.llm_provider } : {}),
+      ...(input.extraConfig ?? {}),
+    }),
+  };
+}
+
+/** A new workspace's first API token: the row to insert and the plaintext (shown once, never stored). */
+export function apiTokenFor(workspaceId: string, actor: string): { row: Insertable<WorkspaceTokensTable>; token: CreatedWorkspace['token'] } {
+  const minted = mintCredential('workspaceToken');
+  const id = newId('workspaceToken');
+  return {
+    row: { id, workspace_id: workspaceId, token_hash: minted.hash, prefix: minted.displayPrefix, kind: 'api', created_by: actor },
+    token: { id, plaintext: minted.plaintext, prefix: minted.displayPrefix },
+  };
 }
 
 export interface CreatedWorkspace {
@@ -127,40 +172,12 @@ async function insertWithToken(
         }
         const name = await firstFreeName(trx, parentId, input.name);
         if (name === null) throw new DomainError('CONFLICT', 'workspace name already in use; please pick a different name', { field: 'name' });
-        const workspace = await insertWorkspace(trx, {
-          id: newUuid(),
-          name,
-          role: input.role ?? null,
-          tier: input.tier ?? 3,
-          runtime,
-          template: input.template ?? null,
-          model,
-          parent_id: parentId,
-          external: input.external ?? false,
-          status: input.external ? (input.url ? 'online' : 'awaiting_agent') : 'provisioning',
-          url: input.url ?? '',
-          delivery_mode: (input.delivery_mode as 'push' | 'poll' | undefined) ?? 'push',
-          workspace_dir: input.workspace_dir ?? null,
-          workspace_access: (input.workspace_access as 'none' | 'read_only' | 'read_write' | undefined) ?? 'none',
-          budget_limit: input.budget_limit ?? null,
-          budget_limits: JSON.stringify(input.budget_limit === undefined || input.budget_limit === null ? {} : { monthly: input.budget_limit }),
-          max_concurrent_tasks: input.max_concurrent_tasks ?? 1,
-          config: JSON.stringify({
-            ...(input.compute ? { compute: input.compute } : {}),
-            ...(input.canvas ? { canvas: input.canvas } : {}),
-            ...(input.initial_memories ? { initial_memories: input.initial_memories } : {}),
-            ...(input.llm_provider ? { llm_provider: input.llm_provider } : {}),
-          }),
-        });
+        const workspace = await insertWorkspace(trx, workspaceRowFor({ ...input, runtime, model }, { id: newUuid(), parentId, name }));
         if (input.secrets && Object.keys(input.secrets).length > 0) await upsertWorkspaceSecrets(trx, ctx.cipher, workspace.id, input.secrets);
-        const minted = mintCredential('workspaceToken');
-        const tokenId = newId('workspaceToken');
-        await trx
-          .insertInto('workspace_tokens')
-          .values({ id: tokenId, workspace_id: workspace.id, token_hash: minted.hash, prefix: minted.displayPrefix, kind: 'api', created_by: principal.actor })
-          .execute();
+        const { row: tokenRow, token } = apiTokenFor(workspace.id, principal.actor);
+        await insertWorkspaceTokens(trx, [tokenRow]);
         await appendAuditEvents(trx, [audit]);
-        return { workspace, token: { id: tokenId, plaintext: minted.plaintext, prefix: minted.displayPrefix } };
+        return { workspace, token };
       });
     } catch (err) {
       if (isUniqueViolation(err) && attempt < 5) continue;

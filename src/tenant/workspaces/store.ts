@@ -1,5 +1,5 @@
 import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
-import type { TenantSchema, WorkspacesTable } from '../db/schema.js';
+import type { TenantSchema, WorkspaceTokensTable, WorkspacesTable } from '../db/schema.js';
 
 export type WorkspaceRow = Selectable<WorkspacesTable>;
 
@@ -54,6 +54,21 @@ export async function insertWorkspace(
     .values(row)
     .returningAll()
     .executeTakeFirstOrThrow()) as WorkspaceRow;
+}
+
+/** Many rows in one statement per chunk (org import), inside the caller's transaction. */
+export async function insertWorkspaces(db: Kysely<TenantSchema>, rows: readonly Insertable<WorkspacesTable>[]): Promise<void> {
+  // Parents come before their children in `rows`, and a chunk is inserted whole, so the parent FK always holds.
+  for (let i = 0; i < rows.length; i += 500) await db.insertInto('workspaces').values(rows.slice(i, i + 500)).execute();
+}
+
+export async function insertWorkspaceTokens(db: Kysely<TenantSchema>, rows: readonly Insertable<WorkspaceTokensTable>[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += 500) await db.insertInto('workspace_tokens').values(rows.slice(i, i + 500)).execute();
+}
+
+/** Every live workspace's place in the tree (org import's plan, org export). */
+export async function liveTree(db: Kysely<TenantSchema>): Promise<WorkspaceRow[]> {
+  return (await db.selectFrom('workspaces').selectAll().where('status', '<>', 'removed').orderBy('created_at', 'asc').orderBy('id', 'asc').execute()) as WorkspaceRow[];
 }
 
 /** The workspace and all its live descendants, root first. */
