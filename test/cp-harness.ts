@@ -65,8 +65,27 @@ export interface TestControlPlane {
   mintTenantAdminToken(orgId: string, opts?: { url?: string }): Promise<string>;
   /** Creates an org owned by the user (fresh slug unless given); returns the 201 body. */
   createOrg(owner: TestUser, body?: Record<string, unknown>): Promise<TestOrg>;
+  /** Mints a partner key with the CP admin bearer (partner `partner-test` unless the body names one); returns the 201 body. */
+  mintPartnerKey(body: Record<string, unknown>): Promise<TestPartnerKey>;
+  /** Creates an org with a partner key (fresh slug unless given); returns the 201 body. */
+  createPartnerOrg(key: string, body?: Record<string, unknown>): Promise<TestOrg>;
   close(): Promise<void>;
 }
+
+export interface TestPartnerKey {
+  id: string;
+  key: string;
+  key_prefix: string;
+  partner_id: string;
+  org_id: string | null;
+  scopes: string[];
+  rate_limit: number;
+  expires_at: string | null;
+  [key: string]: unknown;
+}
+
+/** Headers carrying a partner key. */
+export const partnerKey = (key: string) => ({ authorization: `Bearer ${key}` });
 
 export interface TestControlPlaneOptions {
   env?: Record<string, string | undefined>;
@@ -187,6 +206,17 @@ export async function startTestControlPlane(kind: DbKind, opts: TestControlPlane
       const slug = uniqueSlug();
       const res = await app.inject({ method: 'POST', url: '/api/v1/orgs', headers: cp.as(owner), payload: { slug, name: `Org ${slug}`, ...body } });
       if (res.statusCode !== 201) throw new Error(`createOrg failed: ${res.statusCode} ${res.body}`);
+      return res.json() as TestOrg;
+    },
+    async mintPartnerKey(body) {
+      const res = await app.inject({ method: 'POST', url: '/api/v1/admin/partner-keys', headers: cp.admin(), payload: { name: 'test key', partner_id: 'partner-test', ...body } });
+      if (res.statusCode !== 201) throw new Error(`mintPartnerKey failed: ${res.statusCode} ${res.body}`);
+      return res.json() as TestPartnerKey;
+    },
+    async createPartnerOrg(key, body = {}) {
+      const slug = uniqueSlug('pk');
+      const res = await app.inject({ method: 'POST', url: '/api/v1/orgs', headers: partnerKey(key), payload: { slug, name: `Partner org ${slug}`, ...body } });
+      if (res.statusCode !== 201) throw new Error(`createPartnerOrg failed: ${res.statusCode} ${res.body}`);
       return res.json() as TestOrg;
     },
     async close() {
