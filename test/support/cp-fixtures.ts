@@ -337,14 +337,14 @@ export const CP_ROUTE_FIXTURES: Record<string, RouteFixture> = {
     partner: { scopes: ['provision:status', 'orgs:read', 'orgs:create'], params: (w) => ({ slug: w.partner.org.id }), confined: 'ORG_NOT_FOUND', ok: { status: 200 } },
   },
   'GET /orgs/:slug/usage': { params: slugOfA, minRole: 'admin', ok: { status: 200 }, partner: { scopes: ['billing:read'], params: slugOfPA, confined: 'ORG_NOT_FOUND', ok: { status: 200 } } },
-  // A's tenant is "running" at an address nothing listens on (the provisioning world's): the handler reaches for it
-  // and answers 502. Partner orgs have no tenant yet: 503.
+  // The suite's orgs have no running tenant (its CP provisions none): the handler looks for one and answers 503.
+  // test/partner-flows-e2e.test.ts creates workspaces on real tenants.
   'POST /orgs/:slug/workspaces': {
     params: slugOfA,
     minRole: 'admin',
     body: () => ({ name: 'security-suite-ws', external: true }),
     mints: true,
-    ok: { status: 502, code: 'TENANT_UNREACHABLE' },
+    ok: { status: 503, code: 'TENANT_NOT_READY' },
     partner: { scopes: ['workspaces:create'], params: slugOfPA, confined: 'ORG_NOT_FOUND', ok: { status: 503, code: 'TENANT_NOT_READY' } },
   },
 
