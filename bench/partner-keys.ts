@@ -87,6 +87,8 @@ export async function runPartnerKeysBench(ctx: PartnerKeysBenchContext): Promise
   const dbUrl = new URL(ctx.adminDatabaseUrl);
   dbUrl.pathname = `/${dbName}`;
   const adminToken = `cp-admin-${randomBytes(24).toString('base64url')}`;
+  // Production refuses to boot without a keyring; both replicas share one, as replicas do.
+  const secretsKey = randomBytes(32).toString('base64');
 
   const start = async (label: string, redis: boolean): Promise<{ cp: ServerProcess; url: string }> => {
     const port = await freePort(ctx.host);
@@ -98,6 +100,7 @@ export async function runPartnerKeysBench(ctx: PartnerKeysBenchContext): Promise
       MOLECULE_ENV: 'production',
       LOG_LEVEL: 'warn',
       CP_ADMIN_API_TOKEN: adminToken,
+      SECRETS_ENCRYPTION_KEY: secretsKey,
       ...(redis ? { REDIS_URL: ctx.redisUrl } : {}),
     };
     const cp = spawnControlPlane({ bin: ctx.bin, host: ctx.host, port, readyTimeoutMs: 60_000, env });
