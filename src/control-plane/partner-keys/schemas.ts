@@ -5,7 +5,7 @@ import { ORG_NAME_PATTERN } from '../orgs/schemas.js';
 import { PARTNER_SCOPES } from './scopes.js';
 
 /** A partner's id: chosen by the CP admin at the partner's first key (`acme-reseller`), then carried by every key. */
-export const PARTNER_ID_PATTERN = '^[a-z0-9][a-z0-9._-]{0,63}$';
+export const PARTNER_ID_PATTERN = '^[a-z0-9][a-z0-9\\._-]{0,63}$';
 export const PartnerId = Type.String({
   pattern: PARTNER_ID_PATTERN,
   'x-error': 'must be 1-64 characters: lowercase letters, digits, dots, underscores or hyphens, starting with a letter or digit',

@@ -16,7 +16,8 @@ import { ProvisionStatus } from './provision-status.js';
 
 export const OrgStatusParams = Type.Object({
   slug: Type.String({
-    pattern: `(${UUID_PATTERN})|(${SLUG_PATTERN})`,
+    // Anchored once around both: an org id (UUID) or a slug, nothing else.
+    pattern: `^(?:${UUID_PATTERN.slice(1, -1)}|${SLUG_PATTERN.slice(1, -1)})$`,
     'x-error': 'must be an org id (UUID) or slug',
     description: 'The org’s id or its slug.',
   }),
