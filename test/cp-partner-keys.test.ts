@@ -238,6 +238,9 @@ forEachDatabase('control plane: partner API keys', (kind) => {
         assertError(await post('/api/v1/billing/topup', key, { org_slug: target.slug, credits: 100 }), 404, 'ORG_NOT_FOUND');
         assert.ok(await cp.db.selectFrom('organizations').select('id').where('id', '=', target.id).executeTakeFirst(), 'the target org is untouched');
       }
+      // A bound key creates no org (a new org would be outside its binding).
+      const boundCreate = assertError(await post('/api/v1/orgs', bound.key, { slug: uniqueSlug('bound'), name: 'Outside the binding' }), 403, 'SCOPE_MISSING');
+      assert.match(String(boundCreate['error']), /bound to org .*: it cannot create orgs/);
       // A session user does not see the partner's orgs either.
       assertError(await cp.app.inject({ method: 'GET', url: `/api/v1/orgs/${orgA1.slug}`, headers: cp.as(owner) }), 404, 'ORG_NOT_FOUND');
       // Positive controls: the key's own orgs answer.

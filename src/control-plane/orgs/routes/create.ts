@@ -46,6 +46,8 @@ export default function createOrgRoute(app: App, ctx: ControlPlaneContext) {
     async (request, reply) => {
       const caller = request.principal;
       if (isPartnerPrincipal(caller)) {
+        // A key bound to one org reaches that org only: a new org would be outside its binding.
+        if (caller.orgId !== null) throw new DomainError('SCOPE_MISSING', `this API key is bound to org ${caller.orgId}: it cannot create orgs`, { required_scope: 'orgs:create', org_id: caller.orgId });
         const { slug, name, plan = 'free' } = request.body;
         assertSlugAvailable(slug);
         const row = await createOrg(ctx, { slug, name, plan, ownerUserId: null, partnerId: caller.partnerId, provider: 'local', actor: caller.actor }, auditEventForReply(reply, 201));
