@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import type { LoadArgs, LoadOutput, LoadSummary } from './protocol.js';
 import { fmt, interleavedRatio, rate, type InterleavedRatio } from './stats.js';
@@ -89,6 +92,11 @@ export async function runPartnerKeysBench(ctx: PartnerKeysBenchContext): Promise
   const adminToken = `cp-admin-${randomBytes(24).toString('base64url')}`;
   // Production refuses to boot without a keyring; both replicas share one, as replicas do.
   const secretsKey = randomBytes(32).toString('base64');
+  // Their data directory (agent homes): a temporary one, never the caller's working directory.
+  const dataDir = mkdtempSync(join(os.tmpdir(), 'molecule-bench-pk-'));
+  // Walkable (not listable) by other users, so the CP keeps its agent homes inside it instead of moving them out.
+  chmodSync(dataDir, 0o711);
+  ctx.cleanup.add('remove the control planes\' data directory', async () => rmSync(dataDir, { recursive: true, force: true }));
 
   const start = async (label: string, redis: boolean): Promise<{ cp: ServerProcess; url: string }> => {
     const port = await freePort(ctx.host);
@@ -101,6 +109,7 @@ export async function runPartnerKeysBench(ctx: PartnerKeysBenchContext): Promise
       LOG_LEVEL: 'warn',
       CP_ADMIN_API_TOKEN: adminToken,
       SECRETS_ENCRYPTION_KEY: secretsKey,
+      MOLECULE_DATA_DIR: dataDir,
       ...(redis ? { REDIS_URL: ctx.redisUrl } : {}),
     };
     const cp = spawnControlPlane({ bin: ctx.bin, host: ctx.host, port, readyTimeoutMs: 60_000, env });
