@@ -1,5 +1,6 @@
 import { printControlPlaneFigures, runControlPlaneBench } from './control-plane.js';
 import { printProvisioningFigures, runProvisioningBench } from './provisioning.js';
+import { printPartnerKeyFigures, runPartnerKeysBench } from './partner-keys.js';
 import { measureLifecycle } from './lifecycle.js';
 import { printOrgImportFigures, runOrgImportBench } from './orgimport.js';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -33,11 +34,12 @@ import { freePort, spawnTenant, type TenantProcess } from './tenant-process.js';
  * Then the workspace lifecycle, and, once the tenants are stopped, the control plane's own scenarios and ratios
  * (bench/control-plane.ts), in the same style; its figures go under `controlPlane` in latest.json. Last, the
  * platform (bench/provisioning.ts): org create → tenant ready on the embedded and the real PostgreSQL server, idle
- * tenant RSS, edge ÷ direct throughput; under `provisioning`.
+ * tenant RSS, edge ÷ direct throughput; under `provisioning`. Then partner API keys (bench/partner-keys.ts): the same CP
+ * route with a partner key ÷ with the CP admin bearer, and with its limit in Redis ÷ in memory; under `partnerKeys`.
  *
  * Last, org import (bench/orgimport.ts): 100 workspaces imported → all online, and the re-import; under `orgImport`.
  *
- * BENCH_PARTS=tenant,cp,provisioning,orgimport (any of them, comma-separated) runs some parts only; their figures then go to
+ * BENCH_PARTS=tenant,cp,provisioning,orgimport,partnerkeys (any of them, comma-separated) runs some parts only; their figures then go to
  * latest.<parts>.json, so a partial run never overwrites a full one.
  */
 
@@ -58,7 +60,7 @@ const POOL_SIZE = 10; // the tenant's default DATABASE_POOL_SIZE: measure what s
 const TARGETS = { orgKeyOverHealth: 0.5, largeOverSmall: 0.9 } as const;
 
 /** The parts of the run, in the order they run; BENCH_PARTS (comma-separated) selects some, e.g. `provisioning`. */
-const PARTS = ['tenant', 'cp', 'provisioning', 'orgimport'] as const;
+const PARTS = ['tenant', 'cp', 'provisioning', 'orgimport', 'partnerkeys'] as const;
 type Part = (typeof PARTS)[number];
 
 interface Config {
@@ -68,6 +70,8 @@ interface Config {
   windowSeconds: number;
   connections: number;
   adminDatabaseUrl: string;
+  /** The Redis the partner-key part's second control plane shares its limits through (BENCH_REDIS_URL). */
+  redisUrl: string;
 }
 
 function positiveNumberFromEnv(name: string, fallback: number, integer: boolean): number {
@@ -112,6 +116,7 @@ function readConfig(): Config {
     windowSeconds: Math.max(1, Math.round((2 * durationSeconds) / ROUNDS)),
     connections: positiveNumberFromEnv('BENCH_CONNECTIONS', 50, true),
     adminDatabaseUrl: process.env['BENCH_PG_URL'] || 'postgres://postgres@127.0.0.1:5432/postgres',
+    redisUrl: process.env['BENCH_REDIS_URL'] || 'redis://127.0.0.1:6379',
   };
 }
 
@@ -732,13 +737,34 @@ async function main(): Promise<number> {
       printOrgImportFigures(orgImport);
     }
 
+    // Partner API keys (bench/partner-keys.ts): partner key ÷ CP admin bearer, Redis limits ÷ in-memory.
+    let partnerKeys: Awaited<ReturnType<typeof runPartnerKeysBench>> | null = null;
+    if (config.parts.has('partnerkeys')) {
+      if (!config.parts.has('tenant') && !config.parts.has('provisioning') && !config.parts.has('orgimport')) printMachine(machine);
+      partnerKeys = await runPartnerKeysBench({
+        bin: TENANT_BIN,
+        host: HOST,
+        adminDatabaseUrl: config.adminDatabaseUrl,
+        redisUrl: config.redisUrl,
+        connections: config.connections,
+        windowSeconds: config.windowSeconds,
+        rounds: ROUNDS,
+        roundWarmupSeconds: ROUND_WARMUP_SECONDS,
+        cleanup,
+        runLoad,
+        assertClean,
+        aggregate,
+      });
+      printPartnerKeyFigures(partnerKeys, printAligned);
+    }
+
     mkdirSync(RESULTS_DIR, { recursive: true });
     // A run of some parts only does not overwrite the full run's file.
     const all = PARTS.every((p) => config.parts.has(p));
     const resultsFile = `${RESULTS_DIR}/${all ? 'latest' : `latest.${[...config.parts].join('+')}`}.json`;
     writeFileSync(
       resultsFile,
-      JSON.stringify({ generatedAt: new Date().toISOString(), machine, parts: [...config.parts], ...(tenant ?? {}), controlPlane, provisioning, orgImport }, null, 2) + '\n',
+      JSON.stringify({ generatedAt: new Date().toISOString(), machine, parts: [...config.parts], ...(tenant ?? {}), controlPlane, provisioning, orgImport, partnerKeys }, null, 2) + '\n',
     );
     console.log(`\nWritten: ${resultsFile}`);
   } catch (err) {

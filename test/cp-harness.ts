@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { App } from '../src/core/http/app.js';
 import { createLogger } from '../src/core/logger.js';
+import { mintCredential } from '../src/core/credentials/format.js';
+import { newId } from '../src/core/ids.js';
 import { MemoryRateLimiter } from '../src/core/rate-limit.js';
 import { buildControlPlaneApp, controlPlaneCipher } from '../src/control-plane/app.js';
 import { TenantAdminTokens } from '../src/control-plane/provisioning/admin-tokens.js';
@@ -65,8 +67,27 @@ export interface TestControlPlane {
   mintTenantAdminToken(orgId: string, opts?: { url?: string }): Promise<string>;
   /** Creates an org owned by the user (fresh slug unless given); returns the 201 body. */
   createOrg(owner: TestUser, body?: Record<string, unknown>): Promise<TestOrg>;
+  /** Mints a partner key with the CP admin bearer (partner `partner-test` unless the body names one); returns the 201 body. */
+  mintPartnerKey(body: Record<string, unknown>): Promise<TestPartnerKey>;
+  /** Creates an org with a partner key (fresh slug unless given); returns the 201 body. */
+  createPartnerOrg(key: string, body?: Record<string, unknown>): Promise<TestOrg>;
   close(): Promise<void>;
 }
+
+export interface TestPartnerKey {
+  id: string;
+  key: string;
+  key_prefix: string;
+  partner_id: string;
+  org_id: string | null;
+  scopes: string[];
+  rate_limit: number;
+  expires_at: string | null;
+  [key: string]: unknown;
+}
+
+/** Headers carrying a partner key. */
+export const partnerKey = (key: string) => ({ authorization: `Bearer ${key}` });
 
 export interface TestControlPlaneOptions {
   env?: Record<string, string | undefined>;
@@ -187,6 +208,40 @@ export async function startTestControlPlane(kind: DbKind, opts: TestControlPlane
       const slug = uniqueSlug();
       const res = await app.inject({ method: 'POST', url: '/api/v1/orgs', headers: cp.as(owner), payload: { slug, name: `Org ${slug}`, ...body } });
       if (res.statusCode !== 201) throw new Error(`createOrg failed: ${res.statusCode} ${res.body}`);
+      return res.json() as TestOrg;
+    },
+    async mintPartnerKey(body) {
+      // A CP without an admin token (the suite's "unset" checks) mints nowhere through the API: the row is written as the
+      // mint route would write it.
+      if (!config.CP_ADMIN_API_TOKEN) {
+        const minted = mintCredential('partnerKey');
+        const days = typeof body['expires_in_days'] === 'number' ? body['expires_in_days'] : null;
+        const row = await database.db
+          .insertInto('partner_api_keys')
+          .values({
+            id: newId('partnerKey'),
+            name: String(body['name'] ?? 'test key'),
+            key_hash: minted.hash,
+            key_prefix: minted.displayPrefix,
+            partner_id: String(body['partner_id'] ?? 'partner-test'),
+            org_id: (body['org_id'] as string | null | undefined) ?? null,
+            scopes: body['scopes'] as string[],
+            rate_limit: typeof body['rate_limit'] === 'number' ? body['rate_limit'] : 60,
+            created_by: 'test-harness',
+            expires_at: days === null ? null : new Date(Date.now() + days * 86_400_000),
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return { ...row, key: minted.plaintext, expires_at: row.expires_at ? new Date(row.expires_at).toISOString() : null } as unknown as TestPartnerKey;
+      }
+      const res = await app.inject({ method: 'POST', url: '/api/v1/admin/partner-keys', headers: cp.admin(), payload: { name: 'test key', partner_id: 'partner-test', ...body } });
+      if (res.statusCode !== 201) throw new Error(`mintPartnerKey failed: ${res.statusCode} ${res.body}`);
+      return res.json() as TestPartnerKey;
+    },
+    async createPartnerOrg(key, body = {}) {
+      const slug = uniqueSlug('pk');
+      const res = await app.inject({ method: 'POST', url: '/api/v1/orgs', headers: partnerKey(key), payload: { slug, name: `Partner org ${slug}`, ...body } });
+      if (res.statusCode !== 201) throw new Error(`createPartnerOrg failed: ${res.statusCode} ${res.body}`);
       return res.json() as TestOrg;
     },
     async close() {

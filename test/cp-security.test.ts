@@ -21,6 +21,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { mintCredential } from '../src/core/credentials/format.js';
+import { canonicalScope, PARTNER_SCOPES } from '../src/control-plane/partner-keys/scopes.js';
 import { startTestControlPlane, type TestControlPlane, type TestControlPlaneOptions, type TestUser } from './cp-harness.js';
 import { forEachDatabase, startTestTenant, type DbKind, type TestTenant } from './harness.js';
 import {
@@ -83,7 +84,7 @@ const TENANT_CREDENTIALS = [
 type TenantCredentials = Record<(typeof TENANT_CREDENTIALS)[number][1], string>;
 
 /** Any string that looks like more of a credential than its 13-character display prefix. */
-const PLAINTEXT_RE = /mol[awtsiv]_[0-9A-Za-z]{9,}/;
+const PLAINTEXT_RE = /mol[awtsiv]_[0-9A-Za-z]{9,}|mol_pk_live_[0-9A-Za-z]{5,}/;
 
 /** Tables whose row counts bad input and cross-site writes must leave alone. */
 const COUNTED_TABLES = [
@@ -102,6 +103,7 @@ const COUNTED_TABLES = [
   'tenant_audit_anchors',
   'runtime_image_pins',
   'cp_workspace_instances',
+  'partner_api_keys',
 ] as const;
 
 const CROSS_SITE_ORIGIN = 'https://evil.example';
@@ -379,6 +381,7 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
     keep('the CP admin token', world.cp.adminToken);
     keep("A's tenant admin token", world.tenantToken);
     keep("B's tenant admin token", world.outsiderTenantToken);
+    for (const k of world.partner.keys) keep('a partner key', k);
     if (world.provision) {
       keep('the provision secret', world.provision.secret);
       keep("org A's tenant admin token", world.provision.tokenA);
@@ -431,7 +434,13 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
   }
 
   /** The orgs negative checks point at: A, and D (which DELETE /orgs/:slug names). */
-  const targetedOrgs = async () => ({ a: await orgSnapshot(w.org.id), d: await orgSnapshot(w.doomedOrg.id) });
+  const targetedOrgs = async () => ({
+    a: await orgSnapshot(w.org.id),
+    d: await orgSnapshot(w.doomedOrg.id),
+    pa: await orgSnapshot(w.partner.org.id),
+    pd: await orgSnapshot(w.partner.doomedOrg.id),
+    keys: await cp.db.selectFrom('partner_api_keys').select(['id', 'revoked_at']).orderBy('id').execute(),
+  });
 
   /** Row counts of every table a request could add to or remove from, and how many sessions are live. */
   async function rowCounts(): Promise<Record<string, number>> {
@@ -526,6 +535,22 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
       const mismatched = byTier('public', 'session', 'admin', 'tenant', 'provision').filter((s) => (bodySchemaOf(doc, s) !== undefined) !== (s.fx.body !== undefined));
       assert.deepEqual(mismatched.map((s) => s.key), []);
       assert.ok(byTier('public', 'session', 'admin').filter((s) => s.fx.body).length >= 10, 'the bad-input checks cover the body routes');
+    });
+
+    it('every route that takes partner keys (its partnerScope) has a partner fixture with the same scopes, and no other route has one', () => {
+      const problems: string[] = [];
+      const seen = new Set<string>();
+      for (const r of cp.app.routeCatalog) {
+        const c = classify(r.method, r.url);
+        if (!c || c.prefix !== PREFIXES[0]) continue;
+        const key = routeKey(r.method, c.path);
+        const fx = CP_ROUTE_FIXTURES[key];
+        const declared = r.partnerScope === undefined ? undefined : [r.partnerScope].flat();
+        if (declared) seen.add(key);
+        if (JSON.stringify(declared) !== JSON.stringify(fx?.partner?.scopes)) problems.push(`${key}: route ${JSON.stringify(declared)}, fixture ${JSON.stringify(fx?.partner?.scopes)}`);
+      }
+      assert.deepEqual(problems, []);
+      assert.ok(seen.size >= 15, `the partner tier covers the partner routes (${seen.size})`);
     });
 
     it('the role checks include routes for admins and for owners only', () => {
@@ -661,6 +686,101 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
       });
     }
   }
+
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Partner keys (issue 12): on the routes that name a partnerScope, beside the tier's own credential
+  // -------------------------------------------------------------------------------------------------------------
+  const PARTNER_SPECS = SPECS.filter((s) => s.fx.partner);
+
+  /** A partner route's request with a partner key: the partner fixture's params, query and body. */
+  function callPartner(s: RouteSpec, prefix: string, key: string, over: Prepared = {}, target: TestControlPlane = cp, world: CpWorld = w): Promise<Reply> {
+    const px = s.fx.partner!;
+    const params = over.params ?? px.params?.(world) ?? s.fx.params?.(world) ?? {};
+    const query = over.query ?? px.query?.(world) ?? s.fx.query?.(world) ?? '';
+    const body = over.body ?? px.body?.(world) ?? s.fx.body?.(world);
+    return send(target, s.method, `${prefix}${fill(s.path, params)}${query}`, { ...(s.fx.headers?.(world) ?? {}), ...bearer(key) }, body);
+  }
+
+  for (const s of PARTNER_SPECS) {
+    const px = s.fx.partner!;
+    for (const prefix of s.prefixes) {
+      const name = `${s.method} ${prefix}${s.path}`;
+      describe(`${name} [partner key: ${px.scopes.join(' | ')}]`, () => {
+        it(`${name}: a key with a bad checksum, a made-up key, an unknown well-formed key → 401 invalid API key, nothing changed`, async () => {
+          const real = w.partner.key.key;
+          const flipped = real.slice(0, -1) + (real.at(-1) === 'A' ? 'B' : 'A');
+          await unchanged(async () => {
+            for (const k of [flipped, 'mol_pk_live_' + 'a'.repeat(32), mintCredential('partnerKey').plaintext, 'mol_pk_test_' + 'a'.repeat(49)]) {
+              assertError(await callPartner(s, prefix, k), 401, 'INVALID_API_KEY', 'invalid API key');
+            }
+          });
+        });
+
+        it(`${name}: a revoked key → 401 invalid API key; an expired key → 401 API key expired; nothing changed`, async () => {
+          const revoked = await w.partner.mint();
+          keep('a revoked partner key', revoked.key);
+          assert.equal((await cp.app.inject({ method: 'DELETE', url: `/api/v1/admin/partner-keys/${revoked.id}`, headers: cp.admin() })).statusCode, 204);
+          const expired = await w.partner.mint({ expires_in_days: 1 });
+          keep('an expired partner key', expired.key);
+          await cp.db.updateTable('partner_api_keys').set({ expires_at: new Date(Date.now() - 60_000) }).where('id', '=', expired.id).execute();
+          await unchanged(async () => {
+            assertError(await callPartner(s, prefix, revoked.key), 401, 'INVALID_API_KEY', 'invalid API key');
+            assertError(await callPartner(s, prefix, expired.key), 401, 'API_KEY_EXPIRED', 'API key expired');
+          });
+        });
+
+        it(`${name}: a live key without ${px.scopes.join(' or ')} → 403 naming the scope, nothing changed`, async () => {
+          const without = PARTNER_SCOPES.filter((x) => !px.scopes.some((need) => canonicalScope(need) === canonicalScope(x)));
+          const k = await w.partner.mint({ scopes: without });
+          keep('a partner key', k.key);
+          await unchanged(async () => {
+            const body = assertError(await callPartner(s, prefix, k.key), 403, 'SCOPE_MISSING', `this API key lacks the scope ${px.scopes.join(' or ')}`);
+            assert.equal(body['required_scope'], px.scopes[0]);
+          });
+        });
+
+        if (px.confined) {
+          it(`${name}: another partner's key (every scope) → 404 ${px.confined}, nothing changed`, async () => {
+            await unchanged(async () => {
+              assertError(await callPartner(s, prefix, w.partner.otherKey.key), 404, px.confined!);
+            });
+          });
+          it(`${name}: the partner's key bound to another of its orgs → 404 ${px.confined}, nothing changed`, async () => {
+            await unchanged(async () => {
+              assertError(await callPartner(s, prefix, w.partner.boundKey.key), 404, px.confined!);
+            });
+          });
+        }
+
+        it(`${name}: positive control — the partner's key reaches the handler → ${px.ok.status}${px.ok.code ? ` ${px.ok.code}` : ''}`, async () => {
+          const prepared = px.ok.prepare ? await px.ok.prepare(w) : {};
+          const res = await callPartner(s, prefix, w.partner.key.key, prepared);
+          assert.equal(res.statusCode, px.ok.status, `${name}: ${res.body.slice(0, 500)}`);
+          if (px.ok.code) assert.equal(jsonOf(res)['code'], px.ok.code, res.body);
+          else if (res.body !== '') assert.equal(jsonOf(res)['code'], undefined, 'a success body, not an error');
+        });
+      });
+    }
+  }
+
+  describe('partner keys on the routes that take none', () => {
+    const refusing = byTier('session', 'admin').filter((s) => !s.fx.partner);
+    for (const s of refusing) {
+      for (const prefix of s.prefixes) {
+        const name = `${s.method} ${prefix}${s.path}`;
+        it(`${name}: a live partner key holding every scope → 401 PARTNER_KEY_NOT_ACCEPTED, nothing changed`, async () => {
+          await unchanged(async () => {
+            assertError(await call(s, prefix, bearer(w.partner.key.key)), 401, 'PARTNER_KEY_NOT_ACCEPTED', 'partner API keys are not accepted on this route');
+          });
+        });
+      }
+    }
+    it('the partner tier and this refusal together cover every session and admin route (control)', () => {
+      assert.equal(refusing.length + PARTNER_SPECS.filter((s) => s.tier === 'session' || s.tier === 'admin').length, byTier('session', 'admin').length);
+      assert.ok(refusing.length > 20);
+    });
+  });
 
   // -------------------------------------------------------------------------------------------------------------
   // Tenant tier (the tenant callbacks): only the org's own tenant admin token, for its own org
@@ -1080,6 +1200,11 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
           else if (s.tier === 'page') assertPage(res, 503, 'platform_unavailable');
           else assertError(res, 503, 'platform_unavailable');
         });
+        if (s.fx.partner) {
+          it(`${name}: outage with a well-formed partner key → 503 platform_unavailable, never 401`, async () => {
+            assertError(await callPartner(s, prefix, downWorld.partner.key.key, {}, down, downWorld), 503, 'platform_unavailable');
+          });
+        }
       }
     }
   });
@@ -1154,7 +1279,10 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
       assert.ok(minted.length >= 2, 'the invitation mint was exercised on both prefixes');
       // The invitation mint, and the CP admin's reveal of a tenant admin token (GET /admin/orgs/:slug/admin-token): each
       // carries exactly its own credential.
-      for (const r of minted) assert.match(r.body, r.method === 'GET' ? /^\{"slug":"[a-z0-9-]+","admin_token":"molt_[0-9A-Za-z]{49}"\}$/ : /"invite_token":"moli_[0-9A-Za-z]{49}"/);
+      for (const r of minted) {
+        assert.match(r.body, r.method === 'GET' ? /^\{"slug":"[a-z0-9-]+","admin_token":"molt_[0-9A-Za-z]{49}"\}$/ : /"invite_token":"moli_[0-9A-Za-z]{49}"|"key":"mol_pk_live_[0-9A-Za-z]{49}"/);
+      }
+      assert.ok(minted.some((r) => r.url.includes('/admin/partner-keys')), 'the partner key mint was exercised');
     });
   });
 });

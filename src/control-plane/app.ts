@@ -26,6 +26,8 @@ import { createOidcLogin } from './identity/oidc.js';
 import { createMailer } from './mail.js';
 import { membersRoutes } from './members/index.js';
 import { orgRoutes } from './orgs/index.js';
+import { PartnerKeyAuthenticator } from './partner-keys/auth.js';
+import { partnerKeyRoutes } from './partner-keys/index.js';
 import { TenantAdminTokens } from './provisioning/admin-tokens.js';
 import { provisioningRoutes } from './provisioning/index.js';
 import { PendingTenantProvisioner, type TenantProvisioner } from './provisioning/provisioner.js';
@@ -35,7 +37,7 @@ import { terminateOrgWorkspaces, WorkspaceRunner, workspaceRoutes } from './work
 import { API_PREFIX, LEGACY_PREFIX, type ControlPlaneDomainRoutes, type ControlPlaneRouteRegistrar } from './routes.js';
 
 /** Every domain of the control plane, in the order their routes are registered. */
-const DOMAINS: ControlPlaneDomainRoutes[] = [identityRoutes, orgRoutes, membersRoutes, billingRoutes, adminRoutes, provisioningRoutes, fleetRoutes, tenantRoutes, workspaceRoutes];
+const DOMAINS: ControlPlaneDomainRoutes[] = [identityRoutes, orgRoutes, membersRoutes, billingRoutes, adminRoutes, partnerKeyRoutes, provisioningRoutes, fleetRoutes, tenantRoutes, workspaceRoutes];
 
 export interface ControlPlaneDeps {
   config: ControlPlaneConfig;
@@ -64,6 +66,12 @@ export const CONTROL_PLANE_SECURITY_SCHEMES = {
   tenantAdminToken: { type: 'http', scheme: 'bearer', description: 'A tenant’s admin token (`molt_…`, its ADMIN_TOKEN); /api/v1/tenants/* only, for that tenant’s org.' },
   provisionSecret: { type: 'http', scheme: 'bearer', description: 'PROVISION_SHARED_SECRET; /api/v1/workspaces/* only (not mounted while it is unset). Sent with tenantAdminHeader.' },
   tenantAdminHeader: { type: 'apiKey', in: 'header', name: 'X-Molecule-Admin-Token', description: "The calling tenant's admin token (molt_…): the org every provisioning call acts for." },
+  partnerKey: {
+    type: 'http',
+    scheme: 'bearer',
+    description:
+      'A partner API key (`mol_pk_live_…`): scoped, optionally bound to one org, expiring, rate-limited per key. Accepted only on the routes that list it, each naming the scope it needs (docs/partners.md).',
+  },
 };
 
 /** The CP's keyring: its own key file lives beside its embedded database (`<data dir>/cp`), apart from any tenant's. */
@@ -100,7 +108,8 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
   const cipher = deps.cipher ?? controlPlaneCipher(config, logger);
   const oidc = createOidcLogin(config, db, logger);
   const workspaces = deps.workspaceRunner ?? WorkspaceRunner.fromConfig(db, config, logger);
-  const ctx: ControlPlaneContext = { config, db, log: logger, auth, rateLimiter, auditWriter, provisioner, billing: new LedgerBillingProvider(), cipher, adminTokens: new TenantAdminTokens(db, cipher), oidc, mailer: createMailer(config, logger), publicUrl, workspaces };
+  const partnerKeys = new PartnerKeyAuthenticator(db, rateLimiter, logger);
+  const ctx: ControlPlaneContext = { config, db, log: logger, auth, partnerKeys, rateLimiter, auditWriter, provisioner, billing: new LedgerBillingProvider(), cipher, adminTokens: new TenantAdminTokens(db, cipher), oidc, mailer: createMailer(config, logger), publicUrl, workspaces };
   // The delete cascade stops the org's CP-run workspaces first (a test may substitute its own hook).
   ctx.terminateOrgWorkspaces = deps.terminateOrgWorkspaces ?? ((orgId: string) => terminateOrgWorkspaces(workspaces, orgId));
 
@@ -120,6 +129,7 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
     await workspaces.close();
     await provisioner.close();
     await oidc?.close();
+    await partnerKeys.close();
     await auditWriter.close();
     if (!deps.rateLimiter) await rateLimiter.close();
   });
@@ -147,12 +157,12 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
         });
         // Tier: session cookie; membership per org is the handler's first line.
         await api.register(async (scope) => {
-          scope.addHook('onRequest', sessionAuthHook(auth, publicUrl, config.TENANT_DOMAIN));
+          scope.addHook('onRequest', sessionAuthHook(auth, publicUrl, config.TENANT_DOMAIN, partnerKeys));
           for (const register of mount('session')) register(scope as unknown as App, ctx);
         });
         // Tier: CP admin bearer.
         await api.register(async (scope) => {
-          scope.addHook('onRequest', adminAuthHook(auth, rateLimiter, config.ADMIN_AUTH_FAILURE_LIMIT));
+          scope.addHook('onRequest', adminAuthHook(auth, rateLimiter, config.ADMIN_AUTH_FAILURE_LIMIT, partnerKeys));
           for (const register of mount('admin')) register(scope as unknown as App, ctx);
         });
         // Tier: tenant admin token (the tenant callbacks).

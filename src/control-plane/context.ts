@@ -9,6 +9,7 @@ import type { ControlPlaneConfig } from './config.js';
 import type { ControlPlaneSchema } from './db/schema.js';
 import type { OidcLogin } from './identity/oidc.js';
 import type { Mailer } from './mail.js';
+import type { PartnerKeyAuthenticator } from './partner-keys/auth.js';
 import type { TenantAdminTokens } from './provisioning/admin-tokens.js';
 import type { TenantProvisioner } from './provisioning/provisioner.js';
 import type { WorkspaceRunner } from './workspaces/runner.js';
@@ -19,6 +20,8 @@ export interface ControlPlaneContext {
   db: Kysely<ControlPlaneSchema>;
   log: Logger;
   auth: ControlPlaneAuthenticator;
+  /** Partner API keys (`mol_pk_live_…`): verification, per-key rate limits, `last_used_at` written behind. */
+  partnerKeys: PartnerKeyAuthenticator;
   rateLimiter: RateLimiter;
   auditWriter: AuditWriter;
   provisioner: TenantProvisioner;

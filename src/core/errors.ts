@@ -38,6 +38,12 @@ export const ERROR_CODES = {
   INVALID_CREDENTIALS: { status: 401, message: 'invalid email or password' },
   TENANT_CREDENTIAL_REJECTED: { status: 401, message: 'tenant credentials are not accepted by the control plane' },
   ORIGIN_FORBIDDEN: { status: 403, message: 'cross-site request refused' },
+  // Partner API keys (reference §3.6): the wire strings are the reference's.
+  INVALID_API_KEY: { status: 401, message: 'invalid API key' },
+  API_KEY_EXPIRED: { status: 401, message: 'API key expired' },
+  PARTNER_KEY_NOT_ACCEPTED: { status: 401, message: 'partner API keys are not accepted on this route' },
+  SCOPE_MISSING: { status: 403, message: 'this API key lacks the scope this action needs' },
+  KEY_TOO_WIDE: { status: 403, message: 'a key cannot mint a key wider than itself' },
   EMAIL_NOT_VERIFIED: { status: 403, message: 'verify your email address first' },
   EMAIL_VERIFICATION_INVALID: { status: 400, message: 'this verification link is invalid, expired, already used or not for this account' },
   PAYMENT_REQUIRED: { status: 402, message: 'plan quota exceeded' },

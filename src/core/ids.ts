@@ -48,6 +48,7 @@ export const ID_PREFIXES = {
   ledgerEntry: 'cre_',
   purge: 'pur_',
   workspaceInstance: 'wsi_',
+  partnerKey: 'pak_',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

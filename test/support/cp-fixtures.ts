@@ -11,7 +11,8 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { runtimeDigest } from '../../src/core/compute/runtime-launcher.js';
 import { hashCredential, mintCredential } from '../../src/core/credentials/format.js';
-import { cookieFrom, uniqueSlug, type TestControlPlane, type TestOrg, type TestUser } from '../cp-harness.js';
+import { PARTNER_SCOPES, type PartnerScope } from '../../src/control-plane/partner-keys/scopes.js';
+import { cookieFrom, uniqueSlug, type TestControlPlane, type TestOrg, type TestPartnerKey, type TestUser } from '../cp-harness.js';
 
 export type Tier = 'public' | 'session' | 'admin' | 'page' | 'tenant' | 'provision';
 export type OrgRole = 'member' | 'admin' | 'owner';
@@ -103,6 +104,8 @@ export interface CpWorld {
    * the CP runs (negative checks name it; were one let through, it would stop or be read).
    */
   provision: ProvisionWorld | null;
+  /** Partner API keys and the partners' orgs (the partner tier's data). */
+  partner: PartnerWorld;
   /** Every user made for this world (and by positive controls), for the "no password in a response" check. */
   users: TestUser[];
   /** Every invite token made for this world. */
@@ -135,6 +138,50 @@ export interface ProvisionWorld {
   body(workspaceId?: string): Record<string, unknown>;
   /** Provisions a fresh workspace of A's through the API; its ids. */
   provisionFresh(): Promise<{ workspaceId: string; instanceId: string }>;
+}
+
+/**
+ * The partner tier's data: partner P with org PA (what negative checks target), PD (what DELETE names) and PB (the org a
+ * bound key is confined to), a key of P holding every scope, a key of P bound to PB, and partner Q's key. Negative
+ * checks point at PA (or at `targetKeyId`, a key of P); they must never reach a handler.
+ */
+export interface PartnerWorld {
+  partnerId: string;
+  org: TestOrg;
+  doomedOrg: TestOrg;
+  boundOrg: TestOrg;
+  /** P's key with every scope, bound to no org. */
+  key: TestPartnerKey;
+  /** P's key with every scope, bound to PB. */
+  boundKey: TestPartnerKey;
+  /** Partner Q's key with every scope. */
+  otherKey: TestPartnerKey;
+  /** A key of P's (unbound) that the key routes' negative checks name. */
+  targetKeyId: string;
+  /** A pending checkout of PA. */
+  checkoutSessionId: string;
+  /** Every partner key plaintext made for this world (secrets outside their mint response). */
+  keys: string[];
+  /** Mints a key of P (every scope unless given) with the CP admin bearer. */
+  mint(body?: Record<string, unknown>): Promise<TestPartnerKey>;
+  /** A fresh org of P's (made with P's key). */
+  freshOrg(): Promise<TestOrg>;
+  /** A fresh org of P's with a pending top-up session. */
+  freshTopup(): Promise<{ slug: string; sessionId: string }>;
+}
+
+/** How the partner tier calls a route that takes partner keys. */
+export interface PartnerFixture {
+  /** The route's `partnerScope` (any one grants it), checked against the app's catalog. */
+  scopes: readonly PartnerScope[];
+  /** The self-revoke/self-read rule (`partnerSelf`). */
+  self?: boolean;
+  params?: (w: CpWorld) => Record<string, string>;
+  query?: (w: CpWorld) => string;
+  body?: (w: CpWorld) => Record<string, unknown>;
+  /** The route names an org or a key: another partner's key, and a key bound to another org, get this 404 code. */
+  confined?: string;
+  ok: { status: number; code?: string; prepare?: (w: CpWorld) => Promise<Prepared> };
 }
 
 /** The headers of the provisioning tier: the provision secret and a tenant admin token. */
@@ -184,9 +231,12 @@ export interface RouteFixture {
    * a request let through would change something those checks look at.
    */
   probeAs?: (w: CpWorld) => TestUser;
+  /** The route takes partner keys (its `partnerScope`): the partner tier's checks. */
+  partner?: PartnerFixture;
 }
 
 const slugOfA = (w: CpWorld) => ({ slug: w.org.slug });
+const slugOfPA = (w: CpWorld) => ({ slug: w.partner.org.slug });
 /** A fresh user (unverified, as sign-up leaves everyone) and the token of the link sign-up logged for them. */
 const freshUnverified = async (w: CpWorld) => {
   const user = await w.newUser();
@@ -254,12 +304,49 @@ export const CP_ROUTE_FIXTURES: Record<string, RouteFixture> = {
   },
 
   // --- session: orgs --------------------------------------------------------------------------------------------
-  'POST /orgs': { body: () => ({ slug: uniqueSlug('sec'), name: 'Security suite org' }), ok: { status: 201 } },
-  'GET /orgs': { ok: { status: 200 } },
-  'GET /orgs/:slug': { params: slugOfA, minRole: 'member', ok: { status: 200 } },
-  'DELETE /orgs/:slug': { params: (w) => ({ slug: w.doomedOrg.slug }), minRole: 'owner', ok: { status: 204, prepare: freshOwnedOrg } },
-  'GET /orgs/:slug/export': { params: slugOfA, minRole: 'member', volatile: true, ok: { status: 200 } },
-  'GET /orgs/:slug/provision-status': { params: slugOfA, minRole: 'member', ok: { status: 200 } },
+  'POST /orgs': {
+    body: () => ({ slug: uniqueSlug('sec'), name: 'Security suite org' }),
+    ok: { status: 201 },
+    partner: { scopes: ['orgs:create'], body: () => ({ slug: uniqueSlug('sec-pk'), name: 'Partner org', plan: 'pro' }), ok: { status: 201 } },
+  },
+  'GET /orgs': { ok: { status: 200 }, partner: { scopes: ['orgs:read'], ok: { status: 200 } } },
+  'GET /orgs/:slug': { params: slugOfA, minRole: 'member', ok: { status: 200 }, partner: { scopes: ['orgs:read'], params: slugOfPA, confined: 'ORG_NOT_FOUND', ok: { status: 200 } } },
+  'DELETE /orgs/:slug': {
+    params: (w) => ({ slug: w.doomedOrg.slug }),
+    minRole: 'owner',
+    ok: { status: 204, prepare: freshOwnedOrg },
+    partner: {
+      scopes: ['orgs:delete'],
+      params: (w) => ({ slug: w.partner.doomedOrg.slug }),
+      confined: 'ORG_NOT_FOUND',
+      ok: { status: 204, prepare: async (w) => ({ params: { slug: (await w.partner.freshOrg()).slug } }) },
+    },
+  },
+  'GET /orgs/:slug/export': { params: slugOfA, minRole: 'member', volatile: true, ok: { status: 200 }, partner: { scopes: ['orgs:export'], params: slugOfPA, confined: 'ORG_NOT_FOUND', ok: { status: 200 } } },
+  'GET /orgs/:slug/provision-status': {
+    params: slugOfA,
+    minRole: 'member',
+    ok: { status: 200 },
+    partner: { scopes: ['provision:status'], params: slugOfPA, confined: 'ORG_NOT_FOUND', ok: { status: 200 } },
+  },
+  // By id here (the slug form is the same route): the seed polls by org id.
+  'GET /orgs/:slug/status': {
+    params: (w) => ({ slug: w.org.id }),
+    minRole: 'member',
+    ok: { status: 200 },
+    partner: { scopes: ['provision:status', 'orgs:read', 'orgs:create'], params: (w) => ({ slug: w.partner.org.id }), confined: 'ORG_NOT_FOUND', ok: { status: 200 } },
+  },
+  'GET /orgs/:slug/usage': { params: slugOfA, minRole: 'admin', ok: { status: 200 }, partner: { scopes: ['billing:read'], params: slugOfPA, confined: 'ORG_NOT_FOUND', ok: { status: 200 } } },
+  // The suite's orgs have no running tenant (its CP provisions none): the handler looks for one and answers 503.
+  // test/partner-flows-e2e.test.ts creates workspaces on real tenants.
+  'POST /orgs/:slug/workspaces': {
+    params: slugOfA,
+    minRole: 'admin',
+    body: () => ({ name: 'security-suite-ws', external: true }),
+    mints: true,
+    ok: { status: 503, code: 'TENANT_NOT_READY' },
+    partner: { scopes: ['workspaces:create'], params: slugOfPA, confined: 'ORG_NOT_FOUND', ok: { status: 503, code: 'TENANT_NOT_READY' } },
+  },
 
   // --- session: members -----------------------------------------------------------------------------------------
   'GET /orgs/:slug/members': { params: slugOfA, minRole: 'member', ok: { status: 200 } },
@@ -308,15 +395,27 @@ export const CP_ROUTE_FIXTURES: Record<string, RouteFixture> = {
     body: (w) => ({ org_slug: w.org.slug, plan: 'pro', success_url: '/orgs', cancel_url: '/orgs' }),
     minRole: 'admin',
     ok: { status: 200 },
+    partner: { scopes: ['billing:manage'], body: (w) => ({ org_slug: w.partner.org.slug, plan: 'pro', success_url: '/orgs', cancel_url: '/orgs' }), confined: 'ORG_NOT_FOUND', ok: { status: 200 } },
   },
-  'POST /billing/portal': { body: (w) => ({ org_slug: w.org.slug, return_url: '/orgs' }), minRole: 'admin', ok: { status: 200 } },
-  'POST /billing/topup': { body: (w) => ({ org_slug: w.org.slug, credits: 100 }), minRole: 'admin', ok: { status: 200 } },
+  'POST /billing/portal': {
+    body: (w) => ({ org_slug: w.org.slug, return_url: '/orgs' }),
+    minRole: 'admin',
+    ok: { status: 200 },
+    partner: { scopes: ['billing:manage'], body: (w) => ({ org_slug: w.partner.org.slug, return_url: '/orgs' }), confined: 'ORG_NOT_FOUND', ok: { status: 200 } },
+  },
+  'POST /billing/topup': {
+    body: (w) => ({ org_slug: w.org.slug, credits: 100 }),
+    minRole: 'admin',
+    ok: { status: 200 },
+    partner: { scopes: ['billing:manage'], body: (w) => ({ org_slug: w.partner.org.slug, credits: 100 }), confined: 'ORG_NOT_FOUND', ok: { status: 200 } },
+  },
   // Billing sessions are reached by id: another org's (or an unknown) session is 404 either way.
   'GET /billing/sessions/:id': {
     params: (w) => ({ id: w.checkoutSessionId }),
     minRole: 'member',
     nonMember: { status: 404, code: 'BILLING_SESSION_NOT_FOUND' },
     ok: { status: 200 },
+    partner: { scopes: ['billing:manage', 'billing:read'], params: (w) => ({ id: w.partner.checkoutSessionId }), confined: 'BILLING_SESSION_NOT_FOUND', ok: { status: 200 } },
   },
   'POST /billing/sessions/:id/confirm': {
     params: (w) => ({ id: w.checkoutSessionId }),
@@ -324,6 +423,13 @@ export const CP_ROUTE_FIXTURES: Record<string, RouteFixture> = {
     minRole: 'owner',
     nonMember: { status: 404, code: 'BILLING_SESSION_NOT_FOUND' },
     ok: { status: 200, prepare: async (w) => ({ params: { id: (await w.freshTopup()).sessionId } }) },
+    partner: {
+      scopes: ['billing:manage'],
+      params: (w) => ({ id: w.partner.checkoutSessionId }),
+      body: () => ({}),
+      confined: 'BILLING_SESSION_NOT_FOUND',
+      ok: { status: 200, prepare: async (w) => ({ params: { id: (await w.partner.freshTopup()).sessionId } }) },
+    },
   },
   'POST /billing/sessions/:id/cancel': {
     params: (w) => ({ id: w.checkoutSessionId }),
@@ -331,6 +437,13 @@ export const CP_ROUTE_FIXTURES: Record<string, RouteFixture> = {
     minRole: 'owner',
     nonMember: { status: 404, code: 'BILLING_SESSION_NOT_FOUND' },
     ok: { status: 200, prepare: async (w) => ({ params: { id: (await w.freshTopup()).sessionId } }) },
+    partner: {
+      scopes: ['billing:manage'],
+      params: (w) => ({ id: w.partner.checkoutSessionId }),
+      body: () => ({}),
+      confined: 'BILLING_SESSION_NOT_FOUND',
+      ok: { status: 200, prepare: async (w) => ({ params: { id: (await w.partner.freshTopup()).sessionId } }) },
+    },
   },
 
   // --- pages (HTML; forms are application/x-www-form-urlencoded) --------------------------------------------------
@@ -384,6 +497,32 @@ export const CP_ROUTE_FIXTURES: Record<string, RouteFixture> = {
   'GET /admin/audit': { query: () => '?limit=5', volatile: true, ok: { status: 200 } },
   'GET /admin/audit/verify': { volatile: true, ok: { status: 200 } },
   'GET /admin/audit/export': { volatile: true, ok: { status: 200 } },
+
+  // --- admin: partner keys (also a partner key with admin:keys; a key may read and revoke itself) ------------------
+  'POST /admin/partner-keys': {
+    body: (w) => ({ name: 'security suite key', partner_id: w.partner.partnerId, scopes: ['orgs:read'] }),
+    mints: true,
+    ok: { status: 201 },
+    partner: { scopes: ['admin:keys'], body: () => ({ name: 'minted by a key', scopes: ['orgs:read'] }), ok: { status: 201 } },
+  },
+  'GET /admin/partner-keys': { query: () => '?limit=500', ok: { status: 200 }, partner: { scopes: ['admin:keys'], ok: { status: 200 } } },
+  'GET /admin/partner-keys/:id': {
+    params: (w) => ({ id: w.partner.targetKeyId }),
+    ok: { status: 200 },
+    partner: { scopes: ['admin:keys'], self: true, params: (w) => ({ id: w.partner.targetKeyId }), confined: 'NOT_FOUND', ok: { status: 200 } },
+  },
+  // Negative checks name a live key of P's: one let through would revoke it. Positive controls revoke a fresh key.
+  'DELETE /admin/partner-keys/:id': {
+    params: (w) => ({ id: w.partner.targetKeyId }),
+    ok: { status: 204, prepare: async (w) => ({ params: { id: (await w.partner.mint({ scopes: ['orgs:read'] })).id } }) },
+    partner: {
+      scopes: ['admin:keys'],
+      self: true,
+      params: (w) => ({ id: w.partner.targetKeyId }),
+      confined: 'NOT_FOUND',
+      ok: { status: 204, prepare: async (w) => ({ params: { id: (await w.partner.mint({ scopes: ['orgs:read'] })).id } }) },
+    },
+  },
 
   // --- admin: fleet (src/control-plane/fleet) -------------------------------------------------------------------
   // The suite's orgs have no running tenant and its CP no tenant provisioner (`none`): the routes that need one reach
@@ -502,6 +641,35 @@ async function buildProvisionWorld(cp: TestControlPlane, org: TestOrg, outsiderO
   return { secret, tokenA, tokenB, tenantUrl, runtime, workspaceId: first.workspaceId, instanceId: first.instanceId, workspaceTokens, body, provisionFresh };
 }
 
+/** The partner tier's data (see PartnerWorld), made through the API with the CP admin bearer and the partners' keys. */
+async function buildPartnerWorld(cp: TestControlPlane): Promise<PartnerWorld> {
+  const partnerId = `partner-${randomBytes(4).toString('hex')}`;
+  const keys: string[] = [];
+  const mint = async (body: Record<string, unknown> = {}) => {
+    const k = await cp.mintPartnerKey({ partner_id: partnerId, scopes: [...PARTNER_SCOPES], ...body });
+    keys.push(k.key);
+    return k;
+  };
+  const key = await mint();
+  const freshOrg = () => cp.createPartnerOrg(key.key);
+  const [org, doomedOrg, boundOrg] = [await freshOrg(), await freshOrg(), await freshOrg()];
+  const boundKey = await mint({ org_id: boundOrg.id });
+  const otherKey = await cp.mintPartnerKey({ partner_id: `other-${partnerId}`, scopes: [...PARTNER_SCOPES] });
+  keys.push(otherKey.key);
+  const targetKeyId = (await mint({ scopes: ['orgs:read'] })).id;
+  const post = async (url: string, payload: Record<string, unknown>) => {
+    const res = await cp.app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${key.key}` }, payload });
+    if (res.statusCode !== 200) throw new Error(`fixture POST ${url}: ${res.statusCode} ${res.body}`);
+    return res.json() as Record<string, unknown>;
+  };
+  const checkoutSessionId = String((await post('/api/v1/billing/checkout', { org_slug: org.slug, plan: 'starter', success_url: '/orgs', cancel_url: '/orgs' }))['id']);
+  const freshTopup = async () => {
+    const { slug } = await freshOrg();
+    return { slug, sessionId: String((await post('/api/v1/billing/topup', { org_slug: slug, credits: 100 }))['id']) };
+  };
+  return { partnerId, org, doomedOrg, boundOrg, key, boundKey, otherKey, targetKeyId, checkoutSessionId, keys, mint, freshOrg, freshTopup };
+}
+
 /** A session cookie pair (`mcp_session=…`) → its bare value. */
 export const cookieValue = (cookie: string) => cookie.slice(cookie.indexOf('=') + 1);
 
@@ -560,6 +728,7 @@ export async function buildWorld(cp: TestControlPlane): Promise<CpWorld> {
   const outsiderTenantToken = provision?.tokenB ?? (await cp.mintTenantAdminToken(outsiderOrg.id));
   // A has reported its audit chain once, so GET /tenants/audit-anchor has an anchor to answer with.
   await cp.db.insertInto('tenant_audit_anchors').values({ org_id: org.id, event_count: 1, head_hash: 'a'.repeat(64), reason: 'boot' }).execute();
+  const partner = await buildPartnerWorld(cp);
   const freshTopup = async () => {
     const { slug } = await cp.createOrg(owner);
     const body = await postJson(cp, '/api/v1/billing/topup', owner, { org_slug: slug, credits: 100 }, 200);
@@ -582,6 +751,7 @@ export async function buildWorld(cp: TestControlPlane): Promise<CpWorld> {
     tenantToken,
     outsiderTenantToken,
     provision,
+    partner,
     users,
     inviteTokens,
     verificationTokens: () => users.map((u) => cp.verificationToken(u.email)),

@@ -2,8 +2,30 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../../core/errors.js';
 import '../../core/http/types.js';
 import type { RateLimiter } from '../../core/rate-limit.js';
+import type { PartnerKeyAuthenticator } from '../partner-keys/auth.js';
 import type { TenantAdminTokens } from '../provisioning/admin-tokens.js';
 import type { ControlPlaneAuthenticator } from './authenticator.js';
+
+/** Every partner key starts so (`mol_pk_live_…`; `mol_pk_test_…` is reserved, reference §3.6). */
+const PARTNER_KEY_PREFIX = 'mol_pk_';
+
+function partnerBearerOf(authorization: string | undefined): string | null {
+  const m = authorization ? /^Bearer\s+(\S+)\s*$/.exec(authorization) : null;
+  return m && m[1]!.startsWith(PARTNER_KEY_PREFIX) ? m[1]! : null;
+}
+
+/**
+ * Partner keys ride on the session and admin tiers, route by route (issue 12): a route that names `partnerScope` in its
+ * config takes a partner key instead of the tier's own credential; any other route refuses one by its prefix, before
+ * any lookup. Answers true when the request was authenticated as a partner key.
+ */
+async function partnerKeyGate(partner: PartnerKeyAuthenticator | undefined, request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+  const key = partnerBearerOf(request.headers.authorization);
+  if (key === null) return false;
+  if (!partner || request.routeOptions.config.partnerScope === undefined) throw new DomainError('PARTNER_KEY_NOT_ACCEPTED');
+  await partner.authenticate(request, reply, key);
+  return true;
+}
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -24,8 +46,10 @@ export function originAllowed(origin: string | undefined, publicUrl: string, ten
   return tenantDomain !== undefined && o.protocol === new URL(publicUrl).protocol && o.hostname.endsWith(`.${tenantDomain}`);
 }
 
-export function sessionAuthHook(auth: ControlPlaneAuthenticator, publicUrl: string, tenantDomain: string | undefined) {
-  return async function sessionAuth(request: FastifyRequest, _reply: FastifyReply) {
+export function sessionAuthHook(auth: ControlPlaneAuthenticator, publicUrl: string, tenantDomain: string | undefined, partner?: PartnerKeyAuthenticator) {
+  return async function sessionAuth(request: FastifyRequest, reply: FastifyReply) {
+    // A bearer is no cookie: a partner key's request is not browser-driven, so the Origin check does not apply.
+    if (await partnerKeyGate(partner, request, reply)) return;
     const principal = await auth.authenticateSession(request);
     if (UNSAFE.has(request.method) && !originAllowed(request.headers.origin, publicUrl, tenantDomain)) {
       throw new DomainError('ORIGIN_FORBIDDEN', `cross-site request refused: origin ${request.headers.origin} is not allowed`);
@@ -44,7 +68,7 @@ const ADMIN_FAILURE_WINDOW_MS = 60_000;
  * (issue 7 item 8). Guessing stays throttled: the token is at least 16 operator-chosen characters, and every wrong
  * guess past the limit is answered 429 and keeps the client blocked.
  */
-export function adminAuthHook(auth: ControlPlaneAuthenticator, limiter: RateLimiter, failureLimit: number) {
+export function adminAuthHook(auth: ControlPlaneAuthenticator, limiter: RateLimiter, failureLimit: number, partner?: PartnerKeyAuthenticator) {
   const blockedUntil = new Map<string, number>();
   const refuse = (reply: FastifyReply, until: number) => {
     const retryAfter = Math.max(1, Math.ceil((until - Date.now()) / 1000));
@@ -52,6 +76,7 @@ export function adminAuthHook(auth: ControlPlaneAuthenticator, limiter: RateLimi
     return new DomainError('RATE_LIMITED', 'too many failed admin authentication attempts; retry later', { retry_after: retryAfter });
   };
   return async function adminAuth(request: FastifyRequest, reply: FastifyReply) {
+    if (await partnerKeyGate(partner, request, reply)) return;
     try {
       request.principal = auth.authenticateAdmin(request);
       return;

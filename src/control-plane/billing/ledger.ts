@@ -75,8 +75,8 @@ export function billingPageUrl(publicUrl: string, session: { id: string; kind: B
 export class LedgerBillingProvider implements BillingProvider {
   readonly name = 'ledger';
 
-  async initializeOrg(tx: Transaction<ControlPlaneSchema>, org: { id: string; plan: PlanId }, actor: string) {
-    if (isPaidPlan(org.plan)) {
+  async initializeOrg(tx: Transaction<ControlPlaneSchema>, org: { id: string; plan: PlanId; invoicedToPartner?: boolean }, actor: string) {
+    if (isPaidPlan(org.plan) && !org.invoicedToPartner) {
       // A paid plan starts once it is paid for: the org waits, on the free plan's terms, for checkout.
       await tx.updateTable('organizations').set({ plan: 'free', plan_monthly_credits: 0, overage_cap_credits: 0 }).where('id', '=', org.id).execute();
       return 'awaiting_payment' as const;
@@ -88,6 +88,8 @@ export class LedgerBillingProvider implements BillingProvider {
       .where('id', '=', org.id)
       .execute();
     if (plan.starting_credits > 0) await postLedgerEntry(tx, { orgId: org.id, delta: plan.starting_credits, reason: 'starting_credits', createdBy: actor });
+    // A partner's paid org: the partner is invoiced for it outside this ledger; the plan's month starts now.
+    if (isPaidPlan(plan.id) && plan.monthly_credits > 0) await postLedgerEntry(tx, { orgId: org.id, delta: plan.monthly_credits, reason: `plan_grant:${plan.id}`, reference: 'partner-invoiced', createdBy: actor });
     return 'provisioning' as const;
   }
 

@@ -16,9 +16,10 @@ export interface BillingProvider {
   readonly name: string;
   /**
    * Called inside the org-creation transaction: sets the org's starting plan, credit grant and first ledger entry.
-   * Returns the status the new org starts in (`awaiting_payment` for a paid plan not yet paid for).
+   * Returns the status the new org starts in (`awaiting_payment` for a paid plan not yet paid for). An org a partner key
+   * creates is invoiced to the partner (`invoicedToPartner`): it starts on its plan at once, with no checkout.
    */
-  initializeOrg(tx: Transaction<ControlPlaneSchema>, org: { id: string; plan: PlanId }, actor: string): Promise<'provisioning' | 'awaiting_payment'>;
+  initializeOrg(tx: Transaction<ControlPlaneSchema>, org: { id: string; plan: PlanId; invoicedToPartner?: boolean }, actor: string): Promise<'provisioning' | 'awaiting_payment'>;
   /** Opens a session and prices it; the user is sent to `url`. */
   openSession(tx: Transaction<ControlPlaneSchema>, request: BillingSessionRequest, actor: string): Promise<OpenedBillingSession>;
   /** One session, with its org's slug; a pending session past its expiry reads as `expired`. */

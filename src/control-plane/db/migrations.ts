@@ -278,4 +278,33 @@ export const controlPlaneMigrations: readonly Migration[] = [
       `alter table org_purges add column if not exists last_step text`,
     ],
   },
+  {
+    // Issue 12: partner API keys (reference §3.6). Lookup is one equality on the hash over live rows (the partial
+    // index); the partner's list is by partner_id. Orgs a key creates carry its partner; the CP audit chain names the
+    // partner of every partner-key call (a column only partner-key rows fill: the canonical row of any other event is
+    // unchanged, so existing chains still verify).
+    id: '202611270101_partner_keys',
+    statements: [
+      `create table if not exists partner_api_keys (
+        id text primary key,
+        name text not null,
+        key_hash text not null unique,
+        key_prefix text not null,
+        partner_id text not null,
+        org_id uuid,
+        scopes text[] not null,
+        rate_limit integer not null default 60 check (rate_limit between 1 and 100000),
+        created_by text not null,
+        created_at timestamptz not null default now(),
+        expires_at timestamptz,
+        revoked_at timestamptz,
+        last_used_at timestamptz
+      )`,
+      `create index if not exists partner_api_keys_live_hash on partner_api_keys (key_hash) where revoked_at is null`,
+      `create index if not exists partner_api_keys_partner on partner_api_keys (partner_id, created_at desc)`,
+      `alter table organizations add column if not exists partner_id text`,
+      `create index if not exists organizations_partner on organizations (partner_id, created_at) where partner_id is not null`,
+      `alter table audit_events add column if not exists partner_id text`,
+    ],
+  },
 ];

@@ -93,8 +93,31 @@ export interface OrganizationsTable {
   overage_cap_credits: Int8;
   last_error: string | null;
   created_by: string;
+  /** The partner whose key created the org (partner keys, issue 12): only that partner's keys see it. Null otherwise. */
+  partner_id: WithDefault<string | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+/**
+ * Partner API keys (DESIGN.md §4, reference §3.6): `mol_pk_live_…`, stored as sha256 with a 16-character display
+ * prefix. `org_id` null = every org of the partner; set = that org only (no foreign key: a bound key outlives its org
+ * and then reaches nothing — it must never widen to "any org").
+ */
+export interface PartnerApiKeysTable {
+  id: string;
+  name: string;
+  key_hash: string;
+  key_prefix: string;
+  partner_id: string;
+  org_id: string | null;
+  scopes: string[];
+  rate_limit: number;
+  created_by: string;
+  created_at: Timestamp;
+  expires_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+  last_used_at: NullableTimestamp;
 }
 
 export interface OrgMembersTable {
@@ -297,4 +320,5 @@ export interface ControlPlaneSchema extends AuditSchema {
   billing_sessions: BillingSessionsTable;
   runtime_image_pins: RuntimeImagePinsTable;
   cp_workspace_instances: CpWorkspaceInstancesTable;
+  partner_api_keys: PartnerApiKeysTable;
 }

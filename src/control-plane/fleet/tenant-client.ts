@@ -28,8 +28,9 @@ export class TenantClient {
   ) {}
 
   /** One call; any HTTP answer is returned (the caller decides what a 404 means), a transport failure is 502. */
-  async call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<TenantReply> {
+  async call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<TenantReply> {
     const headers: Record<string, string> = {
+      ...extraHeaders,
       authorization: `Bearer ${this.adminToken}`,
       'x-molecule-org-id': this.org.id,
       accept: 'application/json',

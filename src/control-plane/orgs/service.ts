@@ -50,7 +50,10 @@ export interface CreateOrgInput {
   slug: string;
   name: string;
   plan: PlanId;
-  ownerUserId: string;
+  /** The user who becomes its owner; null for an org a partner key creates (it has no members, its partner manages it). */
+  ownerUserId: string | null;
+  /** Set when a partner key creates the org: the org is that partner's, and invoiced to it (no checkout). */
+  partnerId?: string;
   provider: string;
   actor: string;
   /** The free orgs the owner may hold: checked in the create's own transaction, under a lock on the owner. */
@@ -69,7 +72,7 @@ export async function createOrg(ctx: ControlPlaneContext, input: CreateOrgInput,
   let row: OrgRow;
   try {
     row = await ctx.db.transaction().execute(async (tx) => {
-      if (input.plan === 'free' && input.freeQuota !== undefined) await assertFreeQuota(tx, input.ownerUserId, input.freeQuota);
+      if (input.plan === 'free' && input.freeQuota !== undefined && input.ownerUserId !== null) await assertFreeQuota(tx, input.ownerUserId, input.freeQuota);
       const id = newUuid();
       await tx
         .insertInto('organizations')
@@ -84,13 +87,14 @@ export async function createOrg(ctx: ControlPlaneContext, input: CreateOrgInput,
           overage_cap_credits: 0,
           last_error: null,
           created_by: input.actor,
+          partner_id: input.partnerId ?? null,
         })
         .execute();
       // After the insert, not before: an insert that waited on a concurrent purge of the same slug (unique index) sees
       // that purge's tombstone here, once it has committed.
       await assertSlugNotTombstoned(tx, input.slug, ctx.config.SLUG_TOMBSTONE_DAYS);
-      await tx.insertInto('org_members').values({ org_id: id, user_id: input.ownerUserId, role: 'owner', invited_by: null }).execute();
-      const status = await ctx.billing.initializeOrg(tx, { id, plan: input.plan }, input.actor);
+      if (input.ownerUserId !== null) await tx.insertInto('org_members').values({ org_id: id, user_id: input.ownerUserId, role: 'owner', invited_by: null }).execute();
+      const status = await ctx.billing.initializeOrg(tx, { id, plan: input.plan, invoicedToPartner: input.partnerId !== undefined }, input.actor);
       await setOrgStatus(tx, id, status, ctx.provisioner.name);
       await appendAuditEvents(tx, [audit]);
       return tx.selectFrom('organizations').selectAll().where('id', '=', id).executeTakeFirstOrThrow();

@@ -76,3 +76,23 @@ export async function listMembers(db: Db, orgId: string) {
     .orderBy('org_members.user_id', 'asc')
     .execute();
 }
+
+/**
+ * An org of a partner's (by slug and/or id), confined to `boundOrgId` when the key is bound to one org; undefined when
+ * there is no such org or it is not the partner's.
+ */
+export async function findPartnerOrg(db: Db, partnerId: string, boundOrgId: string | null, ref: { slug?: string; id?: string }): Promise<OrgRow | undefined> {
+  if (ref.slug === undefined && ref.id === undefined) return undefined;
+  let q = db.selectFrom('organizations').selectAll().where('partner_id', '=', partnerId);
+  if (boundOrgId !== null) q = q.where('id', '=', boundOrgId);
+  if (ref.id !== undefined) q = q.where('id', '=', ref.id);
+  if (ref.slug !== undefined) q = q.where('slug', '=', ref.slug);
+  return q.executeTakeFirst();
+}
+
+/** A partner's orgs (only the bound one for an org-bound key), oldest first. */
+export async function listPartnerOrgs(db: Db, partnerId: string, boundOrgId: string | null): Promise<OrgRow[]> {
+  let q = db.selectFrom('organizations').selectAll().where('partner_id', '=', partnerId);
+  if (boundOrgId !== null) q = q.where('id', '=', boundOrgId);
+  return q.orderBy('created_at', 'asc').orderBy('id', 'asc').execute();
+}

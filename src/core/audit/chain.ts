@@ -25,12 +25,17 @@ export interface AuditEventInput {
   durationMs: number;
   requestId: string;
   clientIp: string;
+  /** The partner behind a partner-key call (control plane only); absent for every other credential. */
+  partnerId?: string | null;
 }
 
 export type AuditRow = AuditEventsTable;
 
 /** The exact bytes that are hashed: a JSON array in a fixed field order, so no key-order ambiguity exists. */
 export function canonicalAuditRow(row: Omit<AuditRow, 'hash' | 'prev_hash'>): string {
+  // `partner_id` joins the hashed fields only when set (partner-key calls, issue 12): every other row hashes exactly as
+  // it did before the column existed, so chains written earlier still verify.
+  const partner = row.partner_id ? [row.partner_id] : [];
   return JSON.stringify([
     row.seq,
     row.id,
@@ -45,6 +50,7 @@ export function canonicalAuditRow(row: Omit<AuditRow, 'hash' | 'prev_hash'>): st
     row.duration_ms,
     row.request_id,
     row.client_ip,
+    ...partner,
   ]);
 }
 
@@ -86,6 +92,8 @@ export async function appendAuditEvents<DB extends AuditSchema>(tx: Transaction<
       duration_ms: Math.max(0, Math.round(e.durationMs)),
       request_id: e.requestId,
       client_ip: e.clientIp,
+      // Only databases that have the column (the control plane's) ever get a value here.
+      ...(e.partnerId ? { partner_id: e.partnerId } : {}),
     };
     const hash = chainHash(prevHash, canonicalAuditRow(base));
     rows.push({ ...base, prev_hash: prevHash, hash });

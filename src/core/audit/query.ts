@@ -29,6 +29,7 @@ export const AuditEvent = Type.Object({
   duration_ms: Type.Integer(),
   request_id: Type.String(),
   client_ip: Type.String(),
+  partner_id: Type.Optional(Type.String({ description: 'Control plane: the partner behind a partner-key call (`actor` is `partner-key:<prefix>`).' })),
   prev_hash: Type.String(),
   hash: Type.String(),
   line: Type.String({ description: 'Text rendering: `<actor> <METHOD> <path> <status> <ms>ms`.' }),
@@ -36,7 +37,8 @@ export const AuditEvent = Type.Object({
 export type AuditEvent = Static<typeof AuditEvent>;
 
 export function presentAuditRow(r: AuditRow): AuditEvent {
-  const row = { ...r, seq: Number(r.seq) };
+  const { partner_id, ...rest } = r;
+  const row = { ...rest, seq: Number(r.seq), ...(partner_id ? { partner_id } : {}) };
   return { ...row, occurred_at: new Date(row.occurred_at).toISOString(), line: renderAuditLine(row) };
 }
 

@@ -19,6 +19,7 @@ export function auditEventFor(request: FastifyRequest, status: number, durationM
     // request.ip is undefined once the client's socket is gone (it hung up before the answer): the row still names
     // the peer as last known, never null (a null would fail the whole batch's insert).
     clientIp: request.ip ?? request.socket?.remoteAddress ?? 'unknown',
+    ...(p?.partnerId ? { partnerId: p.partnerId } : {}),
   };
 }
 

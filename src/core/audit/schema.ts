@@ -18,6 +18,8 @@ export interface AuditEventsTable {
   duration_ms: number;
   request_id: string;
   client_ip: string;
+  /** Control plane only (its migration adds the column): the partner behind a partner-key call. */
+  partner_id?: string | null;
   prev_hash: string;
   hash: string;
 }

@@ -30,6 +30,10 @@ export interface Principal {
   orgId: string | null;
   /** The signed-in user behind a control-plane session; absent for every other class. */
   userId?: string;
+  /** A partner key's partner (control plane): every org it creates is that partner's, and the audit row names it. */
+  partnerId?: string;
+  /** A partner key's scopes (`orgs:create`, …); absent for every other class. */
+  scopes?: readonly string[];
   /** Set when the credential was accepted only through a deprecated tier; the response says so. */
   deprecated?: boolean;
 }

@@ -158,7 +158,13 @@ export function describeValidationErrors(errors: readonly ErrorObject[], where: 
   let onlyMissing = true;
   for (const [path, group] of byPath) {
     let relevant = group.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf');
-    if (group.some((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf')) {
+    const union = group.find((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf');
+    const unionMessage = (union?.parentSchema as { 'x-error'?: unknown } | undefined)?.['x-error'];
+    if (union && typeof unionMessage === 'string') {
+      // A union that says what it accepts (a closed set of literals: plans, roles) speaks for all its branches:
+      // "plan must be one of free, starter, pro", not the last branch's "must be equal to constant".
+      relevant = [union];
+    } else if (union) {
       // In a union, a branch whose *type* matched failed on something specific: that is the useful message.
       const specific = relevant.filter((e) => e.keyword !== 'type');
       if (specific.length > 0) relevant = specific;
@@ -228,6 +234,8 @@ export interface RouteCatalogEntry {
   /** Undefined on open routes (no auth tier). */
   minRole: string | undefined;
   orgWide: boolean;
+  /** Control plane: the partner-key scope(s) the route takes (undefined: partner keys are refused). */
+  partnerScope?: string | readonly string[];
   /** The route's schemas as registered (params, querystring, headers, body, responses): for checks over every route. */
   schema?: { params?: unknown; querystring?: unknown; headers?: unknown; body?: unknown; response?: unknown; hide?: boolean };
 }
@@ -286,7 +294,14 @@ export async function createBaseApp(opts: BaseAppOptions): Promise<BaseApp> {
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
       if (method === 'HEAD') continue;
-      routeCatalog.push({ method, url: route.url, minRole: route.config?.minRole, orgWide: route.config?.orgWide === true, schema: route.schema as RouteCatalogEntry['schema'] });
+      routeCatalog.push({
+        method,
+        url: route.url,
+        minRole: route.config?.minRole,
+        orgWide: route.config?.orgWide === true,
+        ...(route.config?.partnerScope !== undefined ? { partnerScope: route.config.partnerScope } : {}),
+        schema: route.schema as RouteCatalogEntry['schema'],
+      });
     }
   });
 

@@ -8,6 +8,13 @@ declare module 'fastify' {
     orgWide?: boolean;
     /** Reference-compatible `error` string for a body that fails validation; the detail still names the field. */
     validationError?: string;
+    /**
+     * Control plane: the partner-key scope(s) (any one) that let a partner key use this route; the tier's own credential
+     * still works. Absent: partner keys are refused (401). `partnerSelf`: a key may also call it on its own id without
+     * the scope (DELETE /admin/partner-keys/:id, the seed's self-revoke).
+     */
+    partnerScope?: string | readonly string[];
+    partnerSelf?: boolean;
   }
   interface FastifyInstance {
     /** Every route registered on the app, in registration order (see createBaseApp). */

@@ -28,9 +28,25 @@ function enforceRoutePermission(request: FastifyRequest, reply: FastifyReply, pr
   }
 }
 
+/** How the CP names the partner key a forwarded call acts for (`partner-key:mol_pk_live_xxxx`: a display prefix only). */
+export const ACTING_FOR_HEADER = 'x-molecule-acting-for';
+const ACTING_FOR_RE = /^partner-key:mol_pk_live_[0-9A-Za-z]{4}$/;
+
+/**
+ * The CP forwards a partner key's call (POST /orgs/:slug/workspaces, `workspaces:create`) with this tenant's ADMIN_TOKEN
+ * and names the key in X-Molecule-Acting-For, so this tenant's audit chain attributes the call to the partner key as
+ * the CP's does (issue 12). Only the admin token may say so — it already holds every power here, so the header grants
+ * nothing; from any other credential it is ignored.
+ */
+function actingFor(request: FastifyRequest, principal: Principal): Principal {
+  const claimed = request.headers[ACTING_FOR_HEADER];
+  if (principal.class !== 'admin-token' || typeof claimed !== 'string' || !ACTING_FOR_RE.test(claimed)) return principal;
+  return { ...principal, actor: claimed };
+}
+
 export function adminAuthHook(auth: TenantAuthenticator, origins: TenantOrigins, opts: { bindToParam?: string } = {}) {
   return async function adminAuth(request: FastifyRequest, reply: FastifyReply) {
-    const principal = await auth.authenticateAdmin(request.headers.authorization, request.headers.cookie);
+    const principal = actingFor(request, await auth.authenticateAdmin(request.headers.authorization, request.headers.cookie));
     request.principal = principal;
     // Attributed (principal set) before it is refused: a cross-site attempt on a member's session is worth an audit line.
     refuseCrossSiteSession(request, principal, origins);

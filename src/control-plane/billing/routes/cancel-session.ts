@@ -4,6 +4,7 @@ import { errorResponses } from '../../../core/http/responses.js';
 import type { SessionPrincipal } from '../../auth/authenticator.js';
 import type { ControlPlaneContext } from '../../context.js';
 import { SESSION_ERRORS } from '../../identity/routes/me.js';
+import { PARTNER_KEY_ERRORS } from '../../partner-keys/errors.js';
 import { BillingSessionOutcome, BillingSessionParams } from '../schemas.js';
 import { cancelBillingSession } from '../service.js';
 import { EmptyBody } from './confirm-session.js';
@@ -17,14 +18,15 @@ export default function cancelBillingSessionRoute(app: App, ctx: ControlPlaneCon
         tags: ['billing'],
         summary: 'Cancel a pending billing session (org owners only)',
         description: 'Nothing about the org changes. Answers `redirect_url` (the cancel_url) and the org. Completed, cancelled or expired is 409.',
-        security: [{ session: [] }],
+        security: [{ session: [] }, { partnerKey: [] }],
         params: BillingSessionParams,
         body: EmptyBody,
         response: {
           200: BillingSessionOutcome,
-          ...errorResponses(...SESSION_ERRORS, 'VALIDATION_FAILED', 'ORIGIN_FORBIDDEN', 'ROLE_FORBIDDEN', 'BILLING_SESSION_NOT_FOUND', 'BILLING_SESSION_CLOSED'),
+          ...errorResponses(...SESSION_ERRORS, ...PARTNER_KEY_ERRORS, 'VALIDATION_FAILED', 'ORIGIN_FORBIDDEN', 'ROLE_FORBIDDEN', 'BILLING_SESSION_NOT_FOUND', 'BILLING_SESSION_CLOSED'),
         },
       },
+      config: { partnerScope: 'billing:manage' },
     },
     async (request, reply) => {
       const outcome = await cancelBillingSession(ctx, request.principal as SessionPrincipal, request.params.id, auditEventForReply(reply, 200));

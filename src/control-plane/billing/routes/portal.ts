@@ -5,6 +5,7 @@ import { errorResponses } from '../../../core/http/responses.js';
 import type { SessionPrincipal } from '../../auth/authenticator.js';
 import type { ControlPlaneContext } from '../../context.js';
 import { SESSION_ERRORS } from '../../identity/routes/me.js';
+import { PARTNER_KEY_ERRORS } from '../../partner-keys/errors.js';
 import { Slug } from '../../orgs/schemas.js';
 import { BillingSessionStarted, ReturnUrl } from '../schemas.js';
 import { openPortal } from '../service.js';
@@ -29,13 +30,14 @@ export default function portalRoute(app: App, ctx: ControlPlaneContext) {
         description:
           'Answers `{url}` (and the session `id`): our portal page showing the plan, credit balance, recent ledger and invoices, with a link back to `return_url`. ' +
           'Plan switches chosen there (a downgrade to free included) go through the same confirmation page as a checkout. The link expires after an hour.',
-        security: [{ session: [] }],
+        security: [{ session: [] }, { partnerKey: [] }],
         body: PortalRequest,
         response: {
           200: BillingSessionStarted,
-          ...errorResponses(...SESSION_ERRORS, 'VALIDATION_FAILED', 'ORIGIN_FORBIDDEN', 'ORG_NOT_FOUND', 'ROLE_FORBIDDEN'),
+          ...errorResponses(...SESSION_ERRORS, ...PARTNER_KEY_ERRORS, 'VALIDATION_FAILED', 'ORIGIN_FORBIDDEN', 'ORG_NOT_FOUND', 'ROLE_FORBIDDEN'),
         },
       },
+      config: { partnerScope: 'billing:manage' },
     },
     async (request, reply) => {
       const opened = await openPortal(ctx, request.principal as SessionPrincipal, request.body, auditEventForReply(reply, 200));

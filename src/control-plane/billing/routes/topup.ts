@@ -5,6 +5,7 @@ import { errorResponses } from '../../../core/http/responses.js';
 import type { SessionPrincipal } from '../../auth/authenticator.js';
 import type { ControlPlaneContext } from '../../context.js';
 import { SESSION_ERRORS } from '../../identity/routes/me.js';
+import { PARTNER_KEY_ERRORS } from '../../partner-keys/errors.js';
 import { Slug } from '../../orgs/schemas.js';
 import { TOPUP } from '../plans.js';
 import { BillingSessionStarted, ReturnUrl, TopupCredits } from '../schemas.js';
@@ -32,13 +33,14 @@ export default function topupRoute(app: App, ctx: ControlPlaneContext) {
         description:
           `Buys ${TOPUP.min_credits}–${TOPUP.max_credits} credits at ${TOPUP.cents_per_credit} cent each. Answers \`{url, id}\` like a checkout; ` +
           'confirming adds exactly the credits to the balance (one ledger entry) and writes a paid invoice. The session expires after an hour.',
-        security: [{ session: [] }],
+        security: [{ session: [] }, { partnerKey: [] }],
         body: TopupRequest,
         response: {
           200: BillingSessionStarted,
-          ...errorResponses(...SESSION_ERRORS, 'VALIDATION_FAILED', 'ORIGIN_FORBIDDEN', 'ORG_NOT_FOUND', 'ROLE_FORBIDDEN'),
+          ...errorResponses(...SESSION_ERRORS, ...PARTNER_KEY_ERRORS, 'VALIDATION_FAILED', 'ORIGIN_FORBIDDEN', 'ORG_NOT_FOUND', 'ROLE_FORBIDDEN'),
         },
       },
+      config: { partnerScope: 'billing:manage' },
     },
     async (request, reply) => {
       const opened = await startTopup(ctx, request.principal as SessionPrincipal, request.body, auditEventForReply(reply, 200));

@@ -5,7 +5,7 @@ import type { SessionPrincipal } from '../../auth/authenticator.js';
 import type { ControlPlaneContext } from '../../context.js';
 import { CurrentUser } from '../schemas.js';
 
-export const SESSION_ERRORS = ['SESSION_REQUIRED', 'TENANT_CREDENTIAL_REJECTED', 'platform_unavailable'] as const;
+export const SESSION_ERRORS = ['SESSION_REQUIRED', 'TENANT_CREDENTIAL_REJECTED', 'PARTNER_KEY_NOT_ACCEPTED', 'platform_unavailable'] as const;
 
 export default function meRoute(app: App, ctx: ControlPlaneContext) {
   app.get(

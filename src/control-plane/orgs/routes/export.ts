@@ -3,6 +3,7 @@ import type { App } from '../../../core/http/app.js';
 import { errorResponses } from '../../../core/http/responses.js';
 import type { ControlPlaneContext } from '../../context.js';
 import { SESSION_ERRORS } from '../../identity/routes/me.js';
+import { PARTNER_KEY_ERRORS } from '../../partner-keys/errors.js';
 import { requireOrgRole } from '../access.js';
 import { presentOrg } from '../present.js';
 import { Organization, SlugParams } from '../schemas.js';
@@ -40,11 +41,12 @@ export default function exportOrgRoute(app: App, ctx: ControlPlaneContext) {
         operationId: 'exportOrg',
         tags: ['orgs'],
         summary: 'GDPR export of what the control plane holds about an org (members only; no secrets)',
-        description: 'Never includes tokens, invitation secrets, password hashes or session data. Workspace data lives in the tenant and is exported there.',
-        security: [{ session: [] }],
+        description: 'With a partner key (scope `orgs:export`): one of its partner’s orgs; any other org is 404. Never includes tokens, invitation secrets, password hashes or session data. Workspace data lives in the tenant and is exported there.',
+        security: [{ session: [] }, { partnerKey: [] }],
         params: SlugParams,
-        response: { 200: OrgExport, ...errorResponses(...SESSION_ERRORS, 'VALIDATION_FAILED', 'ORG_NOT_FOUND') },
+        response: { 200: OrgExport, ...errorResponses(...SESSION_ERRORS, ...PARTNER_KEY_ERRORS, 'VALIDATION_FAILED', 'ORG_NOT_FOUND') },
       },
+      config: { partnerScope: 'orgs:export' },
     },
     async (request) => {
       const principal = request.principal!;
@@ -64,8 +66,9 @@ export default function exportOrgRoute(app: App, ctx: ControlPlaneContext) {
       return {
         schema_version: 1 as const,
         exported_at: new Date().toISOString(),
-        exported_by: principal.userId!,
-        subject: { user_id: principal.userId! },
+        // A partner key has no user: the export names the key's actor (`partner-key:<prefix>`) and its partner.
+        exported_by: principal.userId ?? principal.actor,
+        subject: { user_id: principal.userId ?? `partner:${principal.partnerId ?? ''}` },
         organization: presentOrg(org, org.role),
         ...(instance && instance.status !== 'failed'
           ? { infrastructure: { instance_status: instance.status, stage: instance.stage, url: instance.url, region: instance.region, created_at: iso(instance.created_at)! } }

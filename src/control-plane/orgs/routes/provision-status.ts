@@ -3,6 +3,7 @@ import type { App } from '../../../core/http/app.js';
 import { errorResponses } from '../../../core/http/responses.js';
 import type { ControlPlaneContext } from '../../context.js';
 import { SESSION_ERRORS } from '../../identity/routes/me.js';
+import { PARTNER_KEY_ERRORS } from '../../partner-keys/errors.js';
 import { requireOrgRole } from '../access.js';
 import { literalUnion, SlugParams } from '../schemas.js';
 import { provisionStatusOf } from '../service.js';
@@ -24,10 +25,12 @@ export default function provisionStatusRoute(app: App, ctx: ControlPlaneContext)
         operationId: 'getProvisionStatus',
         tags: ['orgs'],
         summary: 'How far the org’s tenant is from ready (members only)',
-        security: [{ session: [] }],
+        description: 'With a partner key (scope `provision:status`): one of its partner’s orgs; any other org is 404.',
+        security: [{ session: [] }, { partnerKey: [] }],
         params: SlugParams,
-        response: { 200: ProvisionStatus, ...errorResponses(...SESSION_ERRORS, 'VALIDATION_FAILED', 'ORG_NOT_FOUND') },
+        response: { 200: ProvisionStatus, ...errorResponses(...SESSION_ERRORS, ...PARTNER_KEY_ERRORS, 'VALIDATION_FAILED', 'ORG_NOT_FOUND') },
       },
+      config: { partnerScope: 'provision:status' },
     },
     async (request) => {
       const org = await requireOrgRole(ctx, request.principal, request.params.slug, 'member', 'read provisioning status');
