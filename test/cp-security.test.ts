@@ -22,6 +22,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { mintCredential } from '../src/core/credentials/format.js';
 import { canonicalScope, PARTNER_SCOPES } from '../src/control-plane/partner-keys/scopes.js';
+import { PROVISION_BODY_LIMIT } from '../src/control-plane/workspaces/routes/provision.js';
 import { startTestControlPlane, type TestControlPlane, type TestControlPlaneOptions, type TestUser } from './cp-harness.js';
 import { forEachDatabase, startTestTenant, type DbKind, type TestTenant } from './harness.js';
 import {
@@ -1066,9 +1067,11 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
           });
         });
 
-        it(`${name}: a body over the 1 MiB limit → 413 PAYLOAD_TOO_LARGE, nothing changed`, async () => {
+        // The runtime provisioning route carries a template's files (base64), so its limit is larger.
+        const limit = s.path.endsWith('/workspaces/provision') ? PROVISION_BODY_LIMIT : 1024 * 1024;
+        it(`${name}: a body over the ${limit / (1024 * 1024)} MiB limit → 413 PAYLOAD_TOO_LARGE, nothing changed`, async () => {
           await unchanged(async () => {
-            const body = JSON.stringify({ ...s.fx.body!(w), padding: 'x'.repeat(1024 * 1024) });
+            const body = JSON.stringify({ ...s.fx.body!(w), padding: 'x'.repeat(limit) });
             assertError(await sendRaw(body, 'application/json'), 413, 'PAYLOAD_TOO_LARGE');
           });
         });

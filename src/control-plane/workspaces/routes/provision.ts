@@ -17,7 +17,7 @@ const UUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
  */
 const CONFIG_FILES_MAX_BYTES = TEMPLATE_LIMITS.maxTotalBytes;
 /** The route's body limit: 10 MiB of config files and 16 MiB of assets as base64, plus the rest. */
-const PROVISION_BODY_LIMIT = 40 * 1024 * 1024;
+export const PROVISION_BODY_LIMIT = 40 * 1024 * 1024;
 
 /** `config_files`: template file paths (checked in the handler like a template's), base64 values up to 1 MiB decoded. */
 const ConfigFileMap = Type.Unsafe<Record<string, string>>({
