@@ -178,6 +178,7 @@ const freshWorkspacePlugin = async (t: TestTenant): Promise<Fresh> => {
   return { params: { id: fresh.params['id']!, name: 'hello-skill' }, ...(fresh.ownToken ? { ownToken: fresh.ownToken } : {}) };
 };
 const thisOrg = (fx: Fixtures) => ({ id: fx.orgId });
+const freshThisOrg = async (t: TestTenant): Promise<Fresh> => ({ params: { id: t.orgId } });
 
 const ROUTE_CASES: readonly RouteCase[] = [
   // Admin chain: templates.
@@ -248,7 +249,7 @@ const ROUTE_CASES: readonly RouteCase[] = [
   { method: 'GET', route: '/org/export', auth: 'admin', minRole: 'reader', orgWide: true, okStatus: 200 },
   // Plugins: the catalog and the org allowlist on the admin chain; a workspace's plugins on the workspace tier.
   { method: 'GET', route: '/plugins', auth: 'admin', minRole: 'reader', orgWide: false, okStatus: 200 },
-  { method: 'GET', route: '/orgs/:id/plugins/allowlist', auth: 'admin', minRole: 'reader', orgWide: true, params: thisOrg, okStatus: 200 },
+  { method: 'GET', route: '/orgs/:id/plugins/allowlist', auth: 'admin', minRole: 'reader', orgWide: true, params: thisOrg, fresh: freshThisOrg, okStatus: 200 },
   {
     method: 'PUT',
     route: '/orgs/:id/plugins/allowlist',
@@ -256,6 +257,7 @@ const ROUTE_CASES: readonly RouteCase[] = [
     minRole: 'admin',
     orgWide: true,
     params: thisOrg,
+    fresh: freshThisOrg,
     body: () => ({ plugins: [], enabled_by: 'security-suite' }),
     okStatus: 200,
   },
@@ -890,7 +892,7 @@ forEachDatabase('security suite', (kind) => {
         a.as(dead.expired.auth_token),
       ];
       for (const c of ROUTE_CASES) {
-        const url = fill(c.route, { id: c.route.startsWith('/org/tokens') ? someKeyId : ws.id, tokenId: ws.token_id, key: 'NEVER_SET' }) + (c.query ?? '');
+        const url = fill(c.route, { id: c.route.startsWith('/org/tokens') ? someKeyId : ws.id, tokenId: ws.token_id, key: 'NEVER_SET', name: 'sec-never-installed' }) + (c.query ?? '');
         for (const headers of rejected) {
           const res = await send(c, url, headers, c.body?.(), a);
           assert.equal(res.statusCode, 401, `${c.method} ${c.route}: ${res.body}`);
@@ -1033,7 +1035,7 @@ forEachDatabase('security suite: datastore outage', (kind) => {
 
   for (const c of ROUTE_CASES) {
     const name = `${c.method} ${c.route}`;
-    const params = () => ({ id: c.route.startsWith('/org/tokens') ? orgKey.id : ws.id, tokenId: ws.token_id, key: 'NEVER_SET' });
+    const params = () => ({ id: c.route.startsWith('/org/tokens') ? orgKey.id : ws.id, tokenId: ws.token_id, key: 'NEVER_SET', name: 'sec-never-installed' });
     const bearers: [string, () => string][] = [['a well-formed org key', () => orgKey.auth_token]];
     if (c.auth === 'workspace') bearers.push(['the workspace’s own token', () => ws.auth_token]);
 

@@ -1,11 +1,13 @@
 import { Type } from 'typebox';
 import { auditEventForReply } from '../../../core/audit/request.js';
+import { ValidationError } from '../../../core/errors.js';
 import type { App } from '../../../core/http/app.js';
 import { AUTH_ERRORS, errorResponses } from '../../../core/http/responses.js';
 import type { TenantContext } from '../../context.js';
 import { WorkspaceId } from '../../workspaces/schemas.js';
 import { PluginName } from '../schemas.js';
 import { uninstallPlugin } from '../service.js';
+import { pluginNameProblem } from '../catalog.js';
 import { restartIfRunning } from './restart.js';
 
 export default function uninstallPluginRoute(app: App, ctx: TenantContext) {
@@ -31,6 +33,9 @@ export default function uninstallPluginRoute(app: App, ctx: TenantContext) {
     async (request, reply) => {
       const id = request.params.id.toLowerCase();
       const name = request.params.name;
+      // The pattern admits `a..b`; the reference refuses any name containing `..` (§3.14).
+      const problem = pluginNameProblem(name);
+      if (problem) throw new ValidationError('invalid plugin name', { plugin_name: name, detail: problem });
       await uninstallPlugin(ctx.db, id, name, auditEventForReply(reply, 200));
       request.auditWritten = true;
       await ctx.events.recordAfterCommit('PLUGIN_UNINSTALLED', id, { plugin: name });
