@@ -133,6 +133,14 @@ forEachDatabase('plugins: API', (kind) => {
     assert.equal(events.length, 4);
   });
 
+  it('concurrent installs of one plugin into one workspace both succeed, leaving one copy', async () => {
+    const ws = await t.createWorkspace({ name: 'plug-race' });
+    const results = await Promise.all(Array.from({ length: 4 }, () => inject('POST', `/workspaces/${ws.id}/plugins`, { source: 'local://hello-skill' })));
+    for (const r of results) assert.equal(r.statusCode, 200, r.body);
+    assert.equal((await t.db.selectFrom('workspace_plugins').select('name').where('workspace_id', '=', ws.id).execute()).length, 1);
+    assert.equal((await t.db.selectFrom('workspace_plugin_files').select('path').where('workspace_id', '=', ws.id).execute()).length, 2);
+  });
+
   it('allowlist: the reference’s GET/PUT bodies and errors; nothing written for bad input', async () => {
     const empty = await inject('GET', allowlistUrl());
     assert.equal(empty.statusCode, 200, empty.body);
@@ -253,10 +261,13 @@ forEachDatabase('plugins: API', (kind) => {
       assert.equal(res.statusCode, status, `${JSON.stringify(body)}: ${res.body}`);
       assert.match(res.json().error, error, JSON.stringify(body));
     }
-    for (const name of ['a..b', 'UPPER', '%2e%2e', 'a%2Fb', 'a%5Cb']) {
+    for (const name of ['a..b', 'UPPER', 'a%2Fb', 'a%5Cb']) {
       const res = await inject('DELETE', `/workspaces/${ws.id}/plugins/${name}`);
       assert.equal(res.statusCode, 400, `${name}: ${res.body}`);
+      assert.equal(res.json().error, 'invalid plugin name');
     }
+    // An encoded `..` is resolved by the URL parser before routing: it names no plugin route at all.
+    assert.equal((await inject('DELETE', `/workspaces/${ws.id}/plugins/%2e%2e`)).statusCode, 404);
     const unknownWs = await inject('POST', '/workspaces/8f8e2c7e-1d1b-4c8e-9f35-0a6b2b3c4d5e/plugins', { source: 'hello-skill' });
     assert.equal(unknownWs.statusCode, 404);
     assert.deepEqual(await pluginRowCounts(t), before, 'nothing written');

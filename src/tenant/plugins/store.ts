@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { OrgPluginAllowlistTable, TenantSchema, WorkspacePluginsTable } from '../db/schema.js';
 
 /** The plugins domain's queries. Writes run inside their caller's transaction (service.ts). */
@@ -39,8 +39,16 @@ export async function upsertInstalled(
   row: { workspace_id: string; name: string; version: string; source: string; installed_by: string },
   files: Record<string, Buffer>,
 ): Promise<void> {
-  await db.deleteFrom('workspace_plugins').where('workspace_id', '=', row.workspace_id).where('name', '=', row.name).execute();
-  await db.insertInto('workspace_plugins').values(row).execute();
+  // An upsert, not delete-then-insert: two installs of one plugin at once serialise on the row instead of one failing
+  // on the primary key; the files are replaced after it (the later install's statements see the earlier's commit).
+  await db
+    .insertInto('workspace_plugins')
+    .values(row)
+    .onConflict((oc) =>
+      oc.columns(['workspace_id', 'name']).doUpdateSet({ version: row.version, source: row.source, installed_by: row.installed_by, installed_at: sql<Date>`now()` }),
+    )
+    .execute();
+  await db.deleteFrom('workspace_plugin_files').where('workspace_id', '=', row.workspace_id).where('plugin_name', '=', row.name).execute();
   const rows = Object.entries(files).map(([path, content]) => ({ workspace_id: row.workspace_id, plugin_name: row.name, path, content }));
   for (let i = 0; i < rows.length; i += 50) await db.insertInto('workspace_plugin_files').values(rows.slice(i, i + 50)).execute();
 }
