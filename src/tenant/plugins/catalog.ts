@@ -15,7 +15,7 @@ export const BUILTIN_PLUGINS_DIR = fileURLToPath(new URL('../../../../assets/plu
 export const MANIFEST_FILE = 'plugin.yaml';
 
 /** A plugin name: a base name in lower case — no `/`, `\`, `..`, nothing a path could be made of (reference §3.14). */
-export const PLUGIN_NAME_PATTERN = '^[a-z0-9][a-z0-9._-]{0,63}$';
+export const PLUGIN_NAME_PATTERN = '^[a-z0-9][a-z0-9\\._-]{0,63}$';
 const PLUGIN_NAME_RE = new RegExp(PLUGIN_NAME_PATTERN);
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
