@@ -83,6 +83,11 @@ forEachDatabase('fuzz: tenant, every route', (kind) => {
       const res = await t.app.inject({ method: 'POST', url, headers: t.admin(), payload: { key, value: 'v' } });
       assert.equal(res.statusCode, 200, res.body);
     }
+    // Installed plugins, so DELETE /workspaces/:id/plugins/:name reaches its handler.
+    for (const w of ws) {
+      const res = await t.app.inject({ method: 'POST', url: `/workspaces/${w.id}/plugins`, headers: t.admin(), payload: { source: 'local://hello-skill' } });
+      assert.equal(res.statusCode, 200, res.body);
+    }
     // A template of its own for /templates/:id (the built-ins are there too; deleting one is refused).
     const imported = await t.app.inject({ method: 'POST', url: '/templates/import', headers: t.admin(), payload: { name: 'fuzz-template', files: { 'a.md': 'x' } } });
     assert.equal(imported.statusCode, 201, imported.body);
@@ -134,7 +139,13 @@ forEachDatabase('fuzz: tenant, every route', (kind) => {
     const wsIds = ws.map((w) => w.id);
     for (const route of routes) {
       const known = fromList({
-        id: route.url.startsWith('/org/tokens') ? keys.map((k) => k.id) : route.url.startsWith('/templates/') ? ['shell-agent', 'fuzz-template'] : wsIds,
+        id: route.url.startsWith('/org/tokens')
+          ? keys.map((k) => k.id)
+          : route.url.startsWith('/templates/')
+            ? ['shell-agent', 'fuzz-template']
+            : route.url.startsWith('/orgs/')
+              ? [t.orgId, ws[0]!.id]
+              : wsIds,
         template: ['shell-agent', 'node-agent', 'fuzz-template'],
         tokenId: workspaceTokenIds,
         key: ['FUZZ_SECRET', 'FUZZ_GLOBAL'],
@@ -142,7 +153,10 @@ forEachDatabase('fuzz: tenant, every route', (kind) => {
         workspace_id: wsIds,
         workspace_ids: [[ws[1]!.id]],
         cursor: route.url === '/org/tokens' ? keys.map((k) => k.id) : [],
-        name: [ws[1]!.name, `fuzz-${randomBytes(3).toString('hex')}`],
+        name: route.url.includes('/plugins/') ? ['hello-skill', 'shell-tools'] : [ws[1]!.name, `fuzz-${randomBytes(3).toString('hex')}`],
+        source: ['local://hello-skill', 'shell-tools@1.0.0'],
+        plugins: [['hello-skill', 'shell-tools'], []],
+        enabled_by: ['fuzz'],
         actor: ['admin-token'],
       });
       await ctx.test(`${route.method} ${route.url}`, () => fuzzRoute(target, route, known, FUZZ_RUNS));

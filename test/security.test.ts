@@ -57,6 +57,8 @@ interface Fixtures {
   /** An org key the org-token routes (`/org/tokens/:id…`) name in negative checks. */
   targetKey: MintedKeyBody;
   keys: Record<Role, MintedKeyBody>;
+  /** This tenant's org id (MOLECULE_ORG_ID): what /orgs/:id/… routes name. */
+  orgId: string;
   /** A key bound to workspace B only (role admin, so only the binding can stop it). */
   boundToB: MintedKeyBody;
   revoked: MintedKeyBody;
@@ -167,6 +169,17 @@ const freshTemplate = async (t: TestTenant): Promise<Fresh> => {
 };
 const neverTemplate = () => ({ id: 'sec-never-imported' });
 
+/** Plugins: negative checks name one never installed in A (nothing to remove); the positive installs a fresh one. */
+const workspaceAPlugin = (fx: Fixtures) => ({ id: fx.wsA.id, name: 'sec-never-installed' });
+const freshWorkspacePlugin = async (t: TestTenant): Promise<Fresh> => {
+  const fresh = await freshWorkspace(t);
+  const res = await t.app.inject({ method: 'POST', url: `/workspaces/${fresh.params['id']}/plugins`, headers: t.admin(), payload: { source: 'local://hello-skill' } });
+  if (res.statusCode !== 200) throw new Error(`plugin fixture failed: ${res.body}`);
+  return { params: { id: fresh.params['id']!, name: 'hello-skill' }, ...(fresh.ownToken ? { ownToken: fresh.ownToken } : {}) };
+};
+const thisOrg = (fx: Fixtures) => ({ id: fx.orgId });
+const freshThisOrg = async (t: TestTenant): Promise<Fresh> => ({ params: { id: t.orgId } });
+
 const ROUTE_CASES: readonly RouteCase[] = [
   // Admin chain: templates.
   { method: 'GET', route: '/templates', auth: 'admin', minRole: 'reader', orgWide: false, okStatus: 200 },
@@ -234,6 +247,33 @@ const ROUTE_CASES: readonly RouteCase[] = [
     okStatus: 201,
   },
   { method: 'GET', route: '/org/export', auth: 'admin', minRole: 'reader', orgWide: true, okStatus: 200 },
+  // Plugins: the catalog and the org allowlist on the admin chain; a workspace's plugins on the workspace tier.
+  { method: 'GET', route: '/plugins', auth: 'admin', minRole: 'reader', orgWide: false, okStatus: 200 },
+  { method: 'GET', route: '/orgs/:id/plugins/allowlist', auth: 'admin', minRole: 'reader', orgWide: true, params: thisOrg, fresh: freshThisOrg, okStatus: 200 },
+  {
+    method: 'PUT',
+    route: '/orgs/:id/plugins/allowlist',
+    auth: 'admin',
+    minRole: 'admin',
+    orgWide: true,
+    params: thisOrg,
+    fresh: freshThisOrg,
+    body: () => ({ plugins: [], enabled_by: 'security-suite' }),
+    okStatus: 200,
+  },
+  { method: 'GET', route: '/workspaces/:id/plugins', auth: 'workspace', minRole: 'reader', orgWide: false, params: workspaceA, fresh: freshWorkspace, okStatus: 200 },
+  {
+    method: 'POST',
+    route: '/workspaces/:id/plugins',
+    auth: 'workspace',
+    minRole: 'editor',
+    orgWide: false,
+    params: workspaceA,
+    body: () => ({ source: 'local://hello-skill' }),
+    fresh: freshWorkspace,
+    okStatus: 200,
+  },
+  { method: 'DELETE', route: '/workspaces/:id/plugins/:name', auth: 'workspace', minRole: 'editor', orgWide: false, params: workspaceAPlugin, fresh: freshWorkspacePlugin, okStatus: 200 },
   // Admin chain: audit.
   { method: 'GET', route: '/audit', auth: 'admin', minRole: 'admin', orgWide: true, okStatus: 200 },
   { method: 'GET', route: '/audit/verify', auth: 'admin', minRole: 'admin', orgWide: true, okStatus: 200 },
@@ -501,6 +541,7 @@ forEachDatabase('security suite', (kind) => {
 
     fx = {
       wsA, wsB, wsAExtraTokenId, wsDelete, targetKey, keys, boundToB, revoked, expired, foreignOrgKey,
+      orgId: t.orgId,
       unknownOrgKey: mintCredential('orgKey').plaintext,
       memberCookie: `mcp_session=${member}`,
       otherOrgCookie: `mcp_session=${otherOrgMember}`,
@@ -851,7 +892,7 @@ forEachDatabase('security suite', (kind) => {
         a.as(dead.expired.auth_token),
       ];
       for (const c of ROUTE_CASES) {
-        const url = fill(c.route, { id: c.route.startsWith('/org/tokens') ? someKeyId : ws.id, tokenId: ws.token_id, key: 'NEVER_SET' }) + (c.query ?? '');
+        const url = fill(c.route, { id: c.route.startsWith('/org/tokens') ? someKeyId : ws.id, tokenId: ws.token_id, key: 'NEVER_SET', name: 'sec-never-installed' }) + (c.query ?? '');
         for (const headers of rejected) {
           const res = await send(c, url, headers, c.body?.(), a);
           assert.equal(res.statusCode, 401, `${c.method} ${c.route}: ${res.body}`);
@@ -994,7 +1035,7 @@ forEachDatabase('security suite: datastore outage', (kind) => {
 
   for (const c of ROUTE_CASES) {
     const name = `${c.method} ${c.route}`;
-    const params = () => ({ id: c.route.startsWith('/org/tokens') ? orgKey.id : ws.id, tokenId: ws.token_id, key: 'NEVER_SET' });
+    const params = () => ({ id: c.route.startsWith('/org/tokens') ? orgKey.id : ws.id, tokenId: ws.token_id, key: 'NEVER_SET', name: 'sec-never-installed' });
     const bearers: [string, () => string][] = [['a well-formed org key', () => orgKey.auth_token]];
     if (c.auth === 'workspace') bearers.push(['the workspace’s own token', () => ws.auth_token]);
 

@@ -33,6 +33,11 @@ export const ERROR_CODES = {
   ORG_TEMPLATE_NOT_FOUND: { status: 404, message: 'org template not found' },
   ORG_REQUIRED_ENV_MISSING: { status: 412, message: 'missing required environment variables' },
   ORG_TEMPLATE_TOO_LARGE: { status: 413, message: 'org template too large' },
+  // Plugins (src/tenant/plugins; reference §3.14): the allowlist refusal is the reference's 403, its text names the plugin.
+  PLUGIN_NOT_FOUND: { status: 404, message: 'plugin not found' },
+  PLUGIN_NOT_INSTALLED: { status: 404, message: 'plugin not installed' },
+  PLUGIN_NOT_ALLOWED: { status: 403, message: 'plugin is not in the org allowlist' },
+  PLUGIN_ENV_MISSING: { status: 412, message: 'missing required environment variables' },
   // Control plane (spec/reference-control-plane.md §2–§5).
   SESSION_REQUIRED: { status: 401, message: 'not authenticated: sign in first' },
   INVALID_CREDENTIALS: { status: 401, message: 'invalid email or password' },

@@ -32,6 +32,7 @@ import { ControlPlaneClient } from './control-plane/client.js';
 import { registerControlPlaneProxy } from './control-plane/proxy.js';
 import { orgImportRoutes } from './org-import/index.js';
 import { orgTokenRoutes } from './org-tokens/index.js';
+import { pluginCatalog, pluginRoutes } from './plugins/index.js';
 import type { DomainRoutes, RouteRegistrar } from './routes.js';
 import { registryRoutes } from './registry/index.js';
 import { secretsRoutes } from './secrets/index.js';
@@ -53,6 +54,7 @@ const DOMAINS: DomainRoutes[] = [
   auditRoutes,
   registryRoutes,
   orgImportRoutes,
+  pluginRoutes,
 ];
 
 export interface TenantDeps {
@@ -183,6 +185,8 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
   } catch (err) {
     logger.error({ err }, 'templates could not be loaded at boot; POST /admin/templates/refresh retries');
   }
+  // The plugin catalog (built-ins + MOLECULE_PLUGINS_DIR) is read once, here; a bad plugin is logged and skipped.
+  pluginCatalog(config, logger);
   const controlPlane = deps.controlPlane !== undefined ? deps.controlPlane : ControlPlaneClient.fromConfig(config, logger);
   const callbacks = controlPlane ? new TenantCallbacks(controlPlane, auditDb(db), logger, config.AUDIT_ANCHOR_INTERVAL_SECONDS * 1000) : null;
   const ctx: TenantContext = { config, db, log: logger, auth, rateLimiter, auditWriter, events, streams, cipher, lifecycle, callbacks };

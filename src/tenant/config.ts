@@ -59,6 +59,9 @@ export const tenantEnvSchema = {
   MOLECULE_TEMPLATES_DIR: env.string(
     'More workspace templates, loaded into the database at boot and on POST /admin/templates/refresh beside the built-ins: <dir>/<id>/config.yaml (+ files), or a legacy <dir>/<id>/template.json {"command": "..."}. Unset or missing: only the built-ins.',
   ),
+  MOLECULE_PLUGINS_DIR: env.string(
+    'More plugins for the catalog (GET /plugins), read at boot beside the built-ins: <dir>/<name>/plugin.yaml (+ files). Same name: this directory wins. Unset or missing: only the built-ins.',
+  ),
   ORG_TEMPLATES_DIR: env.string(
     'More org templates for GET /org/templates and POST /org/import `dir`: <dir>/<name>/org.yaml. Listed before (and shadowing) the built-in examples; a missing directory lists only the built-ins.',
   ),

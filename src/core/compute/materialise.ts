@@ -15,6 +15,13 @@ import { templatePathProblem, templatePathSetProblem } from '../templates/config
  *
  * Called only once the runtime is stopped and the agent's processes are swept, so no agent process races it.
  */
+/**
+ * Top-level directories of a workspace that the platform owns wholly: emptied at every start and rebuilt from the
+ * files given, so what left the set (an uninstalled plugin, src/tenant/plugins) leaves the directory too. Whatever
+ * the agent wrote there is gone at its next start (README, Plugins).
+ */
+export const PLATFORM_OWNED_DIRS = ['plugins'];
+
 export function materialiseFiles(root: string, files: Record<string, Buffer>, owner: number | null): void {
   const paths = Object.keys(files);
   for (const p of paths) {
@@ -25,6 +32,12 @@ export function materialiseFiles(root: string, files: Record<string, Buffer>, ow
   if (setProblem) throw new Error(`file ${JSON.stringify(setProblem.path.slice(0, 100))} ${setProblem.problem}`);
   const rootStat = lstatSync(root);
   if (!rootStat.isDirectory()) throw new Error('the workspace directory is not a directory');
+  for (const owned of PLATFORM_OWNED_DIRS) {
+    const dir = path.join(root, owned);
+    const st = lstatOrNull(dir);
+    if (st?.isDirectory()) rmSync(dir, { recursive: true, force: true }); // rm never follows links inside
+    else if (st) unlinkSync(dir); // a symlink in its place: the link goes, its target is untouched
+  }
   const made = new Set<string>();
   const ensureDir = (dir: string) => {
     if (made.has(dir)) return;

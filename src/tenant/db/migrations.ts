@@ -203,4 +203,35 @@ export const tenantMigrations: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    // Plugins (issue 11 item 3, src/tenant/plugins). The allowlist has no org column: a tenant database holds exactly
+    // one org, so a row here governs every workspace of it however deep (the reference keys it by the org root and
+    // then resolves only one level up, §10.10). An installed plugin is a snapshot of the catalog entry's files, kept
+    // here so every replica materialises the same bytes; they land under plugins/<name>/ in the workspace.
+    id: '202611280011_plugins',
+    statements: [
+      `create table if not exists org_plugin_allowlist (
+        plugin_name text primary key,
+        enabled_by text not null,
+        enabled_at timestamptz not null default now()
+      )`,
+      `create table if not exists workspace_plugins (
+        workspace_id uuid not null references workspaces(id) on delete cascade,
+        name text not null,
+        version text not null,
+        source text not null,
+        installed_by text not null,
+        installed_at timestamptz not null default now(),
+        primary key (workspace_id, name)
+      )`,
+      `create table if not exists workspace_plugin_files (
+        workspace_id uuid not null,
+        plugin_name text not null,
+        path text not null,
+        content bytea not null,
+        primary key (workspace_id, plugin_name, path),
+        foreign key (workspace_id, plugin_name) references workspace_plugins(workspace_id, name) on delete cascade
+      )`,
+    ],
+  },
 ];

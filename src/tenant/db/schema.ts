@@ -167,6 +167,31 @@ export interface WorkspaceFilesTable {
   content: ColumnType<Uint8Array, Buffer, Buffer>;
 }
 
+/** The org's plugin allowlist (plugins/store.ts): empty means every catalog plugin may be installed (reference §3.14). */
+export interface OrgPluginAllowlistTable {
+  plugin_name: string;
+  enabled_by: string;
+  enabled_at: Timestamp;
+}
+
+/** A plugin installed in a workspace: the catalog entry's name, version and the source it was asked for by. */
+export interface WorkspacePluginsTable {
+  workspace_id: string;
+  name: string;
+  version: string;
+  source: string;
+  installed_by: string;
+  installed_at: Timestamp;
+}
+
+/** An installed plugin's files (a snapshot taken at install); materialised under plugins/<name>/<path>. */
+export interface WorkspacePluginFilesTable {
+  workspace_id: string;
+  plugin_name: string;
+  path: string;
+  content: ColumnType<Uint8Array, Buffer, Buffer>;
+}
+
 export interface TenantSchema extends AuditSchema {
   templates: TemplatesTable;
   template_files: TemplateFilesTable;
@@ -178,4 +203,7 @@ export interface TenantSchema extends AuditSchema {
   org_api_tokens: OrgApiTokensTable;
   workspace_tokens: WorkspaceTokensTable;
   workspace_files: WorkspaceFilesTable;
+  org_plugin_allowlist: OrgPluginAllowlistTable;
+  workspace_plugins: WorkspacePluginsTable;
+  workspace_plugin_files: WorkspacePluginFilesTable;
 }

@@ -21,6 +21,9 @@ export const EVENT_TYPES = [
   'WORKSPACE_PROCESS_EXITED',
   'SECRET_SET',
   'SECRET_DELETED',
+  // Plugins (src/tenant/plugins): installed into or removed from the workspace.
+  'PLUGIN_INSTALLED',
+  'PLUGIN_UNINSTALLED',
   'BUDGET_UPDATED',
   // Org import (reference §3.11, §7): org-wide, so workspace_id is null.
   'org.import.started',

@@ -13,6 +13,7 @@ import type { EventBus, EventType } from '../events/bus.js';
 import { resolveWorkspaceEnv } from '../secrets/store.js';
 import type { SecretsChange, WorkspaceLifecycleApi } from './lifecycle-api.js';
 import { workspaceOwnFiles } from '../bundles/store.js';
+import { workspacePluginFiles } from '../plugins/store.js';
 import { resolveWorkspaceAgent } from '../templates/service.js';
 import type { WorkspaceProvisioner } from './provisioner.js';
 import { getWorkspace, liveSubtreeIds } from './store.js';
@@ -174,7 +175,8 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
         secrets = await resolveWorkspaceEnv(db, this.deps.cipher, id);
         // The template's current files and the command its config.yaml names; written into the agent's directory by
         // the provisioner once the old runtime is stopped (below), before the new one starts.
-        agent = await resolveWorkspaceAgent(db, ws, await workspaceOwnFiles(db, id));
+        // Overlay: the workspace's own files, then its installed plugins' (plugins/<name>/…, a namespace of their own).
+        agent = await resolveWorkspaceAgent(db, ws, { ...(await workspaceOwnFiles(db, id)), ...(await workspacePluginFiles(db, id)) });
       } catch (err) {
         if (isDatastoreOutage(err)) throw err;
         await this.fail(id, `provision failed: ${(err as Error).message}`);
