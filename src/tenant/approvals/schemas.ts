@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { idPattern, UUID_PATTERN } from '../../core/ids.js';
-import { Text } from '../../core/http/input.js';
+import { JsonObject, Text } from '../../core/http/input.js';
 
 export const ApprovalId = Type.String({ pattern: idPattern('approval'), description: 'Approval id (`apr_` + ULID).', 'x-error': 'must be an approval id (apr_…)' });
 export const WorkspaceApprovalParams = Type.Object({
@@ -54,9 +54,7 @@ export const ApprovalCreateRequest = Type.Object(
     task_id: Type.Optional(Text({ maxLength: 200 })),
     action: Text({ minLength: 1, maxLength: 200, description: 'What the agent wants to do (free text, e.g. `deploy`).' }),
     reason: Type.Optional(Text({ maxLength: 2000 })),
-    context: Type.Optional(
-      Type.Record(Type.String({ maxLength: 200 }), Type.Unknown(), { maxProperties: 50, description: 'Anything the approver should see (stored as given; at most 16 KiB as JSON).' }),
-    ),
+    context: Type.Optional(JsonObject({ maxBytes: 16 * 1024, description: 'Anything the approver should see, stored as given.' })),
   },
   { additionalProperties: false },
 );
@@ -94,5 +92,3 @@ export const PageQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-
-export const MAX_CONTEXT_BYTES = 16 * 1024;

@@ -1,11 +1,10 @@
 import { auditEventForReply } from '../../../core/audit/request.js';
-import { ValidationError } from '../../../core/errors.js';
 import type { App } from '../../../core/http/app.js';
 import { AUTH_ERRORS, errorResponses } from '../../../core/http/responses.js';
 import { approvalPolicyOf } from '../../config.js';
 import type { TenantContext } from '../../context.js';
 import { WorkspaceIdParams } from '../../workspaces/schemas.js';
-import { ApprovalCreated, ApprovalCreateRequest, MAX_CONTEXT_BYTES } from '../schemas.js';
+import { ApprovalCreated, ApprovalCreateRequest } from '../schemas.js';
 import { createApproval } from '../service.js';
 
 /** An agent asks a human (reference §3.15): 201, APPROVAL_REQUESTED on the workspace, APPROVAL_ESCALATED on its parent. */
@@ -27,7 +26,6 @@ export default function createApprovalRoute(app: App, ctx: TenantContext) {
     },
     async (request, reply) => {
       const context = request.body.context ?? {};
-      if (Buffer.byteLength(JSON.stringify(context)) > MAX_CONTEXT_BYTES) throw new ValidationError(`context must be at most ${MAX_CONTEXT_BYTES} bytes as JSON`, { field: 'context' });
       const row = await createApproval(
         { db: ctx.db, events: ctx.events, ttlSeconds: approvalPolicyOf(ctx.config).ttlSeconds },
         request.principal!,
