@@ -252,8 +252,8 @@ forEachDatabase('approvals API', (kind) => {
 forEachDatabase('approval gate', (kind) => {
   let t: TestTenant;
   before(async () => {
-    // Org keys (the agents) are gated; ADMIN_TOKEN (the human here) is not, so the suite can mint and approve with it.
-    t = await startTestTenant(kind, { env: { APPROVAL_GATED_ACTIONS: 'secret_write,org_token_mint,workspace_delete', APPROVAL_GATED_CLASSES: 'org-token' } });
+    // The default classes: org keys and workspace tokens (the agents) are gated; ADMIN_TOKEN (the human here) is not.
+    t = await startTestTenant(kind, { env: { APPROVAL_GATED_ACTIONS: 'secret_write,org_token_mint,workspace_delete' } });
   });
   after(async () => {
     await t?.close();
@@ -338,7 +338,7 @@ forEachDatabase('approval gate', (kind) => {
     const minted = await t.app.inject({ method: 'POST', url: '/org/tokens', headers: t.as(key.auth_token), payload: { name: 'next' } });
     assert.equal(minted.statusCode, 200, minted.body);
     assert.equal(minted.json().name, 'next');
-    // ADMIN_TOKEN is not in APPROVAL_GATED_CLASSES here: never held back.
+    // ADMIN_TOKEN is not in the default APPROVAL_GATED_CLASSES: never held back.
     assert.equal((await t.app.inject({ method: 'PUT', url: '/settings/secrets', headers: t.admin(), payload: { key: 'ADMIN_SET', value: 'v' } })).statusCode, 200);
   });
 
@@ -354,6 +354,13 @@ forEachDatabase('approval gate', (kind) => {
     const done = await del();
     assert.equal(done.statusCode, 200, done.body);
     assert.equal(done.json().status, 'removed');
+  });
+
+  it('a workspace token (a default gated class) is held back on its own workspace’s secrets', async () => {
+    const ws = await t.createWorkspace();
+    const res = await put(ws.id, ws.auth_token, 'FROM_AGENT', 'x');
+    assert.equal(res.statusCode, 202);
+    assert.equal((await t.app.inject({ method: 'GET', url: `/approvals/${res.json().approval_id}`, headers: t.admin() })).json().requested_by.startsWith('workspace-token:'), true);
   });
 
   it('a reserved secret key is refused before an approval is asked for', async () => {

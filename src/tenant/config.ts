@@ -83,7 +83,7 @@ export const tenantEnvSchema = {
     'Actions that need a human approval before they run (comma-separated): secret_write, org_token_mint, workspace_delete. The gated request answers 202 pending_approval; the identical request, retried after approval, runs once. Unset: none (keys minted with approval_required are gated regardless).',
   ),
   APPROVAL_GATED_CLASSES: env.string(
-    'Credential classes APPROVAL_GATED_ACTIONS applies to (comma-separated): org-token, admin-token, workspace-token, bootstrap, session. Default: every class but session (a signed-in member is the human).',
+    'Credential classes APPROVAL_GATED_ACTIONS applies to (comma-separated): org-token, admin-token, workspace-token, bootstrap, session. Default: org-token,workspace-token (the credentials agents hold). Add admin-token only when another principal (a session or an org key) can approve: the requester never approves its own request.',
   ),
   APPROVAL_TTL_SECONDS: env.int('A pending approval not decided within this long reads `expired`; an approved gate approval not used within this long (from its decision) expires too.', 86_400, 1, 30 * 86_400),
   AGENT_HOME_DIR: env.string('Directory for the agents’ own directories (one per workspace, 0700). Default: <MOLECULE_DATA_DIR>/agents (a temporary directory for memory://).'),
@@ -122,7 +122,9 @@ export function cpSharedSecretOf(config: TenantConfig): string | undefined {
 export const GATEABLE_ACTIONS = ['secret_write', 'org_token_mint', 'workspace_delete'] as const;
 export type GateableAction = (typeof GATEABLE_ACTIONS)[number];
 export const GATEABLE_CLASSES = ['org-token', 'admin-token', 'workspace-token', 'bootstrap', 'session'] as const;
-const DEFAULT_GATED_CLASSES = ['org-token', 'admin-token', 'workspace-token', 'bootstrap'];
+// Not admin-token or bootstrap by default: with separation of duties, a tenant whose only human credential is the
+// ADMIN_TOKEN would have nobody left to approve its own gated requests. Operators opt in by listing them.
+const DEFAULT_GATED_CLASSES = ['org-token', 'workspace-token'];
 
 function listOf(value: string | undefined): string[] {
   return (value ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
