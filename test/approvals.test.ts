@@ -236,6 +236,18 @@ forEachDatabase('approvals API', (kind) => {
       assert.equal(gone.json().action, 'workspace_delete');
     });
 
+    it('a rotation keeps the flag; revoking such a key (a DELETE it attempts) waits for approval too', async () => {
+      const agent = await t.mintKey({ approval_required: true });
+      const rotated = await post(`/org/tokens/${agent.id}/rotate`, t.admin(), { grace_seconds: 0 });
+      assert.equal(rotated.statusCode, 200, rotated.body);
+      assert.equal(rotated.json().approval_required, true);
+      const selfRevoke = await t.app.inject({ method: 'DELETE', url: `/org/tokens/${rotated.json().id}`, headers: t.as(rotated.json().auth_token) });
+      assert.equal(selfRevoke.statusCode, 202);
+      assert.equal(selfRevoke.json().action, 'delete');
+      // Org-wide (no workspace): it appears with workspace_id null.
+      assert.equal((await get(`/approvals/${selfRevoke.json().approval_id}`, t.admin())).json().workspace_id, null);
+    });
+
     it('a key that needs approvals cannot mint one that does not (after approval, still refused: no widening)', async () => {
       const agent = await t.mintKey({ approval_required: true });
       const mint = () => post('/org/tokens', t.as(agent.auth_token), { name: 'wider', approval_required: false });
