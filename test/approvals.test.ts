@@ -327,6 +327,10 @@ forEachDatabase('approval gate', (kind) => {
     const statuses = results.map((r) => r.statusCode).sort();
     assert.equal(statuses.filter((s) => s === 200).length, 1, JSON.stringify(statuses));
     assert.equal(statuses.filter((s) => s === 202).length, 7, JSON.stringify(statuses));
+    // The losers asked again — all for one new approval, not seven.
+    const asked = new Set(results.filter((r) => r.statusCode === 202).map((r) => r.json().approval_id));
+    assert.equal(asked.size, 1, [...asked].join(', '));
+    assert.ok(!asked.has(held.json().approval_id));
   });
 
   it('org-wide actions (global secrets, key mints) are approved through /approvals/:id/decide; the classes are configurable', async () => {

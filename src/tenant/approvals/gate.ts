@@ -66,9 +66,9 @@ export async function approvalGate(ctx: TenantContext, request: FastifyRequest, 
   const hash = requestHash(principal, request.method, request.routeOptions.url ?? request.url, gate);
   try {
     if (await consumeApproved(ctx.db, hash)) return null;
-    const existing = await findPendingByHash(ctx.db, hash);
+    // Reuses a pending approval of the same request (checked again under a lock inside createApproval).
     const row =
-      existing ??
+      (await findPendingByHash(ctx.db, hash)) ??
       (await createApproval(
         { db: ctx.db, events: ctx.events, ttlSeconds: approvalPolicyOf(ctx.config).ttlSeconds },
         principal,

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { appendAuditEvents, type AuditEventInput } from '../../core/audit/chain.js';
 import type { Principal } from '../../core/auth/principal.js';
 import { DomainError } from '../../core/errors.js';
@@ -9,6 +9,7 @@ import type { WorkspaceEvent } from '../events/bus.js';
 import {
   decideApprovalRow,
   findApproval,
+  findPendingByHash,
   insertApproval,
   liveWorkspaceParent,
   withdrawApprovalRow,
@@ -86,6 +87,12 @@ export interface NewApprovalInput {
 export async function createApproval(deps: ApprovalDeps, principal: Principal, input: NewApprovalInput, audit: AuditEventInput | null): Promise<ApprovalRow> {
   const published: WorkspaceEvent[] = [];
   const row = await deps.db.transaction().execute(async (trx) => {
+    if (input.requestHash !== null) {
+      // One pending approval per request: concurrent identical gated requests queue here and find the first one's.
+      await sql`select pg_advisory_xact_lock(hashtextextended(${input.requestHash}, 0))`.execute(trx);
+      const existing = await findPendingByHash(trx, input.requestHash);
+      if (existing) return existing;
+    }
     let parentId: string | null = null;
     if (input.workspaceId !== null) {
       const ws = await liveWorkspaceParent(trx, input.workspaceId);
