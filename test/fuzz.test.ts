@@ -66,6 +66,7 @@ forEachDatabase('fuzz: tenant, every route', (kind) => {
   let ws: CreatedWorkspaceBody[];
   let keys: MintedKeyBody[];
   let workspaceTokenIds: string[];
+  let approvalIds: string[];
 
   before(async () => {
     // Listening: event streams are sent over real HTTP (inject would wait for a stream that never ends).
@@ -87,6 +88,13 @@ forEachDatabase('fuzz: tenant, every route', (kind) => {
     for (const w of ws) {
       const res = await t.app.inject({ method: 'POST', url: `/workspaces/${w.id}/plugins`, headers: t.admin(), payload: { source: 'local://hello-skill' } });
       assert.equal(res.statusCode, 200, res.body);
+    }
+    // Pending approvals asked for by a workspace's own token, so the admin credential may decide them.
+    approvalIds = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await t.app.inject({ method: 'POST', url: `/workspaces/${parent.id}/approvals`, headers: t.as(parent.auth_token), payload: { action: `fuzz-${i}` } });
+      assert.equal(res.statusCode, 201, res.body);
+      approvalIds.push((res.json() as { approval_id: string }).approval_id);
     }
     // A template of its own for /templates/:id (the built-ins are there too; deleting one is refused).
     const imported = await t.app.inject({ method: 'POST', url: '/templates/import', headers: t.admin(), payload: { name: 'fuzz-template', files: { 'a.md': 'x' } } });
@@ -158,6 +166,10 @@ forEachDatabase('fuzz: tenant, every route', (kind) => {
         plugins: [['hello-skill', 'shell-tools'], []],
         enabled_by: ['fuzz'],
         actor: ['admin-token'],
+        approvalId: approvalIds,
+        before: approvalIds,
+        kind: ['approval'],
+        decision: ['approved', 'denied'],
       });
       await ctx.test(`${route.method} ${route.url}`, () => fuzzRoute(target, route, known, FUZZ_RUNS));
     }

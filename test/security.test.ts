@@ -54,6 +54,8 @@ interface Fixtures {
    * through, it would remove this one, not the A every other route's checks depend on.
    */
   wsDelete: CreatedWorkspaceBody;
+  /** A pending approval of workspace A, for the read routes' negative checks (GET is harmless). */
+  approvalA: string;
   /** An org key the org-token routes (`/org/tokens/:id…`) name in negative checks. */
   targetKey: MintedKeyBody;
   keys: Record<Role, MintedKeyBody>;
@@ -108,6 +110,11 @@ interface RouteCase {
    * bundle export answers every not-found with 404 `bundle not found`). Default: WORKSPACE_NOT_FOUND.
    */
   hiddenAs?: [code: string, message: string];
+  /**
+   * What the workspace's own token gets when the handler refuses that class by design (a workspace token never decides
+   * an approval: 403 APPROVAL_DECIDER_FORBIDDEN). Default: it reaches the handler like any sufficient credential.
+   */
+  ownTokenRefused?: [status: number, code: string];
 }
 
 const workspaceA = (fx: Fixtures) => ({ id: fx.wsA.id, tokenId: fx.wsAExtraTokenId });
@@ -179,8 +186,38 @@ const freshWorkspacePlugin = async (t: TestTenant): Promise<Fresh> => {
 };
 const thisOrg = (fx: Fixtures) => ({ id: fx.orgId });
 const freshThisOrg = async (t: TestTenant): Promise<Fresh> => ({ params: { id: t.orgId } });
+/** Approvals: negative checks name one that never existed; positives get a fresh one, asked for by the workspace's own token. */
+const NEVER_APPROVAL = 'apr_01ARZ3NDEKTSV4RRFFQ69G5FAV';
+const workspaceAApproval = (fx: Fixtures) => ({ id: fx.wsA.id, approvalId: NEVER_APPROVAL });
+const neverApproval = () => ({ approvalId: NEVER_APPROVAL });
+const freshApproval = async (t: TestTenant): Promise<Fresh> => {
+  const fresh = await freshWorkspace(t);
+  const res = await t.app.inject({ method: 'POST', url: `/workspaces/${fresh.params['id']}/approvals`, headers: t.as(fresh.ownToken!), payload: { action: 'security-suite' } });
+  if (res.statusCode !== 201) throw new Error(`approval fixture failed: ${res.body}`);
+  return { params: { id: fresh.params['id']!, approvalId: (res.json() as { approval_id: string }).approval_id }, ownToken: fresh.ownToken! };
+};
 
 const ROUTE_CASES: readonly RouteCase[] = [
+  // Approvals.
+  { method: 'GET', route: '/approvals/pending', auth: 'admin', minRole: 'reader', orgWide: false, okStatus: 200 },
+  { method: 'GET', route: '/requests/pending', auth: 'admin', minRole: 'reader', orgWide: false, query: '?kind=approval', okStatus: 200 },
+  { method: 'GET', route: '/approvals/:approvalId', auth: 'admin', minRole: 'reader', orgWide: false, params: (fx) => ({ approvalId: fx.approvalA }), fresh: freshApproval, okStatus: 200 },
+  { method: 'POST', route: '/approvals/:approvalId/decide', auth: 'admin', minRole: 'editor', orgWide: false, params: neverApproval, body: () => ({ decision: 'denied' }), fresh: freshApproval, okStatus: 200 },
+  { method: 'POST', route: '/workspaces/:id/approvals', auth: 'workspace', minRole: 'editor', orgWide: false, params: workspaceA, body: () => ({ action: 'security-suite' }), fresh: freshWorkspace, okStatus: 201 },
+  { method: 'GET', route: '/workspaces/:id/approvals', auth: 'workspace', minRole: 'reader', orgWide: false, params: workspaceA, fresh: freshWorkspace, okStatus: 200 },
+  {
+    method: 'POST',
+    route: '/workspaces/:id/approvals/:approvalId/decide',
+    auth: 'workspace',
+    minRole: 'editor',
+    orgWide: false,
+    params: workspaceAApproval,
+    body: () => ({ decision: 'denied' }),
+    fresh: freshApproval,
+    okStatus: 200,
+    ownTokenRefused: [403, 'APPROVAL_DECIDER_FORBIDDEN'],
+  },
+  { method: 'POST', route: '/workspaces/:id/approvals/:approvalId/withdraw', auth: 'workspace', minRole: 'editor', orgWide: false, params: workspaceAApproval, fresh: freshApproval, okStatus: 200 },
   // Admin chain: templates.
   { method: 'GET', route: '/templates', auth: 'admin', minRole: 'reader', orgWide: false, okStatus: 200 },
   { method: 'GET', route: '/templates/:id', auth: 'admin', minRole: 'reader', orgWide: false, params: () => ({ id: 'shell-agent' }), fresh: async () => ({ params: { id: 'shell-agent' } }), okStatus: 200 },
@@ -527,6 +564,9 @@ forEachDatabase('security suite', (kind) => {
     const extra = await t.app.inject({ method: 'POST', url: `/workspaces/${wsA.id}/tokens`, headers: t.admin(), payload: {} });
     assert.equal(extra.statusCode, 201, `fixture workspace token: ${extra.body}`);
     const wsAExtraTokenId = (JSON.parse(extra.body) as { id: string }).id;
+    const asked = await t.app.inject({ method: 'POST', url: `/workspaces/${wsA.id}/approvals`, headers: t.as(wsA.auth_token), payload: { action: 'security-fixture' } });
+    assert.equal(asked.statusCode, 201, `fixture approval: ${asked.body}`);
+    const approvalA = (JSON.parse(asked.body) as { approval_id: string }).approval_id;
     const keys = {
       reader: await t.mintKey({ name: 'sec-reader', role: 'reader' }),
       editor: await t.mintKey({ name: 'sec-editor', role: 'editor' }),
@@ -540,7 +580,7 @@ forEachDatabase('security suite', (kind) => {
     await t.db.updateTable('org_api_tokens').set({ org_id: newUuid() }).where('id', '=', foreignOrgKey.id).execute();
 
     fx = {
-      wsA, wsB, wsAExtraTokenId, wsDelete, targetKey, keys, boundToB, revoked, expired, foreignOrgKey,
+      wsA, wsB, wsAExtraTokenId, wsDelete, approvalA, targetKey, keys, boundToB, revoked, expired, foreignOrgKey,
       orgId: t.orgId,
       unknownOrgKey: mintCredential('orgKey').plaintext,
       memberCookie: `mcp_session=${member}`,
@@ -737,12 +777,22 @@ forEachDatabase('security suite', (kind) => {
       });
 
       if (c.auth === 'workspace') {
-        it(`${name}: the workspace's own token reaches the handler → ${c.okStatus}`, async () => {
-          await reachesHandler((fresh) => {
-            assert.ok(fresh.ownToken, 'workspace cases create a fresh workspace');
-            return fresh.ownToken;
+        if (c.ownTokenRefused) {
+          const [status, code] = c.ownTokenRefused;
+          it(`${name}: the workspace's own token is refused by the handler → ${status} ${code}`, async () => {
+            const fresh = await c.fresh!(t);
+            const res = await send(c, fill(c.route, fresh.params) + (c.query ?? ''), t.as(fresh.ownToken!), c.body?.());
+            assert.equal(res.statusCode, status, res.body);
+            assert.equal(jsonOf(res)['code'], code);
           });
-        });
+        } else {
+          it(`${name}: the workspace's own token reaches the handler → ${c.okStatus}`, async () => {
+            await reachesHandler((fresh) => {
+              assert.ok(fresh.ownToken, 'workspace cases create a fresh workspace');
+              return fresh.ownToken;
+            });
+          });
+        }
       }
     });
   }
@@ -892,7 +942,7 @@ forEachDatabase('security suite', (kind) => {
         a.as(dead.expired.auth_token),
       ];
       for (const c of ROUTE_CASES) {
-        const url = fill(c.route, { id: c.route.startsWith('/org/tokens') ? someKeyId : ws.id, tokenId: ws.token_id, key: 'NEVER_SET', name: 'sec-never-installed' }) + (c.query ?? '');
+        const url = fill(c.route, { id: c.route.startsWith('/org/tokens') ? someKeyId : ws.id, tokenId: ws.token_id, key: 'NEVER_SET', name: 'sec-never-installed', approvalId: NEVER_APPROVAL }) + (c.query ?? '');
         for (const headers of rejected) {
           const res = await send(c, url, headers, c.body?.(), a);
           assert.equal(res.statusCode, 401, `${c.method} ${c.route}: ${res.body}`);
@@ -1035,7 +1085,7 @@ forEachDatabase('security suite: datastore outage', (kind) => {
 
   for (const c of ROUTE_CASES) {
     const name = `${c.method} ${c.route}`;
-    const params = () => ({ id: c.route.startsWith('/org/tokens') ? orgKey.id : ws.id, tokenId: ws.token_id, key: 'NEVER_SET', name: 'sec-never-installed' });
+    const params = () => ({ id: c.route.startsWith('/org/tokens') ? orgKey.id : ws.id, tokenId: ws.token_id, key: 'NEVER_SET', name: 'sec-never-installed', approvalId: NEVER_APPROVAL });
     const bearers: [string, () => string][] = [['a well-formed org key', () => orgKey.auth_token]];
     if (c.auth === 'workspace') bearers.push(['the workspace’s own token', () => ws.auth_token]);
 

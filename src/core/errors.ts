@@ -26,6 +26,13 @@ export const ERROR_CODES = {
   // GET /bundles/export/:id answers every failure to find what it may export with this (reference §3.13).
   BUNDLE_NOT_FOUND: { status: 404, message: 'bundle not found' },
   CONFLICT: { status: 409, message: 'conflict' },
+  // Approvals (reference §3.15): the reference's wire strings, plus what it lacked (separation of duties).
+  APPROVAL_NOT_FOUND: { status: 404, message: 'approval not found' },
+  APPROVAL_ALREADY_DECIDED: { status: 404, message: 'approval not found or already decided' },
+  APPROVAL_NOT_PENDING: { status: 409, message: 'approval not pending (already decided or withdrawn)' },
+  APPROVAL_NOT_REQUESTER: { status: 403, message: 'not the requester' },
+  APPROVAL_SELF_DECISION: { status: 403, message: 'the principal that requested an approval cannot decide it; another principal must' },
+  APPROVAL_DECIDER_FORBIDDEN: { status: 403, message: 'this credential cannot decide approvals (workspace tokens and approval-required keys never can)' },
   // Org templates and import (reference §3.11): the reference's wire strings.
   ORG_TEMPLATE_INVALID: { status: 400, message: 'invalid org template' },
   ORG_TEMPLATE_EXPANSION_FAILED: { status: 400, message: 'org template expansion failed' },

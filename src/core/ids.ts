@@ -49,6 +49,7 @@ export const ID_PREFIXES = {
   purge: 'pur_',
   workspaceInstance: 'wsi_',
   partnerKey: 'pak_',
+  approval: 'apr_',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

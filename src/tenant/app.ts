@@ -9,6 +9,7 @@ import { AuditWriter } from '../core/audit/writer.js';
 import { createBaseApp, type App } from '../core/http/app.js';
 import { connectionLimitsOf } from '../core/http/connections.js';
 import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limit.js';
+import { approvalRequiredDeleteHook, approvalRoutes } from './approvals/index.js';
 import { auditRoutes } from './audit/index.js';
 import { TenantAuthenticator } from './auth/authenticator.js';
 import { adminAuthHook, requirePermissionDeclared, workspaceAuthHook } from './auth/hooks.js';
@@ -55,6 +56,7 @@ const DOMAINS: DomainRoutes[] = [
   registryRoutes,
   orgImportRoutes,
   pluginRoutes,
+  approvalRoutes,
 ];
 
 export interface TenantDeps {
@@ -230,6 +232,8 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
   await app.register(async (scope) => {
     scope.addHook('onRoute', requirePermissionDeclared);
     scope.addHook('onRequest', adminAuthHook(auth, origins));
+    // An approval-required key's DELETEs wait for a human, on every route of the tier (approvals/gate.ts).
+    scope.addHook('preHandler', approvalRequiredDeleteHook(ctx));
     for (const register of mount('admin')) register(scope as unknown as App, ctx);
   });
 
@@ -237,6 +241,8 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
   await app.register(async (scope) => {
     scope.addHook('onRoute', requirePermissionDeclared);
     scope.addHook('onRequest', adminAuthHook(auth, origins, { bindToParam: 'id' }));
+    // An approval-required key's DELETEs wait for a human, on every route of the tier (approvals/gate.ts).
+    scope.addHook('preHandler', approvalRequiredDeleteHook(ctx));
     for (const register of mount('adminBound')) register(scope as unknown as App, ctx);
   });
 
@@ -244,6 +250,8 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
   await app.register(async (scope) => {
     scope.addHook('onRoute', requirePermissionDeclared);
     scope.addHook('onRequest', workspaceAuthHook(auth, origins));
+    // An approval-required key's DELETEs wait for a human, on every route of the tier (approvals/gate.ts).
+    scope.addHook('preHandler', approvalRequiredDeleteHook(ctx));
     for (const register of mount('workspace')) register(scope as unknown as App, ctx);
   });
 

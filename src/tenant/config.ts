@@ -82,6 +82,13 @@ export const tenantEnvSchema = {
   ),
   AGENT_UID_BASE: env.int('First uid given to workspace agents (uid isolation). Give each tenant on a host its own range.', 900_000, 1000, 2_000_000_000),
   AGENT_UID_COUNT: env.int('How many uids from AGENT_UID_BASE this tenant may give agents (one per workspace).', 10_000, 1, 1_000_000),
+  APPROVAL_GATED_ACTIONS: env.string(
+    'Actions that need a human approval before they run (comma-separated): secret_write, org_token_mint, workspace_delete. The gated request answers 202 pending_approval; the identical request, retried after approval, runs once. Unset: none (keys minted with approval_required are gated regardless).',
+  ),
+  APPROVAL_GATED_CLASSES: env.string(
+    'Credential classes APPROVAL_GATED_ACTIONS applies to (comma-separated): org-token, admin-token, workspace-token, bootstrap, session. Default: org-token,workspace-token (the credentials agents hold). Add admin-token only when another principal (a session or an org key) can approve: the requester never approves its own request.',
+  ),
+  APPROVAL_TTL_SECONDS: env.int('A pending approval not decided within this long reads `expired`; an approved gate approval not used within this long (from its decision) expires too.', 86_400, 1, 30 * 86_400),
   AGENT_HOME_DIR: env.string('Directory for the agents’ own directories (one per workspace, 0700). Default: <MOLECULE_DATA_DIR>/agents (a temporary directory for memory://).'),
 };
 
@@ -95,6 +102,8 @@ export function loadTenantConfig(source: Record<string, string | undefined> = pr
       'MOLECULE_ORG_ID: required when CP_UPSTREAM_URL is set; set it to the UUID of the org this tenant serves (its id at the control plane), or unset CP_UPSTREAM_URL to run standalone',
     ]);
   }
+  const approvalProblems = approvalConfigProblems(config);
+  if (approvalProblems.length > 0) throw new ConfigError(approvalProblems);
   if (config.WORKSPACE_PROVISIONER === 'cp') {
     const missing: string[] = [];
     if (!config.CP_UPSTREAM_URL) missing.push('CP_UPSTREAM_URL: required when WORKSPACE_PROVISIONER=cp; set it to the control plane’s base URL (workspaces are provisioned at <CP_UPSTREAM_URL>/cp/workspaces/provision)');
@@ -110,4 +119,35 @@ export function loadTenantConfig(source: Record<string, string | undefined> = pr
 /** The provision secret the `cp` workspace provisioner sends (MOLECULE_CP_SHARED_SECRET, else the legacy name). */
 export function cpSharedSecretOf(config: TenantConfig): string | undefined {
   return config.MOLECULE_CP_SHARED_SECRET ?? config.PROVISION_SHARED_SECRET;
+}
+
+/** What the approval gate (approvals/gate.ts) can hold back. */
+export const GATEABLE_ACTIONS = ['secret_write', 'org_token_mint', 'workspace_delete'] as const;
+export type GateableAction = (typeof GATEABLE_ACTIONS)[number];
+export const GATEABLE_CLASSES = ['org-token', 'admin-token', 'workspace-token', 'bootstrap', 'session'] as const;
+// Not admin-token or bootstrap by default: with separation of duties, a tenant whose only human credential is the
+// ADMIN_TOKEN would have nobody left to approve its own gated requests. Operators opt in by listing them.
+const DEFAULT_GATED_CLASSES = ['org-token', 'workspace-token'];
+
+function listOf(value: string | undefined): string[] {
+  return (value ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+function approvalConfigProblems(config: TenantConfig): string[] {
+  const problems: string[] = [];
+  const badActions = listOf(config.APPROVAL_GATED_ACTIONS).filter((a) => !(GATEABLE_ACTIONS as readonly string[]).includes(a));
+  if (badActions.length > 0) problems.push(`APPROVAL_GATED_ACTIONS: unknown action(s) ${badActions.join(', ')}; known: ${GATEABLE_ACTIONS.join(', ')}`);
+  const badClasses = listOf(config.APPROVAL_GATED_CLASSES).filter((c) => !(GATEABLE_CLASSES as readonly string[]).includes(c));
+  if (badClasses.length > 0) problems.push(`APPROVAL_GATED_CLASSES: unknown credential class(es) ${badClasses.join(', ')}; known: ${GATEABLE_CLASSES.join(', ')}`);
+  return problems;
+}
+
+/** The gate's policy, from config (validated at boot by loadTenantConfig; unknown names here are ignored). */
+export function approvalPolicyOf(config: TenantConfig): { actions: ReadonlySet<string>; classes: ReadonlySet<string>; ttlSeconds: number } {
+  const classes = listOf(config.APPROVAL_GATED_CLASSES);
+  return {
+    actions: new Set(listOf(config.APPROVAL_GATED_ACTIONS)),
+    classes: new Set(classes.length > 0 ? classes : DEFAULT_GATED_CLASSES),
+    ttlSeconds: config.APPROVAL_TTL_SECONDS,
+  };
 }

@@ -34,6 +34,8 @@ export interface Principal {
   partnerId?: string;
   /** A partner key's scopes (`orgs:create`, …); absent for every other class. */
   scopes?: readonly string[];
+  /** An org key minted with approval_required: every gated action and every delete it attempts needs an approval. */
+  approvalRequired?: boolean;
   /** Set when the credential was accepted only through a deprecated tier; the response says so. */
   deprecated?: boolean;
 }

@@ -172,6 +172,14 @@ export class SecretCipher {
     return createHmac('sha256', this.valueHashKey).update(value, 'utf8').digest('hex').slice(0, VALUE_HASH_HEX_CHARS);
   }
 
+  /**
+   * The full keyed HMAC of a value, for binding a request to it (the approval gate's request hash): 256 bits, so no
+   * other value matches, and keyed, so the stored hash cannot be tested against guesses without the key.
+   */
+  valueDigest(value: string): string {
+    return createHmac('sha256', this.valueHashKey).update(value, 'utf8').digest('hex');
+  }
+
   /** A throwaway key, for in-memory databases (tests): it dies with the process, like the data it protects. */
   static ephemeral(): SecretCipher {
     return new SecretCipher(randomBytes(KEY_BYTES));

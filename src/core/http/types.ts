@@ -15,6 +15,8 @@ declare module 'fastify' {
      */
     partnerScope?: string | readonly string[];
     partnerSelf?: boolean;
+    /** Tenant: the handler runs the approval gate itself, so the generic DELETE gate (approvals/gate.ts) skips it. */
+    gatedInHandler?: boolean;
   }
   interface FastifyInstance {
     /** Every route registered on the app, in registration order (see createBaseApp). */

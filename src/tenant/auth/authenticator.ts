@@ -105,6 +105,7 @@ export class TenantAuthenticator {
       role: row.role,
       workspaceIds: row.workspace_ids,
       orgId: row.org_id ?? this.deps.orgId ?? null,
+      ...(row.approval_required ? { approvalRequired: true } : {}),
     };
   }
 

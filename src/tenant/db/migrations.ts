@@ -204,6 +204,37 @@ export const tenantMigrations: readonly Migration[] = [
     ],
   },
   {
+    // Approvals (issue 11; reference §3.15, §6.6). A row per human decision asked for: by a workspace's agent
+    // (POST /workspaces/:id/approvals) or by the approval gate for a gated request (approvals/gate.ts). workspace_id is
+    // null for org-wide actions (global secrets, org key mints). `request_hash` binds a gate approval to exactly one
+    // request (method, route, workspace, principal, and a keyed hash of any secret value — never the value itself);
+    // `context` shows the approver what was asked, with values only as hashes. A gate approval is used once: consumed_at.
+    // Org keys gain approval_required (the key to give an AI agent: every gated action and every delete needs approval).
+    id: '202611280001_approvals',
+    statements: [
+      `create table if not exists approvals (
+        id text primary key,
+        workspace_id uuid references workspaces(id) on delete cascade,
+        task_id text not null default '',
+        action text not null,
+        reason text not null default '',
+        context jsonb not null default '{}',
+        request_hash text,
+        status text not null default 'pending' check (status in ('pending', 'approved', 'denied', 'withdrawn', 'consumed')),
+        requested_by text not null,
+        decided_by text,
+        decided_at timestamptz,
+        expires_at timestamptz not null,
+        consumed_at timestamptz,
+        created_at timestamptz not null default now()
+      )`,
+      `create index if not exists approvals_workspace_idx on approvals (workspace_id, id desc)`,
+      `create index if not exists approvals_pending_idx on approvals (id desc) where status = 'pending'`,
+      `create index if not exists approvals_request_hash_idx on approvals (request_hash, status) where request_hash is not null`,
+      `alter table org_api_tokens add column if not exists approval_required boolean not null default false`,
+    ],
+  },
+  {
     // Plugins (issue 11 item 3, src/tenant/plugins). The allowlist has no org column: a tenant database holds exactly
     // one org, so a row here governs every workspace of it however deep (the reference keys it by the org root and
     // then resolves only one level up, §10.10). An installed plugin is a snapshot of the catalog entry's files, kept

@@ -117,6 +117,8 @@ export interface OrgApiTokensTable {
   rotated_from: string | null;
   /** Set on the old key by a rotation: the key is retiring (works until its grace ends, manages no keys). */
   replaced_by: string | null;
+  /** Every gated action and every delete this key attempts needs a human approval (approvals/gate.ts). */
+  approval_required: WithDefault<boolean>;
   created_at: Timestamp;
   last_used_at: NullableTimestamp;
   revoked_at: NullableTimestamp;
@@ -192,7 +194,29 @@ export interface WorkspacePluginFilesTable {
   content: ColumnType<Uint8Array, Buffer, Buffer>;
 }
 
+export const APPROVAL_STATUSES = ['pending', 'approved', 'denied', 'withdrawn', 'consumed'] as const;
+export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
+
+/** approvals (approvals/store.ts). A pending or approved row past expires_at reads `expired`; nothing rewrites it. */
+export interface ApprovalsTable {
+  id: string;
+  workspace_id: string | null;
+  task_id: WithDefault<string>;
+  action: string;
+  reason: WithDefault<string>;
+  context: ColumnType<Record<string, unknown>, string | undefined, string>;
+  request_hash: string | null;
+  status: WithDefault<ApprovalStatus>;
+  requested_by: string;
+  decided_by: string | null;
+  decided_at: NullableTimestamp;
+  expires_at: Timestamp;
+  consumed_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
 export interface TenantSchema extends AuditSchema {
+  approvals: ApprovalsTable;
   templates: TemplatesTable;
   template_files: TemplateFilesTable;
   workspace_secrets: WorkspaceSecretsTable;

@@ -25,6 +25,12 @@ export const EVENT_TYPES = [
   'PLUGIN_INSTALLED',
   'PLUGIN_UNINSTALLED',
   'BUDGET_UPDATED',
+  // Approvals (reference §3.15, §7): on the workspace (ESCALATED on its parent); org-wide ones have workspace_id null.
+  'APPROVAL_REQUESTED',
+  'APPROVAL_ESCALATED',
+  'APPROVAL_APPROVED',
+  'APPROVAL_DENIED',
+  'APPROVAL_WITHDRAWN',
   // Org import (reference §3.11, §7): org-wide, so workspace_id is null.
   'org.import.started',
   'org.import.completed',

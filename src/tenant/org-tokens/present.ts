@@ -14,5 +14,6 @@ export function presentOrgToken(row: OrgTokenRow): OrgToken {
     last_used_at: row.last_used_at ? new Date(row.last_used_at).toISOString() : null,
     rotated_from: row.rotated_from,
     replaced_by: row.replaced_by,
+    approval_required: row.approval_required,
   };
 }

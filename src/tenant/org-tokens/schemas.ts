@@ -31,6 +31,9 @@ export const OrgToken = Type.Object({
   replaced_by: Type.Union([Type.String(), Type.Null()], {
     description: 'Set once a rotation replaced this key: it is retiring — it works until `expires_at` (the grace end) but can no longer mint, rotate or revoke keys (403 `KEY_RETIRING`).',
   }),
+  approval_required: Type.Boolean({
+    description: 'Every gated action and every DELETE this key attempts waits for a human approval (202 `pending_approval`); it can never decide an approval. The key to give an AI agent.',
+  }),
 });
 export type OrgToken = Static<typeof OrgToken>;
 

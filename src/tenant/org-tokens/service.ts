@@ -13,6 +13,7 @@ export interface MintOrgTokenInput {
   role?: Role | undefined;
   workspace_ids?: string[] | null | undefined;
   expires_at?: string | null | undefined;
+  approval_required?: boolean | undefined;
 }
 
 export interface MintedKey {
@@ -44,7 +45,11 @@ async function resolveScope(db: Kysely<TenantSchema>, principal: Principal, inpu
     const unknown = normalized.filter((id) => !live.has(id));
     if (unknown.length > 0) throw new ValidationError(`unknown workspace id: ${unknown.join(', ')}`, { field: 'workspace_ids', unknown });
   }
-  return { role, workspaceIds: normalized };
+  // No widening: a key that needs approvals mints only keys that need them too.
+  if (principal.approvalRequired && input.approval_required === false) {
+    throw new DomainError('ROLE_FORBIDDEN', 'a key minted with approval_required cannot mint a key without it', { approval_required: true });
+  }
+  return { role, workspaceIds: normalized, approvalRequired: input.approval_required ?? principal.approvalRequired ?? false };
 }
 
 function parseExpiry(value: string | null | undefined, now: Date): Date | null {
@@ -103,6 +108,7 @@ export async function mintOrgToken(db: Kysely<TenantSchema>, principal: Principa
       created_by: principal.actor,
       org_id: principal.orgId,
       rotated_from: null,
+      approval_required: scope.approvalRequired,
     });
     await appendAuditEvents(trx, [audit]);
     return { row, plaintext: minted.plaintext };
@@ -163,6 +169,7 @@ export async function rotateOrgToken(
       created_by: principal.actor,
       org_id: old.org_id,
       rotated_from: old.id,
+      approval_required: old.approval_required,
     });
     await markReplaced(trx, old.id, row.id);
     let previousExpiresAt: Date | null;

@@ -8,7 +8,7 @@ import { touchLastUsed } from '../db/last-used.js';
 export type OrgTokenRow = Pick<
   OrgApiTokensTable,
   'id' | 'prefix' | 'name' | 'role' | 'workspace_ids' | 'expires_at' | 'created_by' | 'org_id' | 'rotated_from' | 'replaced_by' | 'created_at' | 'last_used_at'
-> & { created_at: Date; expires_at: Date | null; last_used_at: Date | null };
+> & { created_at: Date; expires_at: Date | null; last_used_at: Date | null; approval_required: boolean };
 
 const PUBLIC_COLUMNS = [
   'id',
@@ -21,6 +21,7 @@ const PUBLIC_COLUMNS = [
   'org_id',
   'rotated_from',
   'replaced_by',
+  'approval_required',
   'created_at',
   'last_used_at',
 ] as const;
@@ -31,12 +32,13 @@ export interface AuthKeyRow {
   role: Role;
   workspace_ids: string[] | null;
   org_id: string | null;
+  approval_required: boolean;
 }
 
 // Hot-path statements are written out once instead of built per request: measured here, building and compiling
 // with the query builder halved the lookups a pool could serve (13.4k/s precompiled vs 7.5k/s built).
 const LIVE = `revoked_at is null and (expires_at is null or expires_at > now())`;
-const LOOKUP_BY_HASH = `select id, prefix, role, workspace_ids, org_id from org_api_tokens where token_hash = $1 and ${LIVE}`;
+const LOOKUP_BY_HASH = `select id, prefix, role, workspace_ids, org_id, approval_required from org_api_tokens where token_hash = $1 and ${LIVE}`;
 const PUBLIC_SELECT = `select ${PUBLIC_COLUMNS.join(', ')} from org_api_tokens`;
 const LIST_FIRST_PAGE = `${PUBLIC_SELECT} where ${LIVE} order by created_at desc, id desc limit $1`;
 const LIST_AFTER_CURSOR = `${PUBLIC_SELECT} where ${LIVE} and id < $2 order by created_at desc, id desc limit $1`;

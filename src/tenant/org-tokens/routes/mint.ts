@@ -8,6 +8,8 @@ import { presentOrgToken } from '../present.js';
 import { MINT_WARNING, MintedOrgToken, RoleSchema, WorkspaceBinding } from '../schemas.js';
 import { mintOrgToken } from '../service.js';
 import { Text } from '../../../core/http/input.js';
+import { holdForApproval } from '../../approvals/gate.js';
+import { PendingApprovalReply } from '../../approvals/schemas.js';
 
 export const OrgTokenMintRequest = Type.Object(
   {
@@ -25,6 +27,9 @@ export const OrgTokenMintRequest = Type.Object(
     role: Type.Optional(RoleSchema),
     workspace_ids: Type.Optional(WorkspaceBinding),
     expires_at: Type.Optional(Type.Union([Type.String({ format: 'date-time', 'x-error': 'must be an RFC 3339 date-time' }), Type.Null()])),
+    approval_required: Type.Optional(
+      Type.Boolean({ description: 'Every gated action and every DELETE of the new key needs a human approval. Default: the caller’s own (a key that has it cannot mint one without it).' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -43,15 +48,23 @@ export default function mintOrgTokenRoute(app: App, ctx: TenantContext) {
         tags: ['org-tokens'],
         summary: 'Mint an org API key (shown once)',
         description:
-          'Returns the plaintext key exactly once. Rate-limited per client (ORG_TOKEN_MINT_LIMIT per hour). A caller can only mint keys no stronger, no wider and no longer-lived than itself: an absent or later `expires_at` is clamped to the caller’s own expiry, and the response shows the effective one. A retiring key (replaced by a rotation) → 403 `KEY_RETIRING`.',
+          'Returns the plaintext key exactly once. Gated by the approval gate (`org_token_mint`): 202 `pending_approval` until another principal approves, then the identical request mints once. Rate-limited per client (ORG_TOKEN_MINT_LIMIT per hour). A caller can only mint keys no stronger, no wider and no longer-lived than itself: an absent or later `expires_at` is clamped to the caller’s own expiry, and the response shows the effective one. A retiring key (replaced by a rotation) → 403 `KEY_RETIRING`.',
         security: [{ orgApiKey: [] }, { adminToken: [] }, { session: [] }],
         body: OrgTokenMintRequest,
-        response: { 200: MintedOrgToken, ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'INVALID_ADMIN_AUTH', 'KEY_RETIRING') },
+        response: { 200: MintedOrgToken, 202: PendingApprovalReply, ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'INVALID_ADMIN_AUTH', 'KEY_RETIRING') },
       },
     },
     async (request, reply) => {
       const principal = request.principal!; // set by the admin tier's hook
       await enforceRateLimit(reply, ctx.rateLimiter, `org-token-mint:${principal.actor}`, ctx.config.ORG_TOKEN_MINT_LIMIT, MINT_WINDOW_MS);
+      const b = request.body;
+      const gate = {
+        action: 'org_token_mint' as const,
+        workspaceId: null,
+        reason: `mint org token ${b.name ?? ''}`.trim(),
+        context: { name: b.name ?? null, role: b.role ?? null, workspace_ids: b.workspace_ids ?? null, expires_at: b.expires_at ?? null, approval_required: b.approval_required ?? null },
+      };
+      if (await holdForApproval(ctx, request, reply, gate)) return reply;
       const { row, plaintext } = await mintOrgToken(ctx.db, principal, request.body, auditEventForReply(reply, 200));
       request.auditWritten = true;
       return { ...presentOrgToken(row), auth_token: plaintext, warning: MINT_WARNING };
