@@ -79,6 +79,13 @@ export const tenantEnvSchema = {
   ),
   AGENT_UID_BASE: env.int('First uid given to workspace agents (uid isolation). Give each tenant on a host its own range.', 900_000, 1000, 2_000_000_000),
   AGENT_UID_COUNT: env.int('How many uids from AGENT_UID_BASE this tenant may give agents (one per workspace).', 10_000, 1, 1_000_000),
+  CHANNEL_ALLOWED_NETWORKS: env.cidrList(
+    'Private, loopback or reserved addresses (IPs or CIDR ranges, comma-separated) channels may deliver to anyway; an IP listed here may also stand in for Slack’s or Discord’s host (a relay). Unset: channels reach public addresses only.',
+  ),
+  CHANNEL_DELIVERY_POLL_MS: env.int('How often the channel delivery worker looks for due deliveries (it is also woken by each new event).', 1000, 10, 600_000),
+  CHANNEL_DELIVERY_TIMEOUT_MS: env.int('How long one channel delivery waits for the target to answer.', 10_000, 100, 120_000),
+  CHANNEL_DELIVERY_MAX_ATTEMPTS: env.int('Attempts per channel delivery before it is marked failed.', 8, 1, 100),
+  CHANNEL_DELIVERY_BACKOFF_MS: env.int('Delay before the second attempt of a channel delivery; doubled for each attempt after (capped at one hour).', 5000, 10, 3_600_000),
   AGENT_HOME_DIR: env.string('Directory for the agents’ own directories (one per workspace, 0700). Default: <MOLECULE_DATA_DIR>/agents (a temporary directory for memory://).'),
 };
 
