@@ -327,6 +327,83 @@ forEachDatabase('channels: API and delivery', (kind) => {
   });
 });
 
+forEachDatabase('channels from org import and in org export', (kind) => {
+  let t: TestTenant;
+  let rx: Awaited<ReturnType<typeof startReceiver>>;
+  before(async () => {
+    rx = await startReceiver();
+    t = await startTestTenant(kind, { listen: true, env: { CHANNEL_ALLOWED_NETWORKS: '127.0.0.1', CHANNEL_DELIVERY_POLL_MS: '50' } });
+  });
+  after(async () => {
+    await t.close();
+    await rx.close();
+  });
+  const importOrg = (template: unknown, query = '') => t.app.inject({ method: 'POST', url: `/org/import${query}`, headers: t.admin(), payload: { template } as object });
+  const counts = async () => ({
+    workspaces: Number((await t.db.selectFrom('workspaces').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n),
+    channels: Number((await t.db.selectFrom('channels').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n),
+  });
+
+  it('creates channels[] with ${VAR} expansion from org secrets; an unresolved variable skips that channel and says so', async () => {
+    for (const [key, value] of [
+      ['HOOK_URL', `${rx.base}/imported`],
+      ['HOOK_SECRET', 'imported-signing-secret-0123'],
+    ]) {
+      assert.equal((await t.app.inject({ method: 'POST', url: '/settings/secrets', headers: t.admin(), payload: { key, value } })).statusCode, 200);
+    }
+    const template = {
+      name: 'with-channels',
+      workspaces: [
+        {
+          name: 'notifier',
+          external: true,
+          channels: [
+            { type: 'webhook', config: { url: '${HOOK_URL}', secret: '${NOT_SET_ANYWHERE}' } },
+            { type: 'webhook', config: { url: '${HOOK_URL}/b', secret: '${HOOK_SECRET}' }, allowed_users: ['alice'], events: ['WORKSPACE_UPDATED'] },
+          ],
+        },
+      ],
+    };
+    const dry = await importOrg(template, '?dry_run=true');
+    assert.equal(dry.statusCode, 200, dry.body);
+    assert.deepEqual(dry.json().plan, [{ action: 'create', name: 'notifier', path: 'notifier', channels: ['webhook', 'webhook'] }]);
+    assert.equal((await counts()).channels, 0, 'a dry run writes nothing');
+
+    const res = await importOrg(template);
+    assert.equal(res.statusCode, 201, res.body);
+    const entry = (res.json() as { workspaces: Array<{ id: string; channels?: string[]; channels_skipped?: unknown }> }).workspaces[0]!;
+    assert.deepEqual(entry.channels, ['webhook']);
+    assert.deepEqual(entry.channels_skipped, [{ index: 0, type: 'webhook', missing: ['NOT_SET_ANYWHERE'] }]);
+    const list = await t.app.inject({ method: 'GET', url: `/workspaces/${entry.id}/channels`, headers: t.admin() });
+    const channels = list.json() as Channel[];
+    assert.equal(channels.length, 1);
+    assert.deepEqual(channels[0]!.config, { url: `${rx.base}/im****`, secret: '****' });
+    assert.deepEqual(channels[0]!.allowed_users, ['alice']);
+    assert.ok(!list.body.includes('imported-signing-secret'));
+
+    // The expanded secret really is the signing key: a delivery verifies with it.
+    assert.equal((await t.app.inject({ method: 'PATCH', url: `/workspaces/${entry.id}`, headers: t.admin(), payload: { role: 'pager' } })).statusCode, 200);
+    const got = await rx.waitFor((r) => r.path === '/imported/b');
+    assert.ok(verifySignature('imported-signing-secret-0123', got.headers['x-molecule-signature'] as string, got.body));
+
+    const exported = await t.app.inject({ method: 'GET', url: '/org/export?format=json', headers: t.admin() });
+    assert.equal(exported.statusCode, 200);
+    assert.ok(!exported.body.includes('imported-signing-secret') && !exported.body.includes(rx.base), 'no credential in the export');
+    const node = (exported.json() as { workspaces: Array<{ name: string; channels?: unknown }> }).workspaces.find((w) => w.name === 'notifier');
+    assert.deepEqual(node?.channels, [{ type: 'webhook', config: { url: '${WEBHOOK_URL}', secret: '${WEBHOOK_SECRET}' }, allowed_users: ['alice'], enabled: true, events: ['WORKSPACE_UPDATED'] }]);
+  });
+
+  it('a channel whose expanded config is invalid fails the whole import (400 naming the field), and nothing is written', async () => {
+    const before = await counts();
+    const res = await importOrg({ name: 'bad-channel', workspaces: [{ name: 'bad', external: true, children: [{ name: 'kid', external: true, channels: [{ type: 'slack', config: { webhook_url: 'https://example.com/x' } }] }] }] });
+    assert.equal(res.statusCode, 400, res.body);
+    assert.equal(res.json().field, 'workspaces[0].children[0].channels[0].config.webhook_url');
+    const unknownField = await importOrg({ name: 'bad-channel', workspaces: [{ name: 'bad', channels: [{ type: 'webhook', config: { url: 'https://example.com/x' }, surprise: true }] }] });
+    assert.equal(unknownField.statusCode, 400, unknownField.body);
+    assert.deepEqual(await counts(), before);
+  });
+});
+
 forEachDatabase('channels on real processes', (kind) => {
   let t: TestTenant;
   let rx: Awaited<ReturnType<typeof startReceiver>>;
