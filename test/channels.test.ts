@@ -311,6 +311,22 @@ forEachDatabase('channels: API and delivery', (kind) => {
     await inject('DELETE', `/workspaces/${ws}/channels/${c.id}`);
   });
 
+  it('a spend report that pushes a budget period over its limit is delivered as BUDGET_EXCEEDED (once per crossing)', async () => {
+    const w = await t.createWorkspace();
+    const c = await create({ type: 'discord', config: { webhook_url: `${rx.base}/api/webhooks/budget/${w.id}` } }, w.id);
+    assert.ok(c.events.includes('BUDGET_EXCEEDED'), 'a default event');
+    assert.equal((await inject('PATCH', `/workspaces/${w.id}/budget`, { budget_limits: { daily: 100 } })).statusCode, 200);
+    const beat = (spend: number) =>
+      t.app.inject({ method: 'POST', url: '/registry/heartbeat', headers: { authorization: `Bearer ${w.auth_token}` }, payload: { workspace_id: w.id, monthly_spend: spend } });
+    assert.equal((await beat(60)).statusCode, 200);
+    assert.equal((await beat(150)).statusCode, 200);
+    assert.equal((await beat(170)).statusCode, 200); // already over: no second alert
+    const got = await rx.waitFor((r) => r.path === `/api/webhooks/budget/${w.id}`);
+    assert.match((JSON.parse(got.body) as { content: string }).content, /BUDGET_EXCEEDED .*daily 150\/100 cents/);
+    const events = await t.db.selectFrom('workspace_events').select('event_type').where('workspace_id', '=', w.id).where('event_type', '=', 'BUDGET_EXCEEDED').execute();
+    assert.equal(events.length, 1);
+  });
+
   it('gives up after CHANNEL_DELIVERY_MAX_ATTEMPTS; a disabled channel gets nothing', async () => {
     const down = await create({ type: 'webhook', config: { url: `${rx.base}/down-${ws}`, secret: 'a-signing-secret-0123' }, events: ['BUDGET_UPDATED'] });
     const off = await create({ type: 'webhook', config: { url: `${rx.base}/off-${ws}`, secret: 'a-signing-secret-0123' }, events: ['BUDGET_UPDATED'], enabled: false });

@@ -22,6 +22,8 @@ export const EVENT_TYPES = [
   'SECRET_SET',
   'SECRET_DELETED',
   'BUDGET_UPDATED',
+  // A spend report pushed a budget period over its limit (registry heartbeat → budgets/store.ts).
+  'BUDGET_EXCEEDED',
   // Org import (reference §3.11, §7): org-wide, so workspace_id is null.
   'org.import.started',
   'org.import.completed',
