@@ -5,13 +5,14 @@
  * issue's Done-when: a webhook channel receives a signed delivery when its workspace's runtime is killed into failed.
  */
 import assert from 'node:assert/strict';
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { forEachDatabase, startTestTenant, type TestTenant } from './harness.js';
+import { createScratchDatabase, forEachDatabase, startTestTenant, type TestTenant } from './harness.js';
+import { NetworkPolicy, postJson } from '../src/tenant/channels/network.js';
 
 interface Received {
   path: string;
@@ -104,6 +105,29 @@ interface Delivery {
   next_attempt_at: string | null;
   attempt_log: Array<{ attempt: number; status_code: number | null; error: string | null }>;
 }
+
+describe('channels: the SSRF guard at connect time', () => {
+  it('a host name is checked in the socket’s own lookup: one resolving to loopback is refused (DNS rebinding)', async () => {
+    const policy = new NetworkPolicy([]);
+    const refused = await new Promise<NodeJS.ErrnoException | null>((resolve) => policy.guardedLookup()('localhost', { all: true }, (err) => resolve(err)));
+    assert.equal(refused?.code, 'ECHANNELREFUSED');
+    assert.match(refused?.message ?? '', /private, loopback or reserved/);
+    const rx = await startReceiver();
+    try {
+      // `localhost.` passes no name check, so only the lookup can stop it; nothing reaches the server.
+      const res = await postJson(policy, rx.base.replace('127.0.0.1', 'localhost.'), '{}', {}, 5000);
+      assert.equal(res.statusCode, null);
+      assert.match(res.error ?? '', /local name|loopback/);
+      assert.equal(rx.received.length, 0);
+      // Allowed explicitly, the same lookup answers.
+      const allowed = new NetworkPolicy(['127.0.0.1', '::1']);
+      const ok = await new Promise<unknown>((resolve) => allowed.guardedLookup()('localhost', { all: true }, (err, addresses) => resolve(err ?? addresses)));
+      assert.ok(Array.isArray(ok), String(ok));
+    } finally {
+      await rx.close();
+    }
+  });
+});
 
 forEachDatabase('channels: API and delivery', (kind) => {
   let t: TestTenant;
@@ -417,6 +441,48 @@ forEachDatabase('channels from org import and in org export', (kind) => {
     const unknownField = await importOrg({ name: 'bad-channel', workspaces: [{ name: 'bad', channels: [{ type: 'webhook', config: { url: 'https://example.com/x' }, surprise: true }] }] });
     assert.equal(unknownField.statusCode, 400, unknownField.body);
     assert.deepEqual(await counts(), before);
+  });
+});
+
+forEachDatabase('channels: at least once across a restart', (kind) => {
+  it('an event recorded while no delivery worker runs is delivered by the next tenant process on that database', async () => {
+    const rx = await startReceiver();
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'molecule-channel-restart-'));
+    const scratch = kind === 'postgres' ? await createScratchDatabase() : null;
+    // One database and one encryption key for both processes, as after a real restart.
+    const env = {
+      ...(scratch ? { DATABASE_URL: scratch.url } : { MOLECULE_DATA_DIR: dataDir }),
+      SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      CHANNEL_ALLOWED_NETWORKS: '127.0.0.1',
+      CHANNEL_DELIVERY_POLL_MS: '50',
+    };
+    try {
+      // First process: not listening, so its delivery worker never starts (as if it died right after the commit).
+      const first = await startTestTenant(kind, { env });
+      const w = await first.createWorkspace();
+      const made = await first.app.inject({
+        method: 'POST',
+        url: `/workspaces/${w.id}/channels`,
+        headers: first.admin(),
+        payload: { type: 'webhook', config: { url: `${rx.base}/restart`, secret: 'restart-signing-secret-01' }, events: ['BUDGET_UPDATED'] },
+      });
+      assert.equal(made.statusCode, 201, made.body);
+      assert.equal((await first.app.inject({ method: 'PATCH', url: `/workspaces/${w.id}/budget`, headers: first.admin(), payload: { budget_limits: { weekly: 900 } } })).statusCode, 200);
+      await first.close();
+      assert.equal(rx.received.length, 0, 'nothing was sent by the first process');
+      const second = await startTestTenant(kind, { env, listen: true });
+      try {
+        const got = await rx.waitFor((r) => r.path === '/restart');
+        assert.ok(verifySignature('restart-signing-secret-01', got.headers['x-molecule-signature'] as string, got.body));
+        assert.equal((JSON.parse(got.body) as { type: string }).type, 'BUDGET_UPDATED');
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await rx.close();
+      await scratch?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
 

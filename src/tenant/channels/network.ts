@@ -89,7 +89,8 @@ export class NetworkPolicy {
 
   /** Refuses a URL that names a blocked host outright (an IP literal or `localhost`); names are checked at connect. */
   checkUrlHost(url: URL): void {
-    const host = url.hostname.replace(/^\[|\]$/g, '');
+    // `localhost.` (a trailing dot) is the same name as `localhost`.
+    const host = url.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '');
     if (isIP(host)) {
       const why = this.refusal(host);
       if (why) throw new TargetRefusedError(why);

@@ -27,7 +27,7 @@ export const AllowedUsers = Type.Array(Text({ minLength: 1, maxLength: 200 }), {
 });
 
 /** Event type names; unknown names are accepted (approvals and budgets add their own) but must look like one. */
-export const ChannelEvents = Type.Array(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.]{0,63}$', 'x-error': 'must be an event type name' }), {
+export const ChannelEvents = Type.Array(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_\\.]{0,63}$', maxLength: 64, 'x-error': 'must be an event type name' }), {
   minItems: 1,
   maxItems: 32,
   description: 'Event types delivered. Default: APPROVAL_REQUESTED, WORKSPACE_PROVISION_FAILED, WORKSPACE_OFFLINE, BUDGET_EXCEEDED.',
