@@ -13,6 +13,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createScratchDatabase, forEachDatabase, startTestTenant, type TestTenant } from './harness.js';
 import { NetworkPolicy, postJson } from '../src/tenant/channels/network.js';
+import { openConfig } from '../src/tenant/channels/store.js';
+import { keyIdOf, SecretCipher } from '../src/core/crypto/cipher.js';
+import { reencryptSecrets } from '../src/tenant/secrets/rotate-key.js';
 
 interface Received {
   path: string;
@@ -482,6 +485,27 @@ forEachDatabase('channels: at least once across a restart', (kind) => {
       await rx.close();
       await scratch?.drop();
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+forEachDatabase('channels: key rotation', (kind) => {
+  it('`secrets rotate-key` re-encrypts channel configs too, so the old key can be dropped', async () => {
+    const oldKey = randomBytes(32);
+    const newKey = randomBytes(32);
+    const t = await startTestTenant(kind, { env: { SECRETS_ENCRYPTION_KEY: oldKey.toString('base64') } });
+    try {
+      const w = await t.createWorkspace();
+      const res = await t.app.inject({ method: 'POST', url: `/workspaces/${w.id}/channels`, headers: t.admin(), payload: { type: 'discord', config: { webhook_url: 'https://discord.com/api/webhooks/1/rotate-me' } } });
+      assert.equal(res.statusCode, 201, res.body);
+      const result = await reencryptSecrets(t.db, new SecretCipher(newKey, [oldKey]));
+      assert.equal(result.channelRows, 1);
+      assert.deepEqual(result.failed, []);
+      const row = await t.db.selectFrom('channels').selectAll().where('workspace_id', '=', w.id).executeTakeFirstOrThrow();
+      assert.equal(row.config_key_id, keyIdOf(newKey));
+      assert.deepEqual(openConfig(new SecretCipher(newKey), row), { webhook_url: 'https://discord.com/api/webhooks/1/rotate-me' }, 'readable with the new key alone');
+    } finally {
+      await t.close();
     }
   });
 });
