@@ -49,6 +49,8 @@ interface Fixtures {
    * let through, it would revoke this one, not the token the other checks present as "A's own".
    */
   wsAExtraTokenId: string;
+  /** A channel of workspace A (reads of it reach their handler). */
+  channelA: string;
   /**
    * The workspace DELETE /workspaces/:id names ("workspace A" for that route): were a bad credential ever let
    * through, it would remove this one, not the A every other route's checks depend on.
@@ -126,6 +128,24 @@ const freshWorkspace = async (t: TestTenant): Promise<Fresh> => {
   return { params: { id: w.id, tokenId: w.token_id }, ownToken: w.auth_token };
 };
 const wsName = () => ({ name: `sec-${randomBytes(4).toString('hex')}` });
+/** Mutating negative checks name a channel that never exists on workspace A: were a bad credential let through, nothing changes. */
+const NEVER_CHANNEL = '00000000-0000-4000-8000-00000000c4a1';
+const workspaceAChannel = (fx: Fixtures) => ({ id: fx.wsA.id, channelId: NEVER_CHANNEL });
+/** Reads name workspace A's fixture channel (the slug-header check expects them to reach the handler's 200). */
+const workspaceAFixtureChannel = (fx: Fixtures) => ({ id: fx.wsA.id, channelId: fx.channelA });
+/** A fresh workspace with a webhook channel at loopback's discard port (allowed in this suite only): a test send stays on the host. */
+const freshChannel = async (t: TestTenant): Promise<Fresh> => {
+  const w = await t.createWorkspace();
+  const res = await t.app.inject({
+    method: 'POST',
+    url: `/workspaces/${w.id}/channels`,
+    headers: t.admin(),
+    payload: { type: 'webhook', config: { url: 'http://127.0.0.1:9/security', secret: 'security-signing-secret' }, events: ['SECURITY_FIXTURE_ONLY'] },
+  });
+  if (res.statusCode !== 201) throw new Error(`fresh channel: ${res.statusCode} ${res.body}`);
+  return { params: { id: w.id, channelId: (res.json() as { id: string }).id }, ownToken: w.auth_token };
+};
+const channelBody = () => ({ type: 'webhook', config: { url: 'http://127.0.0.1:9/security', secret: 'security-signing-secret' }, events: ['SECURITY_FIXTURE_ONLY'] });
 /**
  * External workspaces run no process, so lifecycle verbs reach a real outcome in this in-process suite (which runs
  * without a provisioner): restart is a no-op, pause and resume change the status.
@@ -364,6 +384,13 @@ const ROUTE_CASES: readonly RouteCase[] = [
   { method: 'PATCH', route: '/workspaces/:id/budget', auth: 'admin-bound', minRole: 'editor', orgWide: false, params: workspaceA, body: () => ({ budget_limits: { daily: 100 } }), fresh: freshWorkspace, okStatus: 200 },
   { method: 'GET', route: '/admin/workspaces/:id/llm-billing-mode', auth: 'admin-bound', minRole: 'reader', orgWide: false, params: workspaceA, fresh: freshWorkspace, okStatus: 200 },
   { method: 'PUT', route: '/admin/workspaces/:id/llm-billing-mode', auth: 'admin-bound', minRole: 'editor', orgWide: false, params: workspaceA, body: () => ({ mode: 'byok' }), fresh: freshWorkspace, okStatus: 200 },
+  // Channels (admin chain, confined to the bound workspace).
+  { method: 'GET', route: '/workspaces/:id/channels', auth: 'admin-bound', minRole: 'reader', orgWide: false, params: workspaceA, fresh: freshWorkspace, okStatus: 200 },
+  { method: 'POST', route: '/workspaces/:id/channels', auth: 'admin-bound', minRole: 'editor', orgWide: false, params: workspaceA, body: channelBody, fresh: freshWorkspace, okStatus: 201 },
+  { method: 'PATCH', route: '/workspaces/:id/channels/:channelId', auth: 'admin-bound', minRole: 'editor', orgWide: false, params: workspaceAChannel, body: () => ({ enabled: false }), fresh: freshChannel, okStatus: 200 },
+  { method: 'DELETE', route: '/workspaces/:id/channels/:channelId', auth: 'admin-bound', minRole: 'editor', orgWide: false, params: workspaceAChannel, fresh: freshChannel, okStatus: 200 },
+  { method: 'POST', route: '/workspaces/:id/channels/:channelId/test', auth: 'admin-bound', minRole: 'editor', orgWide: false, params: workspaceAChannel, fresh: freshChannel, okStatus: 200 },
+  { method: 'GET', route: '/workspaces/:id/channels/:channelId/deliveries', auth: 'admin-bound', minRole: 'reader', orgWide: false, params: workspaceAFixtureChannel, fresh: freshChannel, okStatus: 200 },
   // Workspace routes.
   { method: 'GET', route: '/workspaces/:id', auth: 'workspace', minRole: 'reader', orgWide: false, params: workspaceA, fresh: freshWorkspace, okStatus: 200 },
   { method: 'GET', route: '/workspaces/:id/tokens', auth: 'workspace', minRole: 'reader', orgWide: false, params: workspaceA, fresh: freshWorkspace, okStatus: 200 },
@@ -555,7 +582,7 @@ forEachDatabase('security suite', (kind) => {
 
   before(async () => {
     await cp.start();
-    t = await startTestTenant(kind, { env: { CP_UPSTREAM_URL: cp.url } });
+    t = await startTestTenant(kind, { env: { CP_UPSTREAM_URL: cp.url, CHANNEL_ALLOWED_NETWORKS: '127.0.0.1' } });
     const member = mintCredential('session').plaintext;
     const otherOrgMember = mintCredential('session').plaintext;
     cp.members.set(member, { user_id: 'user_sec_member', role: 'member', org_id: t.orgId });
@@ -567,6 +594,9 @@ forEachDatabase('security suite', (kind) => {
     const asked = await t.app.inject({ method: 'POST', url: `/workspaces/${wsA.id}/approvals`, headers: t.as(wsA.auth_token), payload: { action: 'security-fixture' } });
     assert.equal(asked.statusCode, 201, `fixture approval: ${asked.body}`);
     const approvalA = (JSON.parse(asked.body) as { approval_id: string }).approval_id;
+    const channel = await t.app.inject({ method: 'POST', url: `/workspaces/${wsA.id}/channels`, headers: t.admin(), payload: channelBody() });
+    assert.equal(channel.statusCode, 201, `fixture channel: ${channel.body}`);
+    const channelA = (JSON.parse(channel.body) as { id: string }).id;
     const keys = {
       reader: await t.mintKey({ name: 'sec-reader', role: 'reader' }),
       editor: await t.mintKey({ name: 'sec-editor', role: 'editor' }),
@@ -580,7 +610,7 @@ forEachDatabase('security suite', (kind) => {
     await t.db.updateTable('org_api_tokens').set({ org_id: newUuid() }).where('id', '=', foreignOrgKey.id).execute();
 
     fx = {
-      wsA, wsB, wsAExtraTokenId, wsDelete, approvalA, targetKey, keys, boundToB, revoked, expired, foreignOrgKey,
+      wsA, wsB, wsAExtraTokenId, channelA, wsDelete, approvalA, targetKey, keys, boundToB, revoked, expired, foreignOrgKey,
       orgId: t.orgId,
       unknownOrgKey: mintCredential('orgKey').plaintext,
       memberCookie: `mcp_session=${member}`,
@@ -942,7 +972,7 @@ forEachDatabase('security suite', (kind) => {
         a.as(dead.expired.auth_token),
       ];
       for (const c of ROUTE_CASES) {
-        const url = fill(c.route, { id: c.route.startsWith('/org/tokens') ? someKeyId : ws.id, tokenId: ws.token_id, key: 'NEVER_SET', name: 'sec-never-installed', approvalId: NEVER_APPROVAL }) + (c.query ?? '');
+        const url = fill(c.route, { id: c.route.startsWith('/org/tokens') ? someKeyId : ws.id, tokenId: ws.token_id, key: 'NEVER_SET', name: 'sec-never-installed', approvalId: NEVER_APPROVAL, channelId: NEVER_CHANNEL }) + (c.query ?? '');
         for (const headers of rejected) {
           const res = await send(c, url, headers, c.body?.(), a);
           assert.equal(res.statusCode, 401, `${c.method} ${c.route}: ${res.body}`);
@@ -1085,7 +1115,7 @@ forEachDatabase('security suite: datastore outage', (kind) => {
 
   for (const c of ROUTE_CASES) {
     const name = `${c.method} ${c.route}`;
-    const params = () => ({ id: c.route.startsWith('/org/tokens') ? orgKey.id : ws.id, tokenId: ws.token_id, key: 'NEVER_SET', name: 'sec-never-installed', approvalId: NEVER_APPROVAL });
+    const params = () => ({ id: c.route.startsWith('/org/tokens') ? orgKey.id : ws.id, tokenId: ws.token_id, key: 'NEVER_SET', name: 'sec-never-installed', approvalId: NEVER_APPROVAL, channelId: NEVER_CHANNEL });
     const bearers: [string, () => string][] = [['a well-formed org key', () => orgKey.auth_token]];
     if (c.auth === 'workspace') bearers.push(['the workspace’s own token', () => ws.auth_token]);
 

@@ -17,6 +17,7 @@ import type { TenantOrigins } from './auth/origin.js';
 import { SessionVerifier } from './auth/session-verifier.js';
 import { budgetsRoutes } from './budgets/index.js';
 import { bundleRoutes } from './bundles/index.js';
+import { ChannelDelivery, channelRoutes, NetworkPolicy } from './channels/index.js';
 import { cpSharedSecretOf, type TenantConfig } from './config.js';
 import type { TenantContext } from './context.js';
 import type { TenantSchema } from './db/schema.js';
@@ -57,6 +58,7 @@ const DOMAINS: DomainRoutes[] = [
   orgImportRoutes,
   pluginRoutes,
   approvalRoutes,
+  channelRoutes,
 ];
 
 export interface TenantDeps {
@@ -191,7 +193,18 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
   pluginCatalog(config, logger);
   const controlPlane = deps.controlPlane !== undefined ? deps.controlPlane : ControlPlaneClient.fromConfig(config, logger);
   const callbacks = controlPlane ? new TenantCallbacks(controlPlane, auditDb(db), logger, config.AUDIT_ANCHOR_INTERVAL_SECONDS * 1000) : null;
-  const ctx: TenantContext = { config, db, log: logger, auth, rateLimiter, auditWriter, events, streams, cipher, lifecycle, callbacks };
+  const channels = new ChannelDelivery({
+    db,
+    cipher,
+    log: logger.child({ component: 'channels' }),
+    events,
+    policy: new NetworkPolicy(config.CHANNEL_ALLOWED_NETWORKS),
+    pollMs: config.CHANNEL_DELIVERY_POLL_MS,
+    timeoutMs: config.CHANNEL_DELIVERY_TIMEOUT_MS,
+    maxAttempts: config.CHANNEL_DELIVERY_MAX_ATTEMPTS,
+    backoffMs: config.CHANNEL_DELIVERY_BACKOFF_MS,
+  });
+  const ctx: TenantContext = { config, db, log: logger, auth, rateLimiter, auditWriter, events, streams, cipher, lifecycle, channels, callbacks };
 
   // The /cp/* proxy to the control plane sees its requests before TenantGuard: the CP authenticates them itself
   // (its session cookie), so they need no org header; only its allowlisted prefixes leave this process (README).
@@ -205,6 +218,7 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
     // The CP's readiness signal names the URL this process really listens on (PORT=0 included); sent in the background.
     if (callbacks) callbacks.listening(listeningUrl(app, config.HOST));
     await lifecycle.start();
+    channels.start();
     // Stored events from before keyed value hashes get theirs (secrets/value-hash.ts). Never served meanwhile: the
     // bus drops the moved-aside hash from every payload it reads. A failure is retried at the next boot.
     await upgradeLegacyValueHashes(db, cipher, logger).catch((err: unknown) => logger.warn({ err }, 'could not upgrade stored secret value hashes; retried at the next start'));
@@ -216,6 +230,8 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
     await callbacks?.stopping();
   });
   app.addHook('onClose', async () => {
+    // First: a send in flight records its result while the database is still open.
+    await channels.close();
     await streams.close();
     await lifecycle.close();
     events.close();

@@ -89,6 +89,13 @@ export const tenantEnvSchema = {
     'Credential classes APPROVAL_GATED_ACTIONS applies to (comma-separated): org-token, admin-token, workspace-token, bootstrap, session. Default: org-token,workspace-token (the credentials agents hold). Add admin-token only when another principal (a session or an org key) can approve: the requester never approves its own request.',
   ),
   APPROVAL_TTL_SECONDS: env.int('A pending approval not decided within this long reads `expired`; an approved gate approval not used within this long (from its decision) expires too.', 86_400, 1, 30 * 86_400),
+  CHANNEL_ALLOWED_NETWORKS: env.cidrList(
+    'Private, loopback or reserved addresses (IPs or CIDR ranges, comma-separated) channels may deliver to anyway; an IP listed here may also stand in for Slack’s or Discord’s host (a relay). Unset: channels reach public addresses only.',
+  ),
+  CHANNEL_DELIVERY_POLL_MS: env.int('How often the channel delivery worker looks for due deliveries (it is also woken by each new event).', 1000, 10, 600_000),
+  CHANNEL_DELIVERY_TIMEOUT_MS: env.int('How long one channel delivery waits for the target to answer.', 10_000, 100, 120_000),
+  CHANNEL_DELIVERY_MAX_ATTEMPTS: env.int('Attempts per channel delivery before it is marked failed.', 8, 1, 100),
+  CHANNEL_DELIVERY_BACKOFF_MS: env.int('Delay before the second attempt of a channel delivery; doubled for each attempt after (capped at one hour).', 5000, 10, 3_600_000),
   AGENT_HOME_DIR: env.string('Directory for the agents’ own directories (one per workspace, 0700). Default: <MOLECULE_DATA_DIR>/agents (a temporary directory for memory://).'),
 };
 

@@ -10,6 +10,7 @@ import type { EventStreamRegistry } from './events/stream-registry.js';
 import type { SecretCipher } from '../core/crypto/cipher.js';
 import type { WorkspaceLifecycle } from './workspaces/lifecycle.js';
 import type { TenantCallbacks } from './control-plane/callbacks.js';
+import type { ChannelDelivery } from './channels/delivery.js';
 
 /** What a tenant route may use. Built once in `buildTenantApp`; routes never reach for globals. */
 export interface TenantContext {
@@ -24,6 +25,8 @@ export interface TenantContext {
   streams: EventStreamRegistry;
   cipher: SecretCipher;
   lifecycle: WorkspaceLifecycle;
+  /** Channel delivery: the outbox worker, its SSRF policy and the test route's synchronous send. */
+  channels: ChannelDelivery;
   /** What this tenant tells its control plane (boot events, audit anchors); null unless a CP provisioned it. */
   callbacks: TenantCallbacks | null;
 }

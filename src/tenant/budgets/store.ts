@@ -88,10 +88,10 @@ export async function writeBillingModeOverride(db: Db, workspaceId: string, mode
  *
  * Runs in its own transaction, or inside the caller's when given one.
  */
-export async function recordReportedSpend(db: Kysely<TenantSchema>, workspaceId: string, cumulativeCents: number): Promise<void> {
+export async function recordReportedSpend(db: Kysely<TenantSchema>, workspaceId: string, cumulativeCents: number): Promise<ExceededBudget[]> {
   const reported = clampReportedSpend(cumulativeCents);
-  if (reported === 0) return;
-  const record = async (trx: Transaction<TenantSchema>) => {
+  if (reported === 0) return [];
+  const record = async (trx: Transaction<TenantSchema>): Promise<ExceededBudget[]> => {
     const row = await trx
       .selectFrom('workspaces')
       .select('monthly_spend')
@@ -99,9 +99,11 @@ export async function recordReportedSpend(db: Kysely<TenantSchema>, workspaceId:
       .where('status', '<>', 'removed')
       .forUpdate()
       .executeTakeFirst();
-    if (!row) return;
+    if (!row) return [];
     const previous = Number(row.monthly_spend);
-    if (reported === previous) return;
+    if (reported === previous) return [];
+    const limits = (await readBudgetLimits(trx, workspaceId)) ?? {};
+    const before = await spendByPeriod(trx, workspaceId);
     const delta = reported > previous ? reported - previous : reported;
     await trx.insertInto('workspace_spend_events').values({ workspace_id: workspaceId, delta_cents: delta }).execute();
     await trx
@@ -110,7 +112,22 @@ export async function recordReportedSpend(db: Kysely<TenantSchema>, workspaceId:
       .where('occurred_at', '<', sql<Date>`now() - ${sql.lit(SPEND_LEDGER_RETENTION)}::interval`)
       .execute();
     await trx.updateTable('workspaces').set({ monthly_spend: reported }).where('id', '=', workspaceId).execute();
+    // The periods this report pushed over their limit (not those already over): one BUDGET_EXCEEDED per crossing.
+    const after = await spendByPeriod(trx, workspaceId);
+    const crossed: ExceededBudget[] = [];
+    for (const [period, limit] of Object.entries(limits) as Array<[keyof SpendByPeriod, number | null | undefined]>) {
+      if (typeof limit !== 'number') continue;
+      if (before[period] <= limit && after[period] > limit) crossed.push({ period, limit, spend: after[period] });
+    }
+    return crossed;
   };
-  if (db.isTransaction) await record(db as Transaction<TenantSchema>);
-  else await db.transaction().execute(record);
+  if (db.isTransaction) return record(db as Transaction<TenantSchema>);
+  return db.transaction().execute(record);
+}
+
+/** A budget period whose limit a spend report has just exceeded (USD cents). */
+export interface ExceededBudget {
+  period: keyof SpendByPeriod;
+  limit: number;
+  spend: number;
 }

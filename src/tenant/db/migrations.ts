@@ -265,4 +265,61 @@ export const tenantMigrations: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    // Notification channels (issue 11 item 4, src/tenant/channels): a workspace's Slack / Discord / signed-webhook
+    // targets. `config_ciphertext` is the whole config (URLs, tokens, signing secret) sealed like a secret, bound to
+    // the channel id; `config_masked` is what reads show. Deliveries are an outbox: a row per (channel, event), sent
+    // by a worker that leases rows (`next_attempt_at`) with FOR UPDATE SKIP LOCKED, so replicas never double-send and
+    // a restart resumes them. The cursor row remembers the last workspace_events id turned into deliveries; it
+    // starts at the newest event when this migration runs, so history is never replayed to new channels.
+    id: '202611280021_channels',
+    statements: [
+      `create table if not exists channels (
+        id uuid primary key,
+        workspace_id uuid not null references workspaces(id) on delete cascade,
+        type text not null check (type in ('slack', 'discord', 'webhook')),
+        config_ciphertext text not null,
+        config_key_id text not null,
+        config_masked jsonb not null default '{}',
+        allowed_users jsonb not null default '[]',
+        enabled boolean not null default true,
+        events jsonb not null default '[]',
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now()
+      )`,
+      `create index if not exists channels_workspace on channels (workspace_id, created_at)`,
+      `create table if not exists channel_deliveries (
+        id uuid primary key,
+        channel_id uuid not null references channels(id) on delete cascade,
+        workspace_id uuid not null,
+        event_id bigint,
+        event_type text not null,
+        payload jsonb not null default '{}',
+        status text not null default 'pending' check (status in ('pending', 'delivered', 'failed')),
+        attempts integer not null default 0,
+        last_status_code integer,
+        last_error text,
+        next_attempt_at timestamptz not null default now(),
+        created_at timestamptz not null default now(),
+        delivered_at timestamptz
+      )`,
+      `create unique index if not exists channel_deliveries_event on channel_deliveries (channel_id, event_id) where event_id is not null`,
+      `create index if not exists channel_deliveries_due on channel_deliveries (next_attempt_at) where status = 'pending'`,
+      `create index if not exists channel_deliveries_channel on channel_deliveries (channel_id, created_at desc)`,
+      `create table if not exists channel_delivery_attempts (
+        delivery_id uuid not null references channel_deliveries(id) on delete cascade,
+        attempt integer not null,
+        status_code integer,
+        error text,
+        duration_ms integer not null default 0,
+        attempted_at timestamptz not null default now(),
+        primary key (delivery_id, attempt)
+      )`,
+      `create table if not exists channel_event_cursor (
+        id integer primary key check (id = 1),
+        last_event_id bigint not null
+      )`,
+      `insert into channel_event_cursor (id, last_event_id) select 1, coalesce(max(id), 0) from workspace_events on conflict (id) do nothing`,
+    ],
+  },
 ];

@@ -215,8 +215,60 @@ export interface ApprovalsTable {
   created_at: Timestamp;
 }
 
+/** A notification channel (channels/): the config sealed whole, its masked form for reads. */
+export interface ChannelsTable {
+  id: string;
+  workspace_id: string;
+  type: 'slack' | 'discord' | 'webhook';
+  config_ciphertext: string;
+  config_key_id: string;
+  config_masked: ColumnType<Record<string, unknown>, string, string>;
+  allowed_users: ColumnType<string[], string, string>;
+  enabled: WithDefault<boolean>;
+  events: ColumnType<string[], string, string>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export type ChannelDeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+/** The delivery outbox (channels/delivery.ts). */
+export interface ChannelDeliveriesTable {
+  id: string;
+  channel_id: string;
+  workspace_id: string;
+  event_id: ColumnType<number | null, number | null | undefined, never>;
+  event_type: string;
+  payload: ColumnType<Record<string, unknown>, string, string>;
+  status: WithDefault<ChannelDeliveryStatus>;
+  attempts: WithDefault<number>;
+  last_status_code: ColumnType<number | null, number | null | undefined, number | null>;
+  last_error: ColumnType<string | null, string | null | undefined, string | null>;
+  next_attempt_at: Timestamp;
+  created_at: Timestamp;
+  delivered_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface ChannelDeliveryAttemptsTable {
+  delivery_id: string;
+  attempt: number;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
+  attempted_at: Timestamp;
+}
+
+export interface ChannelEventCursorTable {
+  id: number;
+  last_event_id: ColumnType<number, number, number>;
+}
+
 export interface TenantSchema extends AuditSchema {
   approvals: ApprovalsTable;
+  channels: ChannelsTable;
+  channel_deliveries: ChannelDeliveriesTable;
+  channel_delivery_attempts: ChannelDeliveryAttemptsTable;
+  channel_event_cursor: ChannelEventCursorTable;
   templates: TemplatesTable;
   template_files: TemplateFilesTable;
   workspace_secrets: WorkspaceSecretsTable;

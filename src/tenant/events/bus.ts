@@ -31,6 +31,8 @@ export const EVENT_TYPES = [
   'APPROVAL_APPROVED',
   'APPROVAL_DENIED',
   'APPROVAL_WITHDRAWN',
+  // A spend report pushed a budget period over its limit (registry heartbeat → budgets/store.ts).
+  'BUDGET_EXCEEDED',
   // Org import (reference §3.11, §7): org-wide, so workspace_id is null.
   'org.import.started',
   'org.import.completed',

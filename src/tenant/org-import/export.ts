@@ -2,14 +2,28 @@ import type { Kysely } from 'kysely';
 import { stringify } from 'yaml';
 import type { TenantSchema } from '../db/schema.js';
 import { liveTree, type WorkspaceRow } from '../workspaces/store.js';
-import type { OrgTemplate, OrgWorkspaceNode } from './schemas.js';
+import type { ChannelRow } from '../channels/store.js';
+import type { OrgChannel, OrgTemplate, OrgWorkspaceNode } from './schemas.js';
 
 /**
  * GET /org/export: the live tree as an org template that POST /org/import turns back into the same tree. Only what a
  * template describes is written — never a secret (secrets are not read at all), a token, a status or an id.
+ * Channels are written without their credentials: every credential field becomes a `${VAR}` placeholder
+ * (`${SLACK_WEBHOOK_URL}`, `${SLACK_BOT_TOKEN}`, `${DISCORD_WEBHOOK_URL}`, `${WEBHOOK_URL}`, `${WEBHOOK_SECRET}`) that
+ * an import fills from the org-wide secret of that name — or skips the channel and says so (`channels_skipped`).
  */
 
-function nodeOf(row: WorkspaceRow, children: OrgWorkspaceNode[]): OrgWorkspaceNode {
+/** A channel as a template writes it: the masked config's fields as placeholders (only a Slack channel name is kept). */
+export function channelForExport(c: Pick<ChannelRow, 'type' | 'config_masked' | 'allowed_users' | 'enabled' | 'events'>): OrgChannel {
+  const config: Record<string, string> = {};
+  for (const [key, value] of Object.entries(c.config_masked)) {
+    if (c.type === 'slack' && key === 'channel') config[key] = String(value);
+    else config[key] = `\${${c.type.toUpperCase()}_${key.toUpperCase()}}`;
+  }
+  return { type: c.type, config, allowed_users: c.allowed_users, enabled: c.enabled, events: c.events };
+}
+
+function nodeOf(row: WorkspaceRow, children: OrgWorkspaceNode[], channels: OrgChannel[]): OrgWorkspaceNode {
   const config = (row.config ?? {}) as Record<string, unknown>;
   const canvas = config['canvas'] as { x: number; y: number } | undefined;
   const str = (k: string) => (typeof config[k] === 'string' ? (config[k] as string) : undefined);
@@ -36,6 +50,7 @@ function nodeOf(row: WorkspaceRow, children: OrgWorkspaceNode[]): OrgWorkspaceNo
     ...(idle !== undefined ? { idle_interval_seconds: idle } : {}),
     ...(memories && memories.length > 0 ? { initial_memories: memories } : {}),
     ...(canvas && typeof canvas.x === 'number' && typeof canvas.y === 'number' ? { canvas: { x: canvas.x, y: canvas.y } } : {}),
+    ...(channels.length > 0 ? { channels } : {}),
     ...(children.length > 0 ? { children } : {}),
   };
   return node;
@@ -44,6 +59,21 @@ function nodeOf(row: WorkspaceRow, children: OrgWorkspaceNode[]): OrgWorkspaceNo
 /** The live tree, siblings in creation order (an import keeps the file's order). */
 export async function exportOrg(db: Kysely<TenantSchema>, orgName: string): Promise<OrgTemplate> {
   const rows = await liveTree(db);
+  const channelsOf = new Map<string, OrgChannel[]>();
+  if (rows.length > 0) {
+    const channels = await db
+      .selectFrom('channels')
+      .select(['workspace_id', 'type', 'config_masked', 'allowed_users', 'enabled', 'events'])
+      .where(
+        'workspace_id',
+        'in',
+        rows.map((r) => r.id),
+      )
+      .orderBy('created_at', 'asc')
+      .orderBy('id', 'asc')
+      .execute();
+    for (const c of channels) channelsOf.set(c.workspace_id, [...(channelsOf.get(c.workspace_id) ?? []), channelForExport(c)]);
+  }
   const byParent = new Map<string, WorkspaceRow[]>();
   for (const r of rows) {
     const list = byParent.get(r.parent_id ?? '') ?? [];
@@ -61,7 +91,7 @@ export async function exportOrg(db: Kysely<TenantSchema>, orgName: string): Prom
       for (const k of kids) stack.push([k, false]);
       continue;
     }
-    built.set(row.id, nodeOf(row, kids.map((k) => built.get(k.id)!)));
+    built.set(row.id, nodeOf(row, kids.map((k) => built.get(k.id)!), channelsOf.get(row.id) ?? []));
   }
   return { name: orgName, workspaces: (byParent.get('') ?? []).map((r) => built.get(r.id)!) };
 }

@@ -5,7 +5,7 @@ import type { TenantSchema } from '../db/schema.js';
 import { checkFields, type CreateWorkspaceInput } from '../workspaces/service.js';
 import { liveTree, type WorkspaceRow } from '../workspaces/store.js';
 import { collectFilesDir, type LoadedTemplate } from './loader.js';
-import type { EnvRequirement, OrgTemplate, OrgWorkspaceNode, PlanEntry, Preflight } from './schemas.js';
+import type { EnvRequirement, OrgChannel, OrgTemplate, OrgWorkspaceNode, PlanEntry, Preflight } from './schemas.js';
 
 /**
  * From a checked template to what an import does: the desired tree with every default applied (`resolveDesired`),
@@ -31,6 +31,8 @@ export interface DesiredNode {
   /** Where it sits in the template (`workspaces[0].children[1]`), for error messages. */
   where: string;
   input: CreateWorkspaceInput;
+  /** Its `channels[]`, created with it (service.ts expands `${VAR}`s). */
+  channels: OrgChannel[];
   /** The contents of its `files_dir` (relative path → bytes), when it names one. */
   files: Record<string, Buffer> | null;
   children: DesiredNode[];
@@ -94,7 +96,7 @@ export async function resolveDesired(loaded: LoadedTemplate): Promise<Desired> {
     }
     const path = parentPath === null ? node.name : `${parentPath}/${node.name}`;
     const { nodes, listed } = await level(node.children ?? [], path, where);
-    return { name: node.name, path, where, input, files, children: nodes, listed };
+    return { name: node.name, path, where, input, channels: node.channels ?? [], files, children: nodes, listed };
   };
   const level = async (nodes: OrgWorkspaceNode[], parentPath: string | null, where: string | null) => {
     const listed = new Set<string>();
@@ -238,7 +240,7 @@ export async function computePlan(db: Kysely<TenantSchema>, desired: Desired, re
         walk(node.children, node.listed, { id: existing.id, exists: true, path: node.path });
       } else {
         const id = newUuid();
-        plan.entries.push({ action: 'create', name: node.name, path: node.path });
+        plan.entries.push({ action: 'create', name: node.name, path: node.path, ...(node.channels.length > 0 ? { channels: node.channels.map((c) => c.type) } : {}) });
         plan.creates.push({ node, id, parentId: parent.id });
         walk(node.children, node.listed, { id, exists: false, path: node.path });
       }

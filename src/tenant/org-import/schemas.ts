@@ -1,11 +1,12 @@
 import { Type, type Static } from 'typebox';
 import { JSON_LIMITS_KEYWORD, Text } from '../../core/http/input.js';
+import { AllowedUsers, ChannelEvents, ChannelTypeSchema } from '../channels/schemas.js';
 import { SECRET_KEY_MAX } from '../secrets/schemas.js';
 
 /**
  * The org template (reference §3.11, "Org template YAML shape"): what `org.yaml` holds and what POST /org/import takes
  * inline. Every string, array and number is bounded. Fields of the reference this server does not act on yet
- * (`schedules`, `channels`, `category_routing`, `*_file` prompts, `global_memories`) are refused as unknown fields
+ * (`schedules`, `category_routing`, `*_file` prompts, `global_memories`) are refused as unknown fields
  * rather than silently dropped.
  */
 
@@ -48,6 +49,23 @@ const Memory = Type.Object(
 const Plugins = Type.Array(Text({ minLength: 1, maxLength: 200 }), { maxItems: 100 });
 const Prompt = Text({ maxLength: 100_000 });
 
+/**
+ * A node's notification channel (reference §3.11 `channels[{type,config{},allowed_users[],enabled?}]`, plus our
+ * `events`). `${VAR}` in a config value is replaced by the org-wide secret VAR; a channel naming a variable that is not
+ * set is skipped and reported in `channels_skipped`, as the reference does.
+ */
+export const OrgChannel = Type.Object(
+  {
+    type: ChannelTypeSchema,
+    config: Type.Record(Type.String({ maxLength: 64, pattern: '^[a-z_]{1,64}$' }), Text({ maxLength: 2048 }), { maxProperties: 8 }),
+    allowed_users: Type.Optional(AllowedUsers),
+    enabled: Type.Optional(Type.Boolean()),
+    events: Type.Optional(ChannelEvents),
+  },
+  { additionalProperties: false },
+);
+export type OrgChannel = Static<typeof OrgChannel>;
+
 /** What a node and `defaults` share. */
 const nodeSettings = {
   runtime: Type.Optional(Text({ maxLength: 100, pattern: NO_NEWLINES })),
@@ -84,6 +102,7 @@ export const OrgWorkspace = Type.Object(
     canvas: Type.Optional(Type.Object({ x: Type.Number({ minimum: -1e9, maximum: 1e9 }), y: Type.Number({ minimum: -1e9, maximum: 1e9 }) }, { additionalProperties: false })),
     required_env: Type.Optional(EnvList),
     recommended_env: Type.Optional(EnvList),
+    channels: Type.Optional(Type.Array(OrgChannel, { maxItems: 20, description: 'Notification channels created with the workspace (`${VAR}` from org-wide secrets).' })),
     children: Type.Optional(
       Type.Array(
         Type.Unsafe<OrgWorkspaceNode>({
@@ -163,6 +182,7 @@ export const PlanEntry = Type.Object({
   name: Type.String(),
   path: Type.String({ description: 'Names from the root, `/`-separated (e.g. `Lead/Writer`).' }),
   id: Type.Optional(Type.String({ format: 'uuid', description: 'The existing workspace (skip, remove).' })),
+  channels: Type.Optional(Type.Array(Type.String(), { description: 'create: the types of the channels the node names (created unless a `${VAR}` is unresolved).' })),
 });
 export type PlanEntry = Static<typeof PlanEntry>;
 
@@ -185,6 +205,12 @@ export const ImportedWorkspace = Type.Object({
   // The new workspace's first API token, shown once (as POST /workspaces shows it); absent for skipped ones.
   auth_token: Type.Optional(Type.String({ description: 'A workspace token (`molw_…`) for this new workspace only. Shown once.' })),
   token_id: Type.Optional(Type.String()),
+  channels: Type.Optional(Type.Array(Type.String(), { description: 'The types of the channels created with this workspace (reference shape).' })),
+  channels_skipped: Type.Optional(
+    Type.Array(Type.Object({ index: Type.Integer(), type: Type.String(), missing: Type.Array(Type.String()) }), {
+      description: 'Channels not created because a `${VAR}` in their config names no org-wide secret.',
+    }),
+  ),
 });
 
 export const OrgImportResponse = Type.Object({

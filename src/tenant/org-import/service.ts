@@ -13,11 +13,12 @@ import { listGlobalSecretMeta } from '../secrets/store.js';
 import { revokeAllWorkspaceTokens } from '../workspace-tokens/store.js';
 import { apiTokenFor, workspaceRowFor, type CreatedWorkspace } from '../workspaces/service.js';
 import { insertWorkspaces, insertWorkspaceTokens, markRemoved } from '../workspaces/store.js';
+import { createImportedChannels, type NodeChannels } from './channels.js';
 import type { LoadedTemplate } from './loader.js';
 import { computePlan, preflight, resolveDesired, type DesiredNode, type Plan } from './plan.js';
 import type { OrgImportResponse, PlanEntry, Preflight } from './schemas.js';
 
-export type ImportDeps = Pick<TenantContext, 'db' | 'log' | 'config' | 'events' | 'lifecycle' | 'streams'>;
+export type ImportDeps = Pick<TenantContext, 'db' | 'log' | 'config' | 'events' | 'lifecycle' | 'streams' | 'cipher' | 'channels'>;
 
 export type ImportMode = 'merge' | 'reconcile';
 
@@ -103,7 +104,7 @@ export async function importOrg(deps: ImportDeps, principal: Principal, loaded: 
   if (!check.ok) throw missingEnvError(desired.org, check);
   const eventBase = { name: desired.org, dir: desired.dir ?? '', mode };
 
-  let committed: { plan: Plan; tokens: Map<string, CreatedWorkspace['token']>; startedEvent: WorkspaceEvent };
+  let committed: { plan: Plan; tokens: Map<string, CreatedWorkspace['token']>; channels: Map<string, NodeChannels>; startedEvent: WorkspaceEvent };
   // A concurrent import (or create) can take a name between the plan and the insert: the unique index refuses it,
   // the transaction rolls back whole, and the import is planned again against the new tree.
   for (let attempt = 0; ; attempt++) {
@@ -125,13 +126,14 @@ export async function importOrg(deps: ImportDeps, principal: Principal, loaded: 
         // A node's `files_dir` contents (checked in the plan) become the new workspace's own files, overlaid on its
         // template's when its runtime starts.
         for (const { node, id } of plan.creates) if (node.files) await insertWorkspaceFiles(trx, id, new Map(Object.entries(node.files)));
+        const channels = await createImportedChannels(trx, { cipher: deps.cipher, policy: deps.channels.policy }, plan.creates);
         const removedIds = plan.removals.map((r) => r.row.id);
         await markRemoved(trx, removedIds);
         await revokeAllWorkspaceTokens(trx, removedIds);
         await appendAuditEvents(trx, [audit]);
         // Last: recording takes the event-order lock, which every other event waits on until this commits.
         const startedEvent = await deps.events.recordIn(trx, 'org.import.started', null, eventBase);
-        return { plan, tokens, startedEvent };
+        return { plan, tokens, channels, startedEvent };
       });
       break;
     } catch (err) {
@@ -139,7 +141,7 @@ export async function importOrg(deps: ImportDeps, principal: Principal, loaded: 
       throw err;
     }
   }
-  const { plan, tokens, startedEvent } = committed;
+  const { plan, tokens, channels, startedEvent } = committed;
   deps.events.publish(startedEvent);
 
   const removedIds = plan.removals.map((r) => r.row.id);
@@ -168,6 +170,8 @@ export async function importOrg(deps: ImportDeps, principal: Principal, loaded: 
       status: skipped ? skipped.status : (statusOf.get(id) ?? 'provisioning'),
       ...(skipped ? { skipped: true as const } : {}),
       ...(token ? { auth_token: token.plaintext, token_id: token.id } : {}),
+      ...(channels.get(id)?.created.length ? { channels: channels.get(id)!.created } : {}),
+      ...(channels.get(id)?.skipped.length ? { channels_skipped: channels.get(id)!.skipped } : {}),
     });
   }
   const error = failures.length > 0 ? `${failures.length} runtime(s) failed to start: ${failures.map((f) => `${f.path}: ${f.error}`).join('; ')}` : undefined;

@@ -3,6 +3,7 @@ import { GENERATE_KEY_HINT, SecretCipher, SecretDecryptionError, SecretKeyConfig
 import { loadTenantConfig } from '../config.js';
 import { openTenantDatabase } from '../database.js';
 import type { TenantSchema } from '../db/schema.js';
+import { channelConfigAad } from '../channels/store.js';
 import { globalSecretAad, workspaceSecretAad } from './store.js';
 
 /**
@@ -34,6 +35,8 @@ export interface RotateResult {
   moved: number;
   workspaceRows: number;
   globalRows: number;
+  /** Channel configs (webhook URLs, bot tokens, signing secrets: channels/store.ts), sealed like secrets. */
+  channelRows: number;
   /** Rows changed or deleted by someone else between our read and our write; they need no move (or a re-run). */
   skipped: number;
   /** Rows that could not be decrypted with any configured key; left untouched. */
@@ -82,7 +85,7 @@ export async function reencryptGlobalSecretRow(db: Kysely<TenantSchema>, cipher:
 export async function reencryptSecrets(db: Kysely<TenantSchema>, cipher: SecretCipher, opts: RotateOptions = {}): Promise<RotateResult> {
   const batchSize = opts.batchSize ?? 200;
   const current = cipher.currentKeyId;
-  const result: RotateResult = { currentKeyId: current, moved: 0, workspaceRows: 0, globalRows: 0, skipped: 0, failed: [] };
+  const result: RotateResult = { currentKeyId: current, moved: 0, workspaceRows: 0, globalRows: 0, channelRows: 0, skipped: 0, failed: [] };
 
   const attempt = async (label: string, keyId: string, move: () => Promise<boolean>): Promise<'moved' | 'skipped' | 'failed'> => {
     // Decrypt failures are about the data, not the transaction: record them and keep going.
@@ -138,10 +141,39 @@ export async function reencryptSecrets(db: Kysely<TenantSchema>, cipher: SecretC
     tally(result, outcomes, 'globalRows');
     globalAfter = rows[rows.length - 1]!.key; // rows is non-empty here
   }
+
+  let channelAfter: string | null = null;
+  for (;;) {
+    let q = db.selectFrom('channels').select(['id', 'config_ciphertext', 'config_key_id']).where('config_key_id', '<>', current).orderBy('id').limit(batchSize);
+    if (channelAfter !== null) q = q.where('id', '>', channelAfter);
+    const rows = await q.execute();
+    if (rows.length === 0) break;
+    const outcomes = await db.transaction().execute(async (trx) => {
+      const out: Array<'moved' | 'skipped' | 'failed'> = [];
+      for (const row of rows) {
+        out.push(
+          await attempt(channelConfigAad(row.id), row.config_key_id, async () => {
+            const aad = channelConfigAad(row.id);
+            const sealed = cipher.encrypt(cipher.decrypt({ ciphertext: row.config_ciphertext, keyId: row.config_key_id }, aad), aad);
+            const res = await trx
+              .updateTable('channels')
+              .set({ config_ciphertext: sealed.ciphertext, config_key_id: sealed.keyId })
+              .where('id', '=', row.id)
+              .where('config_ciphertext', '=', row.config_ciphertext)
+              .executeTakeFirst();
+            return Number(res.numUpdatedRows) === 1;
+          }),
+        );
+      }
+      return out;
+    });
+    tally(result, outcomes, 'channelRows');
+    channelAfter = rows[rows.length - 1]!.id; // rows is non-empty here
+  }
   return result;
 }
 
-function tally(result: RotateResult, outcomes: Array<'moved' | 'skipped' | 'failed'>, table: 'workspaceRows' | 'globalRows') {
+function tally(result: RotateResult, outcomes: Array<'moved' | 'skipped' | 'failed'>, table: 'workspaceRows' | 'globalRows' | 'channelRows') {
   for (const o of outcomes) {
     if (o === 'moved') {
       result.moved++;
@@ -170,7 +202,7 @@ export async function rotateSecretsKey(env: Record<string, string | undefined> =
 /** The command's report: one line, plus one per row it could not move. */
 export function describeRotation(r: RotateResult): string {
   const lines = [
-    `re-encrypted ${r.moved} secret row(s) to key id ${r.currentKeyId} (workspace: ${r.workspaceRows}, global: ${r.globalRows}); ` +
+    `re-encrypted ${r.moved} secret row(s) to key id ${r.currentKeyId} (workspace: ${r.workspaceRows}, global: ${r.globalRows}, channel configs: ${r.channelRows}); ` +
       `${r.skipped} changed concurrently and left as written; ${r.failed.length} could not be decrypted`,
   ];
   for (const f of r.failed) lines.push(`  ${f.row} (key id ${f.keyId}): ${f.reason}`);

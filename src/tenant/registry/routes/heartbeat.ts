@@ -50,7 +50,11 @@ export default function heartbeatRoute(app: App, ctx: TenantContext) {
         currentTask: b.current_task ?? null,
         sampleError: b.sample_error ?? null,
       });
-      if (b.monthly_spend !== undefined) await recordReportedSpend(ctx.db, id, Math.round(b.monthly_spend));
+      if (b.monthly_spend !== undefined) {
+        const exceeded = await recordReportedSpend(ctx.db, id, Math.round(b.monthly_spend));
+        // After commit; channels deliver it (the default events of a channel include it).
+        if (exceeded.length > 0) await ctx.events.recordAfterCommit('BUDGET_EXCEEDED', id, { message: `budget exceeded: ${exceeded.map((e) => `${e.period} ${e.spend}/${e.limit} cents`).join(', ')}`, periods: exceeded });
+      }
       return { status: 'ok' as const };
     },
   );
