@@ -10,6 +10,7 @@ import type { EventStreamRegistry } from './events/stream-registry.js';
 import type { SecretCipher } from '../core/crypto/cipher.js';
 import type { WorkspaceLifecycle } from './workspaces/lifecycle.js';
 import type { TenantCallbacks } from './control-plane/callbacks.js';
+import type { LoopTicks } from '../core/liveness.js';
 
 /** What a tenant route may use. Built once in `buildTenantApp`; routes never reach for globals. */
 export interface TenantContext {
@@ -26,4 +27,6 @@ export interface TenantContext {
   lifecycle: WorkspaceLifecycle;
   /** What this tenant tells its control plane (boot events, audit anchors); null unless a CP provisioned it. */
   callbacks: TenantCallbacks | null;
+  /** The last tick of every background loop (GET /admin/liveness). */
+  ticks: LoopTicks;
 }

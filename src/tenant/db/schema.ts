@@ -178,4 +178,15 @@ export interface TenantSchema extends AuditSchema {
   org_api_tokens: OrgApiTokensTable;
   workspace_tokens: WorkspaceTokensTable;
   workspace_files: WorkspaceFilesTable;
+  canvas_viewport: CanvasViewportTable;
+}
+
+/** The canvas's last saved viewport (one row, id 1). */
+export interface CanvasViewportTable {
+  id: number;
+  x: number;
+  y: number;
+  zoom: number;
+  updated_by: string;
+  updated_at: WithDefault<Date>;
 }
