@@ -56,11 +56,26 @@ export function messagesOfFrames(text: string): Array<{ kind: 'event'; message: 
   return out;
 }
 
-/** Sends upgrade requests through Fastify's routing; call once, before the server listens. */
+/**
+ * Sends upgrade requests through Fastify's routing; call once, before the server listens. An upgrade socket has left
+ * the HTTP server's keep-alive bookkeeping, so a refused one is ended here once its answer is written (a client that
+ * keeps it open must not hold the server's shutdown), and any still waiting at shutdown is destroyed.
+ */
 export function routeWebSocketUpgrades(app: App): void {
+  const waiting = new Set<Duplex>();
   app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     pendingUpgrades.set(request, { socket, head });
+    waiting.add(socket);
+    socket.once('close', () => waiting.delete(socket));
     const response = new ServerResponse(request);
+    // Refused (the handler never took the socket): answered, then the connection ends.
+    response.once('finish', () => {
+      if (pendingUpgrades.get(request)?.socket !== socket) return;
+      pendingUpgrades.delete(request);
+      waiting.delete(socket);
+      socket.end();
+      setTimeout(() => socket.destroy(), 1000).unref();
+    });
     try {
       response.assignSocket(socket as never);
       app.routing(request, response);
@@ -68,13 +83,24 @@ export function routeWebSocketUpgrades(app: App): void {
       socket.destroy();
     }
   });
+  app.addHook('preClose', async () => {
+    for (const socket of waiting) if (!takenSockets.has(socket)) socket.destroy();
+  });
 }
+
+/** Sockets a handler upgraded (the WebSocket server owns them from then on). */
+const takenSockets = new WeakSet<Duplex>();
 
 export function webSocketEventsRoute(origins: TenantOrigins) {
   return function register(app: App, ctx: TenantContext) {
     const wss = new WebSocketServer({ noServer: true, maxPayload: 4096, clientTracking: true });
+    // Shutdown: every socket is told (1001) and given a moment to answer the close handshake, then cut.
     app.addHook('preClose', async () => {
-      for (const client of wss.clients) client.close(1001, 'server shutting down');
+      const clients = [...wss.clients];
+      for (const client of clients) client.close(1001, 'server shutting down');
+      const deadline = Date.now() + 1000;
+      while (clients.some((c) => c.readyState !== c.CLOSED) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const client of clients) client.terminate();
     });
     app.addHook('onClose', async () => {
       for (const client of wss.clients) client.terminate();
@@ -119,7 +145,6 @@ export function webSocketEventsRoute(origins: TenantOrigins) {
         }
         const upgrade = pendingUpgrades.get(request.raw);
         if (!upgrade || (request.headers.upgrade ?? '').toLowerCase() !== 'websocket') throw new DomainError('UPGRADE_REQUIRED');
-        pendingUpgrades.delete(request.raw);
         let entry: ReturnType<typeof ctx.streams.admit>;
         try {
           entry = ctx.streams.admit(principal, { workspaceId, cookie });
@@ -134,6 +159,8 @@ export function webSocketEventsRoute(origins: TenantOrigins) {
           throw err;
         }
         request.auditWritten = true;
+        pendingUpgrades.delete(request.raw);
+        takenSockets.add(upgrade.socket);
         reply.hijack();
         wss.handleUpgrade(request.raw, upgrade.socket, upgrade.head, (socket: WebSocket) => {
           const stream = new EventStream({ bus: ctx.events, workspaceId, lastEventId: null, log: request.log, maxPendingBytes: ctx.config.EVENT_STREAM_BUFFER_BYTES });
