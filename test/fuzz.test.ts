@@ -52,7 +52,9 @@ const CHECKSUM = { excludeTables: (t: string) => t.startsWith('audit_') || BACKG
  * `reconcile` mode removes the root workspaces its template does not list — the fixtures — so it runs with them.
  */
 function inRunOrder(routes: FuzzRoute[]): FuzzRoute[] {
-  const rank = (r: FuzzRoute) => (r.method === 'DELETE' || (r.method === 'POST' && r.url === '/org/import') ? 1 : 0);
+  // Revoking every token of a workspace runs with them too: the registry routes present the fixtures' tokens.
+  const destroys = (r: FuzzRoute) => r.method === 'POST' && (r.url === '/org/import' || r.url === '/admin/workspaces/:id/revoke-auth-tokens');
+  const rank = (r: FuzzRoute) => (r.method === 'DELETE' || destroys(r) ? 1 : 0);
   return [...routes].sort((a, b) => rank(a) - rank(b) || (rank(a) === 1 ? b.url.length - a.url.length : 0));
 }
 
@@ -129,6 +131,8 @@ forEachDatabase('fuzz: tenant, every route', (kind) => {
           const body = (spec.body ?? {}) as Record<string, unknown>;
           return { headers: { authorization: `Bearer ${tokenOf(body['id'] ?? body['workspace_id'])}` } };
         }
+        // The decrypted values are for the workspace's own token only (the admin chain gets 403 before any decrypt).
+        if (route.url === '/workspaces/:id/secrets/values') return { headers: t.as(tokenOf(spec.params['id'])) };
         return { headers: t.admin() };
       },
       checksum,

@@ -51,7 +51,7 @@ describe('tenant OpenAPI document', () => {
   });
 
   it('names a plaintext credential only in the responses that mint one', () => {
-    assertCredentialOnlyWhereMinted(doc, 'auth_token', new Set(['mintOrgToken', 'rotateOrgToken', 'createWorkspace', 'mintWorkspaceToken', 'importOrg']));
+    assertCredentialOnlyWhereMinted(doc, 'auth_token', new Set(['mintOrgToken', 'rotateOrgToken', 'createWorkspace', 'mintWorkspaceToken', 'adminMintWorkspaceToken', 'importOrg']));
   });
 });
 

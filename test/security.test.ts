@@ -117,6 +117,10 @@ interface RouteCase {
    * an approval: 403 APPROVAL_DECIDER_FORBIDDEN). Default: it reaches the handler like any sufficient credential.
    */
   ownTokenRefused?: [status: number, code: string];
+  /** The code of a handler-level refusal (`okStatus` ≥ 400) once auth has passed. Default: VALIDATION_FAILED. */
+  okCode?: string;
+  /** What the workspace's own token gets from the handler, when it differs from `okStatus` (secrets/values). */
+  ownTokenStatus?: number;
 }
 
 const workspaceA = (fx: Fixtures) => ({ id: fx.wsA.id, tokenId: fx.wsAExtraTokenId });
@@ -178,6 +182,12 @@ const bundleBody = () => ({
 const freshExternal = async (t: TestTenant): Promise<Fresh> => {
   const w = await t.createWorkspace({ external: true });
   return { params: { id: w.id }, ownToken: w.auth_token };
+};
+/** An external workspace marked online (a registered agent, in this provisioner-less suite): hibernate reaches 200. */
+const freshOnlineExternal = async (t: TestTenant): Promise<Fresh> => {
+  const fresh = await freshExternal(t);
+  await t.db.updateTable('workspaces').set({ status: 'online' }).where('id', '=', fresh.params['id']!).execute();
+  return fresh;
 };
 const freshPausedExternal = async (t: TestTenant): Promise<Fresh> => {
   const fresh = await freshExternal(t);
@@ -410,6 +420,33 @@ const ROUTE_CASES: readonly RouteCase[] = [
   { method: 'POST', route: '/workspaces/:id/restart', auth: 'workspace', minRole: 'editor', orgWide: false, params: workspaceA, fresh: freshExternal, okStatus: 200 },
   { method: 'POST', route: '/workspaces/:id/pause', auth: 'workspace', minRole: 'editor', orgWide: false, params: workspaceA, fresh: freshExternal, okStatus: 200 },
   { method: 'POST', route: '/workspaces/:id/resume', auth: 'workspace', minRole: 'editor', orgWide: false, params: workspaceA, fresh: freshPausedExternal, okStatus: 200 },
+  // Issue 11 items 6–7: the rest of the reference's tenant route catalogue.
+  { method: 'GET', route: '/admin/liveness', auth: 'admin', minRole: 'reader', orgWide: true, okStatus: 200 },
+  { method: 'PUT', route: '/canvas/viewport', auth: 'admin', minRole: 'editor', orgWide: false, body: () => ({ x: 1, y: 2, zoom: 1.5 }), okStatus: 200 },
+  { method: 'POST', route: '/admin/workspaces/:id/tokens', auth: 'admin-bound', minRole: 'admin', orgWide: false, params: workspaceA, body: () => ({}), fresh: freshWorkspace, okStatus: 201 },
+  { method: 'POST', route: '/admin/workspaces/:id/revoke-auth-tokens', auth: 'admin-bound', minRole: 'admin', orgWide: false, params: workspaceToDelete, fresh: freshWorkspace, okStatus: 200 },
+  // This suite runs without a provisioner: the handler's own answer is 503 PROVISIONER_UNAVAILABLE (202 in test/catalogue.test.ts).
+  { method: 'POST', route: '/admin/workspaces/:id/restart', auth: 'admin-bound', minRole: 'admin', orgWide: false, params: workspaceA, fresh: freshWorkspace, okStatus: 503, okCode: 'PROVISIONER_UNAVAILABLE' },
+  { method: 'GET', route: '/workspaces/:id/state', auth: 'workspace', minRole: 'reader', orgWide: false, params: workspaceA, fresh: freshWorkspace, okStatus: 200 },
+  { method: 'POST', route: '/workspaces/:id/hibernate', auth: 'workspace', minRole: 'editor', orgWide: false, params: workspaceA, fresh: freshOnlineExternal, okStatus: 200 },
+  { method: 'GET', route: '/workspaces/:id/model', auth: 'workspace', minRole: 'reader', orgWide: false, params: workspaceA, fresh: freshWorkspace, okStatus: 200 },
+  { method: 'PUT', route: '/workspaces/:id/model', auth: 'workspace', minRole: 'editor', orgWide: false, params: workspaceA, body: () => ({ model: 'anthropic:claude-sonnet' }), fresh: freshWorkspace, okStatus: 200 },
+  { method: 'GET', route: '/workspaces/:id/provider', auth: 'workspace', minRole: 'reader', orgWide: false, params: workspaceA, fresh: freshWorkspace, okStatus: 410, okCode: 'ENDPOINT_GONE' },
+  { method: 'PUT', route: '/workspaces/:id/provider', auth: 'workspace', minRole: 'editor', orgWide: false, params: workspaceA, fresh: freshWorkspace, okStatus: 410, okCode: 'ENDPOINT_GONE' },
+  // Only the workspace's own token reads the values: the admin chain passes the tier and is refused by the handler.
+  {
+    method: 'GET',
+    route: '/workspaces/:id/secrets/values',
+    auth: 'workspace',
+    minRole: 'reader',
+    orgWide: false,
+    params: workspaceA,
+    fresh: freshWorkspace,
+    okStatus: 403,
+    okCode: 'WORKSPACE_TOKEN_REQUIRED',
+    ownTokenStatus: 200,
+  },
+  { method: 'GET', route: '/workspaces/:id/audit', auth: 'workspace', minRole: 'reader', orgWide: false, params: workspaceA, fresh: freshWorkspace, okStatus: 200 },
   {
     method: 'DELETE',
     route: '/workspaces/:id/tokens/:tokenId',
@@ -423,18 +460,25 @@ const ROUTE_CASES: readonly RouteCase[] = [
 ];
 
 /** Routes that are deliberately open: probes and the API document. Everything else must be in ROUTE_CASES. */
-const OPEN_ROUTES: ReadonlySet<string> = new Set(['GET /health', 'GET /metrics', 'GET /openapi.json']);
+const OPEN_ROUTES: ReadonlySet<string> = new Set(['GET /health', 'GET /metrics', 'GET /openapi.json', 'GET /buildinfo', 'GET /org/identity']);
 
 /**
  * Routes outside the tiers that authenticate in the handler (the runtime's own calls, TenantGuard-allowlisted):
  * their own suite is test/registry.test.ts (only the named workspace's own live token; org keys and ADMIN_TOKEN
  * refused). They count as covered here.
  */
-const SELF_AUTHENTICATED_ROUTES: ReadonlySet<string> = new Set(['POST /registry/register', 'POST /registry/heartbeat']);
+const SELF_AUTHENTICATED_ROUTES: ReadonlySet<string> = new Set(['POST /registry/register', 'POST /registry/heartbeat', 'GET /ws']);
 
 /** The responses that may carry a plaintext credential: the mint responses, and only on success. */
 // POST /org/import shows each new workspace's first token once, as POST /workspaces does.
-const MINT_ROUTES: ReadonlySet<string> = new Set(['POST /org/tokens', 'POST /org/tokens/:id/rotate', 'POST /workspaces', 'POST /workspaces/:id/tokens', 'POST /org/import']);
+const MINT_ROUTES: ReadonlySet<string> = new Set([
+  'POST /org/tokens',
+  'POST /org/tokens/:id/rotate',
+  'POST /workspaces',
+  'POST /workspaces/:id/tokens',
+  'POST /admin/workspaces/:id/tokens',
+  'POST /org/import',
+]);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers
@@ -784,17 +828,17 @@ forEachDatabase('security suite', (kind) => {
       }
 
       // --- positive controls ----------------------------------------------------------------------------------
-      async function reachesHandler(credential: (fresh: Fresh) => string | Record<string, string>) {
+      async function reachesHandler(credential: (fresh: Fresh) => string | Record<string, string>, okStatus = c.okStatus) {
         const fresh = c.fresh ? await c.fresh(t) : { params: {} };
         const given = credential(fresh);
         const headers = typeof given === 'string' ? t.as(given) : { ...routing(), ...given };
         const res = await send(c, fill(c.route, fresh.params) + (c.query ?? ''), headers, c.body?.());
-        assert.equal(res.statusCode, c.okStatus, `expected the handler's ${c.okStatus}, got ${res.statusCode}: ${res.body}`);
-        if (c.okStatus < 400 && String(res.headers['content-type']).startsWith('application/json')) {
+        assert.equal(res.statusCode, okStatus, `expected the handler's ${okStatus}, got ${res.statusCode}: ${res.body}`);
+        if (okStatus < 400 && String(res.headers['content-type']).startsWith('application/json')) {
           assert.equal(jsonOf(res)['code'], undefined, 'a success body, not an error');
-        } else if (c.okStatus >= 400) {
+        } else if (okStatus >= 400) {
           // A handler-level refusal, after auth passed: never an auth error.
-          assert.equal(jsonOf(res)['code'], 'VALIDATION_FAILED', res.body);
+          assert.equal(jsonOf(res)['code'], c.okCode ?? 'VALIDATION_FAILED', res.body);
         }
       }
 
@@ -816,11 +860,11 @@ forEachDatabase('security suite', (kind) => {
             assert.equal(jsonOf(res)['code'], code);
           });
         } else {
-          it(`${name}: the workspace's own token reaches the handler → ${c.okStatus}`, async () => {
+          it(`${name}: the workspace's own token reaches the handler → ${c.ownTokenStatus ?? c.okStatus}`, async () => {
             await reachesHandler((fresh) => {
               assert.ok(fresh.ownToken, 'workspace cases create a fresh workspace');
               return fresh.ownToken;
-            });
+            }, c.ownTokenStatus ?? c.okStatus);
           });
         }
       }

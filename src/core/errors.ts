@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   WORKSPACE_AUTH_REQUIRED: { status: 401, message: 'missing workspace auth token' },
   INVALID_WORKSPACE_AUTH: { status: 401, message: 'invalid workspace auth token' },
   ROLE_FORBIDDEN: { status: 403, message: "this credential's role does not permit this action" },
+  // GET /workspaces/:id/secrets/values: the decrypted environment is for the workspace's own runtime only.
+  WORKSPACE_TOKEN_REQUIRED: { status: 403, message: "only the workspace's own token can read its secret values" },
   SCOPE_EXCEEDED: { status: 403, message: 'this credential is bound to specific workspaces and cannot act org-wide' },
   KEY_RETIRING: { status: 403, message: 'this key has been rotated and is retiring; it can no longer manage keys — use its replacement' },
   ROUTE_NOT_FOUND: { status: 404, message: 'route not found' },
@@ -33,6 +35,10 @@ export const ERROR_CODES = {
   APPROVAL_NOT_REQUESTER: { status: 403, message: 'not the requester' },
   APPROVAL_SELF_DECISION: { status: 403, message: 'the principal that requested an approval cannot decide it; another principal must' },
   APPROVAL_DECIDER_FORBIDDEN: { status: 403, message: 'this credential cannot decide approvals (workspace tokens and approval-required keys never can)' },
+  // GET /ws answered without a WebSocket upgrade.
+  UPGRADE_REQUIRED: { status: 426, message: 'this route needs a WebSocket upgrade' },
+  // GET/PUT /workspaces/:id/provider (reference §3.7): the LLM_PROVIDER secret was retired; the model says it all.
+  ENDPOINT_GONE: { status: 410, message: 'this endpoint was retired' },
   // Org templates and import (reference §3.11): the reference's wire strings.
   ORG_TEMPLATE_INVALID: { status: 400, message: 'invalid org template' },
   ORG_TEMPLATE_EXPANSION_FAILED: { status: 400, message: 'org template expansion failed' },

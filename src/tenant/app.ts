@@ -7,6 +7,7 @@ import { AgentSandbox } from '../core/compute/agent-sandbox.js';
 import { auditDb } from '../core/audit/schema.js';
 import { AuditWriter } from '../core/audit/writer.js';
 import { createBaseApp, type App } from '../core/http/app.js';
+import { LoopTicks } from '../core/liveness.js';
 import { connectionLimitsOf } from '../core/http/connections.js';
 import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limit.js';
 import { approvalRequiredDeleteHook, approvalRoutes } from './approvals/index.js';
@@ -18,11 +19,13 @@ import { SessionVerifier } from './auth/session-verifier.js';
 import { budgetsRoutes } from './budgets/index.js';
 import { bundleRoutes } from './bundles/index.js';
 import { ChannelDelivery, channelRoutes, NetworkPolicy } from './channels/index.js';
+import { catalogueRoutes } from './catalogue/index.js';
 import { cpSharedSecretOf, type TenantConfig } from './config.js';
 import type { TenantContext } from './context.js';
 import type { TenantSchema } from './db/schema.js';
 import { EventBus } from './events/bus.js';
 import { EventStreamRegistry } from './events/stream-registry.js';
+import { routeWebSocketUpgrades, webSocketEventsRoute } from './events/websocket.js';
 import { SecretCipher } from '../core/crypto/cipher.js';
 import { WorkspaceLifecycle } from './workspaces/lifecycle.js';
 import { ControlPlaneWorkspaceProvisioner } from './workspaces/cp-provisioner.js';
@@ -59,6 +62,7 @@ const DOMAINS: DomainRoutes[] = [
   pluginRoutes,
   approvalRoutes,
   channelRoutes,
+  catalogueRoutes,
 ];
 
 export interface TenantDeps {
@@ -71,7 +75,8 @@ export interface TenantDeps {
   controlPlane?: ControlPlaneClient | null;
 }
 
-export const TENANT_VERSION = '0.1.0';
+import { TENANT_VERSION } from './version.js';
+export { TENANT_VERSION };
 
 export const TENANT_SECURITY_SCHEMES = {
   orgApiKey: { type: 'http', scheme: 'bearer', description: 'Org API key (`mola_…`), minted at POST /org/tokens.' },
@@ -148,8 +153,10 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
         ? new SessionVerifier({ cpUpstreamUrl: config.CP_UPSTREAM_URL, orgId: config.MOLECULE_ORG_ID, log: logger })
         : null;
   const origins: TenantOrigins = { slug: config.MOLECULE_ORG_SLUG, tenantDomain: config.TENANT_DOMAIN, cpPublicUrl: config.CP_PUBLIC_URL };
-  const auth = new TenantAuthenticator({ db, log: logger, adminToken: config.ADMIN_TOKEN, orgId: config.MOLECULE_ORG_ID, sessionVerifier });
-  const auditWriter = new AuditWriter(auditDb(db), logger);
+  // Every background loop ticks here (GET /admin/liveness).
+  const ticks = new LoopTicks();
+  const auth = new TenantAuthenticator({ db, log: logger, adminToken: config.ADMIN_TOKEN, orgId: config.MOLECULE_ORG_ID, sessionVerifier, ticks });
+  const auditWriter = new AuditWriter(auditDb(db), logger, { onTick: ticks.register('audit_writer') });
   const rateLimiter = deps.rateLimiter ?? new MemoryRateLimiter();
   const events = new EventBus(db, logger);
   const cipher = SecretCipher.fromConfig(config, logger);
@@ -161,6 +168,7 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
     events,
     cipher,
     provisioner,
+    ticks,
     // Runtimes are children on this machine: they reach the tenant on loopback at the port it listens on.
     platformUrl: () => {
       if (config.PLATFORM_URL) return config.PLATFORM_URL;
@@ -173,6 +181,7 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
     log: logger,
     auth,
     sessionVerifier,
+    ticks,
     limits: {
       maxTotal: config.EVENT_STREAMS_MAX,
       maxPerCredential: config.EVENT_STREAMS_PER_CREDENTIAL_MAX,
@@ -204,7 +213,7 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
     maxAttempts: config.CHANNEL_DELIVERY_MAX_ATTEMPTS,
     backoffMs: config.CHANNEL_DELIVERY_BACKOFF_MS,
   });
-  const ctx: TenantContext = { config, db, log: logger, auth, rateLimiter, auditWriter, events, streams, cipher, lifecycle, channels, callbacks };
+  const ctx: TenantContext = { config, db, log: logger, auth, rateLimiter, auditWriter, events, streams, cipher, lifecycle, channels, callbacks, ticks };
 
   // The /cp/* proxy to the control plane sees its requests before TenantGuard: the CP authenticates them itself
   // (its session cookie), so they need no org header; only its allowlisted prefixes leave this process (README).
@@ -274,7 +283,10 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
   // Tier: the runtime's own calls (TenantGuard-allowlisted); each handler checks the workspace's token itself.
   await app.register(async (scope) => {
     for (const register of mount('runtime')) register(scope as unknown as App, ctx);
+    // GET /ws authenticates in its handler (the admin chain, or a workspace's own token with X-Workspace-ID).
+    webSocketEventsRoute(origins)(scope as unknown as App, ctx);
   });
+  routeWebSocketUpgrades(app);
 
   return app;
 }

@@ -13,6 +13,8 @@ export const tenantEnvSchema = {
   ADMIN_TOKEN: env.secret('Break-glass admin bearer for this tenant (tier 2b). Unset: only lazy bootstrap and session tiers.', 16),
   MOLECULE_ORG_ID: env.uuid('The org this tenant serves. Set: TenantGuard requires X-Molecule-Org-Id (or the slug header) on every request.'),
   MOLECULE_ORG_SLUG: env.pattern('The org slug; accepted in X-Molecule-Org-Slug and used for session checks.', /^[a-z][a-z0-9-]{1,62}$/, 'must be a lowercase slug'),
+  MOLECULE_ORG_NAME: env.string('The org’s display name, served at GET /org/identity (empty when unset).'),
+  MOLECULE_GIT_SHA: env.string('The commit this build was made from, served at GET /buildinfo (`unknown` when unset).'),
   SECRETS_ENCRYPTION_KEY: secretKeyField(
     'AES-256 key for secrets at rest: 32 random bytes, base64 or base64url (openssl rand -base64 32). Low-entropy values are refused.',
   ),

@@ -11,6 +11,7 @@ import type { SecretCipher } from '../core/crypto/cipher.js';
 import type { WorkspaceLifecycle } from './workspaces/lifecycle.js';
 import type { TenantCallbacks } from './control-plane/callbacks.js';
 import type { ChannelDelivery } from './channels/delivery.js';
+import type { LoopTicks } from '../core/liveness.js';
 
 /** What a tenant route may use. Built once in `buildTenantApp`; routes never reach for globals. */
 export interface TenantContext {
@@ -29,4 +30,6 @@ export interface TenantContext {
   channels: ChannelDelivery;
   /** What this tenant tells its control plane (boot events, audit anchors); null unless a CP provisioned it. */
   callbacks: TenantCallbacks | null;
+  /** The last tick of every background loop (GET /admin/liveness). */
+  ticks: LoopTicks;
 }

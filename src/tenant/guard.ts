@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { sendError } from '../core/http/app.js';
 
 /** Paths that pass TenantGuard with no routing header (DESIGN.md §4): probes and the runtime's self-auth routes. */
-export const TENANT_GUARD_ALLOWLIST: ReadonlySet<string> = new Set(['/health', '/metrics', '/registry/register', '/registry/heartbeat']);
+export const TENANT_GUARD_ALLOWLIST: ReadonlySet<string> = new Set(['/health', '/buildinfo', '/metrics', '/registry/register', '/registry/heartbeat']);
 
 /**
  * TenantGuard: when this tenant serves a configured org, every request but the allowlist must say which org it

@@ -11,6 +11,8 @@ export interface AuditWriterOptions {
   flushIntervalMs?: number;
   /** Memory bound: past this many waiting events, `enqueue` waits for a flush (back-pressure, not loss). */
   maxBuffered?: number;
+  /** Called after every completed write pass (GET /admin/liveness). */
+  onTick?: () => void;
 }
 
 /**
@@ -29,6 +31,7 @@ export class AuditWriter {
   private readonly maxBatch: number;
   private readonly flushIntervalMs: number;
   private readonly maxBuffered: number;
+  private readonly onTick: () => void;
 
   private readonly db: Kysely<AuditSchema>;
 
@@ -41,6 +44,7 @@ export class AuditWriter {
     this.maxBatch = opts.maxBatch ?? 500;
     this.flushIntervalMs = opts.flushIntervalMs ?? 200;
     this.maxBuffered = opts.maxBuffered ?? 20_000;
+    this.onTick = opts.onTick ?? (() => undefined);
   }
 
   get pending(): number {
@@ -104,6 +108,7 @@ export class AuditWriter {
       this.retrying = false;
       this.buffer.splice(0, batch.length);
     }
+    this.onTick();
   }
 
   /**

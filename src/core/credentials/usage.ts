@@ -18,8 +18,11 @@ export class UsageTracker {
     private readonly write: (uses: Map<string, Date>) => Promise<void>,
     private readonly log: Logger,
     intervalMs = 1000,
+    /** Called once per pass of the loop (GET /admin/liveness). */
+    onTick: () => void = () => undefined,
   ) {
     this.timer = setInterval(() => {
+      onTick();
       if (Date.now() >= this.notBefore) void this.flush();
     }, intervalMs);
     this.timer.unref();

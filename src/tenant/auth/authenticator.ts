@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Principal } from '../../core/auth/principal.js';
 import { claimedType, constantTimeEquals, hashCredential, isWellFormed } from '../../core/credentials/format.js';
 import { UsageTracker } from '../../core/credentials/usage.js';
+import { LoopTicks } from '../../core/liveness.js';
 import { DatastoreUnavailableError, DomainError } from '../../core/errors.js';
 import { isUuid } from '../../core/ids.js';
 import type { TenantSchema } from '../db/schema.js';
@@ -16,6 +17,8 @@ export interface AuthenticatorDeps {
   adminToken: string | undefined;
   orgId: string | undefined;
   sessionVerifier: SessionVerifier | null;
+  /** Background-loop ticks (GET /admin/liveness). */
+  ticks?: LoopTicks;
 }
 
 /** `Authorization: Bearer <x>`: the scheme is case-sensitive and the rest trimmed, as in the reference (§2.2). */
@@ -45,8 +48,9 @@ export class TenantAuthenticator {
   private bootstrapClosed: boolean;
 
   constructor(private readonly deps: AuthenticatorDeps) {
-    this.orgTokenUsage = new UsageTracker((uses) => touchOrgTokens(deps.db, uses), deps.log);
-    this.workspaceTokenUsage = new UsageTracker((uses) => touchWorkspaceTokens(deps.db, uses), deps.log);
+    const ticks = deps.ticks ?? new LoopTicks();
+    this.orgTokenUsage = new UsageTracker((uses) => touchOrgTokens(deps.db, uses), deps.log, 1000, ticks.register('org_token_last_used'));
+    this.workspaceTokenUsage = new UsageTracker((uses) => touchWorkspaceTokens(deps.db, uses), deps.log, 1000, ticks.register('workspace_token_last_used'));
     this.bootstrapClosed = deps.adminToken !== undefined;
   }
 

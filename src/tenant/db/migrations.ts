@@ -322,4 +322,18 @@ export const tenantMigrations: readonly Migration[] = [
       `insert into channel_event_cursor (id, last_event_id) select 1, coalesce(max(id), 0) from workspace_events on conflict (id) do nothing`,
     ],
   },
+  {
+    // The canvas viewport (PUT /canvas/viewport, reference §1): one row per org tenant, the last one saved.
+    id: '202611280031_catalogue',
+    statements: [
+      `create table if not exists canvas_viewport (
+        id smallint primary key check (id = 1),
+        x double precision not null,
+        y double precision not null,
+        zoom double precision not null,
+        updated_by text not null,
+        updated_at timestamptz not null default now()
+      )`,
+    ],
+  },
 ];

@@ -282,4 +282,15 @@ export interface TenantSchema extends AuditSchema {
   org_plugin_allowlist: OrgPluginAllowlistTable;
   workspace_plugins: WorkspacePluginsTable;
   workspace_plugin_files: WorkspacePluginFilesTable;
+  canvas_viewport: CanvasViewportTable;
+}
+
+/** The canvas's last saved viewport (one row, id 1). */
+export interface CanvasViewportTable {
+  id: number;
+  x: number;
+  y: number;
+  zoom: number;
+  updated_by: string;
+  updated_at: WithDefault<Date>;
 }

@@ -1,3 +1,4 @@
+import { LoopTicks } from '../../core/liveness.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
@@ -26,6 +27,8 @@ export interface StreamRegistryDeps {
   auth: Pick<TenantAuthenticator, 'bootstrapOpen'>;
   sessionVerifier: Pick<SessionVerifier, 'verify'> | null;
   limits: StreamLimits;
+  /** Background-loop ticks (GET /admin/liveness): one per re-verification pass (it runs while streams are open). */
+  ticks?: LoopTicks;
 }
 
 /** One open stream and what it was opened with. */
@@ -70,7 +73,11 @@ export class EventStreamRegistry {
   private checking: Promise<void> | null = null;
   private closed = false;
 
-  constructor(private readonly deps: StreamRegistryDeps) {}
+  private readonly ticked: () => void;
+
+  constructor(private readonly deps: StreamRegistryDeps) {
+    this.ticked = (deps.ticks ?? new LoopTicks()).register('event_stream_recheck');
+  }
 
   get size(): number {
     return this.open.size;
@@ -169,6 +176,7 @@ export class EventStreamRegistry {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.checking = this.recheck()
+        .then(() => this.ticked())
         .catch((err: unknown) => this.deps.log.warn({ err }, 'event stream re-verification failed'))
         .finally(() => {
           this.checking = null;

@@ -7,6 +7,7 @@ import { mintCredential } from '../../core/credentials/format.js';
 import { isDatastoreOutage, retryThroughOutages } from '../../core/db/outage.js';
 import { DomainError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
+import { LoopTicks } from '../../core/liveness.js';
 import type { TenantConfig } from '../config.js';
 import type { TenantSchema, WorkspaceStatus } from '../db/schema.js';
 import type { EventBus, EventType } from '../events/bus.js';
@@ -20,6 +21,10 @@ import { getWorkspace, liveSubtreeIds } from './store.js';
 
 /** Statuses in which a workspace is meant to have a running process. */
 const ACTIVE: WorkspaceStatus[] = ['provisioning', 'online', 'offline', 'degraded'];
+/** Statuses in which a workspace's process is stopped on purpose: no late process event or provision changes them. */
+const STOPPED: WorkspaceStatus[] = ['removed', 'paused', 'hibernating', 'hibernated'];
+/** Statuses that restart and resume wake (reference §3.4, §5.2). */
+const WAKEABLE: WorkspaceStatus[] = ['paused', 'hibernated'];
 /** Crash loop: this many unexpected exits within the window → failed. */
 const CRASH_LIMIT = 5;
 const CRASH_WINDOW_MS = 60_000;
@@ -50,6 +55,8 @@ export interface LifecycleDeps {
   provisioner: WorkspaceProvisioner | null;
   /** Where runtimes reach this tenant; null until the server listens. */
   platformUrl: () => string | null;
+  /** Background-loop ticks (GET /admin/liveness). */
+  ticks?: LoopTicks;
 }
 
 interface RestartState {
@@ -73,8 +80,10 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
   private readonly backoffTimers = new Map<string, NodeJS.Timeout>();
   private sweeper: NodeJS.Timeout | null = null;
   private closed = false;
+  private readonly sweepTicked: () => void;
 
   constructor(private readonly deps: LifecycleDeps) {
+    this.sweepTicked = (deps.ticks ?? new LoopTicks()).register('lifecycle_sweeper');
     deps.provisioner?.onExit((id, exit) => void this.onProcessExit(id, exit).catch((err: unknown) => deps.log.error({ err, workspace_id: id }, 'runtime exit not handled')));
   }
 
@@ -102,7 +111,8 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
       for (const { id } of rows) this.provisionInBackground(id, 'tenant restarted');
     }
     const tick = Math.min(1000, this.deps.config.HEARTBEAT_TTL_SECONDS * 250);
-    this.sweeper = setInterval(() => void this.sweep().catch((err: unknown) => this.deps.log.warn({ err }, 'lifecycle sweep failed')), tick);
+    const ticked = this.sweepTicked;
+    this.sweeper = setInterval(() => void this.sweep().then(ticked).catch((err: unknown) => this.deps.log.warn({ err }, 'lifecycle sweep failed')), tick);
     this.sweeper.unref();
   }
 
@@ -152,7 +162,7 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
       .updateTable('workspaces')
       .set({ status, updated_at: sql<Date>`now()`, ...extra })
       .where('id', '=', id)
-      .where('status', 'not in', ['removed', 'paused']);
+      .where('status', 'not in', STOPPED);
     if (from) q = q.where('status', 'in', from);
     const res = await q.executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
@@ -164,7 +174,7 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
       const { provisioner, db, config } = this.deps;
       if (!provisioner || this.closed) return;
       const ws = await getWorkspace(db, id);
-      if (!ws || ws.external || ws.status === 'paused' || ws.status === 'failed') return;
+      if (!ws || ws.external || STOPPED.includes(ws.status) || ws.status === 'failed') return;
       const platformUrl = this.deps.platformUrl();
       if (!platformUrl) return; // start() provisions everything once the server listens
       // Everything read from or written to the database comes before the running process is stopped: a database
@@ -200,7 +210,7 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
           .updateTable('workspaces')
           .set({ status: 'provisioning', updated_at: sql<Date>`now()`, url: '' })
           .where('id', '=', id)
-          .where('status', 'not in', ['removed', 'paused'])
+          .where('status', 'not in', STOPPED)
           .execute();
       });
       // Announced before the start: a quick runtime registers (WORKSPACE_ONLINE) before start() returns, and the
@@ -372,8 +382,13 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
     for (const wid of ids) {
       const w = await getWorkspace(this.deps.db, wid);
       if (!w || w.external || w.status === 'paused') continue;
-      // A manual restart is how an operator clears `failed`.
-      await this.deps.db.updateTable('workspaces').set({ status: 'provisioning', last_error: null }).where('id', '=', wid).where('status', '=', 'failed').execute();
+      // A manual restart is how an operator clears `failed`, and it wakes a hibernated workspace.
+      await this.deps.db
+        .updateTable('workspaces')
+        .set({ status: 'provisioning', last_error: null, updated_at: sql<Date>`now()` })
+        .where('id', '=', wid)
+        .where('status', 'in', ['failed', 'hibernated'])
+        .execute();
       this.crashes.delete(wid);
       await this.provision(wid, 'restart requested');
       count += 1;
@@ -402,7 +417,7 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
           .updateTable('workspaces')
           .set({ status: 'paused', url: '', updated_at: sql<Date>`now()` })
           .where('id', '=', wid)
-          .where('status', 'not in', ['removed', 'paused'])
+          .where('status', 'not in', ['removed', 'paused', 'hibernating'])
           .executeTakeFirst();
         await this.deps.provisioner?.stop(wid);
         if (Number(res.numUpdatedRows) > 0) {
@@ -416,7 +431,7 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
 
   async resume(id: string, cascade: boolean, scope: WorkspaceScope): Promise<{ status: 'provisioning'; resumed_count: number }> {
     const ws = await getWorkspace(this.deps.db, id);
-    if (!ws || ws.status !== 'paused') throw new DomainError('WORKSPACE_NOT_FOUND', 'workspace not found or not paused');
+    if (!ws || !WAKEABLE.includes(ws.status)) throw new DomainError('WORKSPACE_NOT_FOUND', 'workspace not found or not paused');
     const below = await this.descendants(id);
     const pausedBelow: Array<{ id: string; name: string }> = [];
     for (const d of below) if ((await getWorkspace(this.deps.db, d.id))?.status === 'paused') pausedBelow.push(d);
@@ -430,11 +445,62 @@ export class WorkspaceLifecycle implements WorkspaceLifecycleApi {
     const ids = [id, ...(cascade ? pausedBelow.map((d) => d.id) : [])];
     for (const wid of ids) {
       const next = (await getWorkspace(this.deps.db, wid))?.external ? 'awaiting_agent' : 'provisioning';
-      await this.deps.db.updateTable('workspaces').set({ status: next, updated_at: sql<Date>`now()` }).where('id', '=', wid).where('status', '=', 'paused').execute();
+      await this.deps.db.updateTable('workspaces').set({ status: next, updated_at: sql<Date>`now()` }).where('id', '=', wid).where('status', 'in', WAKEABLE).execute();
       this.crashes.delete(wid);
       await this.provision(wid, 'resumed');
     }
     return { status: 'provisioning', resumed_count: ids.length };
+  }
+
+  /**
+   * Hibernate (reference §3.4): only an online or degraded workspace; active tasks need `force`. An atomic claim to
+   * `hibernating` (which the reference's force path skips, then answers 200 without hibernating — its §10.11), the
+   * process stopped, then `hibernated` with no URL and WORKSPACE_HIBERNATED. Restart and resume wake it.
+   */
+  async hibernate(id: string, force: boolean): Promise<{ status: 'hibernated' }> {
+    const ws = await getWorkspace(this.deps.db, id);
+    if (!ws || (ws.status !== 'online' && ws.status !== 'degraded')) {
+      throw new DomainError('WORKSPACE_NOT_FOUND', 'workspace not found or not in a hibernatable state (must be online or degraded)');
+    }
+    if (ws.active_tasks > 0 && !force) {
+      throw new DomainError('CONFLICT', 'workspace has active tasks; use ?force=true to terminate them', { active_tasks: ws.active_tasks });
+    }
+    return this.exclusive(id, async () => {
+      let claim = this.deps.db
+        .updateTable('workspaces')
+        .set({ status: 'hibernating', updated_at: sql<Date>`now()` })
+        .where('id', '=', id)
+        .where('status', 'in', ['online', 'degraded']);
+      if (!force) claim = claim.where('active_tasks', '=', 0);
+      const claimed = await claim.executeTakeFirst();
+      if (Number(claimed.numUpdatedRows) === 0) {
+        throw new DomainError('WORKSPACE_NOT_FOUND', 'workspace not found or not in a hibernatable state (must be online or degraded)');
+      }
+      const timer = this.backoffTimers.get(id);
+      if (timer) clearTimeout(timer);
+      this.backoffTimers.delete(id);
+      await this.deps.provisioner?.stop(id);
+      await this.deps.db
+        .updateTable('workspaces')
+        .set({ status: 'hibernated', url: '', active_tasks: 0, current_task: null, updated_at: sql<Date>`now()` })
+        .where('id', '=', id)
+        .where('status', '=', 'hibernating')
+        .execute();
+      await this.emit('WORKSPACE_HIBERNATED', id, { name: ws.name });
+      return { status: 'hibernated' as const };
+    });
+  }
+
+  /**
+   * POST /admin/workspaces/:id/restart (reference §3.4): dispatched through the coalesced restart, answered at once.
+   * A workspace that is not meant to be running (paused, hibernated, failed, external) is left as it is.
+   */
+  async dispatchRestart(id: string): Promise<{ status: 'restart_dispatched'; workspace_id: string }> {
+    const ws = await getWorkspace(this.deps.db, id);
+    if (!ws) throw new DomainError('WORKSPACE_NOT_FOUND');
+    this.requireProvisioner();
+    if (!ws.external && ACTIVE.includes(ws.status)) this.requestRestart(id);
+    return { status: 'restart_dispatched', workspace_id: id };
   }
 
   /** After the rows are marked removed: stop their processes. */
