@@ -1,5 +1,6 @@
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { createBenchDatabase } from './database.js';
 import { hashPassword } from '../src/control-plane/auth/passwords.js';
 import { mintCredential } from '../src/core/credentials/format.js';
 import { ID_PREFIXES, ulid } from '../src/core/ids.js';
@@ -331,25 +332,8 @@ async function tableFigures(client: pg.Client): Promise<Record<string, { rows: n
 // The run
 
 export async function runControlPlaneBench(ctx: ControlPlaneBenchContext): Promise<ControlPlaneFigures> {
-  const dbName = `molecule_bench_${randomBytes(6).toString('hex')}_cp`;
-  const admin = new pg.Client({ connectionString: ctx.adminDatabaseUrl });
-  await admin.connect();
-  try {
-    await admin.query(`create database ${dbName}`);
-  } finally {
-    await admin.end();
-  }
-  ctx.cleanup.add(`drop database ${dbName}`, async () => {
-    const c = new pg.Client({ connectionString: ctx.adminDatabaseUrl });
-    await c.connect();
-    try {
-      await c.query(`drop database if exists ${dbName} with (force)`);
-    } finally {
-      await c.end();
-    }
-  });
-  const dbUrl = new URL(ctx.adminDatabaseUrl);
-  dbUrl.pathname = `/${dbName}`;
+  const dbUrl = new URL(await createBenchDatabase(ctx.adminDatabaseUrl, 'cp', ctx.cleanup));
+  const dbName = dbUrl.pathname.slice(1);
 
   const port = await freePort(ctx.host);
   const adminToken = `cp-admin-${randomBytes(24).toString('base64url')}`;

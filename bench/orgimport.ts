@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
+import { createBenchDatabase } from './database.js';
 import { mintCredential } from '../src/core/credentials/format.js';
 import { fmt } from './stats.js';
 import { freePort, spawnTenant } from './tenant-process.js';
@@ -119,25 +119,7 @@ function onlineWatcher(baseUrl: string, headers: Record<string, string>) {
 }
 
 export async function runOrgImportBench(ctx: OrgImportBenchContext): Promise<OrgImportFigures> {
-  const dbName = `molecule_bench_orgimport_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: ctx.adminDatabaseUrl });
-  await admin.connect();
-  try {
-    await admin.query(`create database ${dbName}`);
-  } finally {
-    await admin.end();
-  }
-  ctx.cleanup.add(`drop database ${dbName}`, async () => {
-    const c = new pg.Client({ connectionString: ctx.adminDatabaseUrl });
-    await c.connect();
-    try {
-      await c.query(`drop database if exists ${dbName} with (force)`);
-    } finally {
-      await c.end();
-    }
-  });
-  const dbUrl = new URL(ctx.adminDatabaseUrl);
-  dbUrl.pathname = `/${dbName}`;
+  const dbUrl = new URL(await createBenchDatabase(ctx.adminDatabaseUrl, 'orgimport', ctx.cleanup));
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'molecule-bench-orgimport-'));
   ctx.cleanup.add('remove the org import data directory', async () => rmSync(dataDir, { recursive: true, force: true }));
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import { createBenchDatabase } from './database.js';
 import type { LoadArgs, LoadOutput, LoadSummary } from './protocol.js';
 import { fmt, interleavedRatio, rate, type InterleavedRatio } from './stats.js';
 import { freePort, spawnControlPlane, type ServerProcess } from './tenant-process.js';
@@ -70,25 +70,8 @@ async function request(method: 'GET' | 'POST', url: string, headers: Record<stri
 }
 
 export async function runPartnerKeysBench(ctx: PartnerKeysBenchContext): Promise<PartnerKeyFigures> {
-  const dbName = `molecule_bench_${randomBytes(6).toString('hex')}_pk`;
-  const admin = new pg.Client({ connectionString: ctx.adminDatabaseUrl });
-  await admin.connect();
-  try {
-    await admin.query(`create database ${dbName}`);
-  } finally {
-    await admin.end();
-  }
-  ctx.cleanup.add(`drop database ${dbName}`, async () => {
-    const c = new pg.Client({ connectionString: ctx.adminDatabaseUrl });
-    await c.connect();
-    try {
-      await c.query(`drop database if exists ${dbName} with (force)`);
-    } finally {
-      await c.end();
-    }
-  });
-  const dbUrl = new URL(ctx.adminDatabaseUrl);
-  dbUrl.pathname = `/${dbName}`;
+  const dbUrl = new URL(await createBenchDatabase(ctx.adminDatabaseUrl, 'pk', ctx.cleanup));
+  const dbName = dbUrl.pathname.slice(1);
   const adminToken = `cp-admin-${randomBytes(24).toString('base64url')}`;
   // Production refuses to boot without a keyring; both replicas share one, as replicas do.
   const secretsKey = randomBytes(32).toString('base64');

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { createBenchDatabase } from './database.js';
 import { EmbeddedPostgresServer } from '../src/core/db/embedded-server.js';
 import { dropTenantDatabase } from '../src/core/db/tenant-databases.js';
 import type { LoadArgs, LoadOutput, LoadSummary } from './protocol.js';
@@ -269,28 +270,10 @@ async function startPlatform(ctx: ProvisioningBenchContext, backend: Backend): P
     tenantServerUrl = embedded.adminUrl;
     server = `embedded PostgreSQL (initdb + start ${fmt(serverStartMs, 0)} ms, port ${embedded.port})`;
   } else {
-    const dbName = `molecule_bench_${randomBytes(6).toString('hex')}_prov`;
-    const admin = new pg.Client({ connectionString: ctx.adminDatabaseUrl });
-    await admin.connect();
-    try {
-      await admin.query(`create database ${dbName}`);
-    } finally {
-      await admin.end();
-    }
-    steps.add(`drop database ${dbName}`, async () => {
-      const c = new pg.Client({ connectionString: ctx.adminDatabaseUrl });
-      await c.connect();
-      try {
-        await c.query(`drop database if exists ${dbName} with (force)`);
-      } finally {
-        await c.end();
-      }
-    });
-    const url = new URL(ctx.adminDatabaseUrl);
-    url.pathname = `/${dbName}`;
-    cpDatabaseUrl = url.toString();
+    cpDatabaseUrl = await createBenchDatabase(ctx.adminDatabaseUrl, 'prov', steps);
     tenantServerUrl = ctx.adminDatabaseUrl;
-    server = `PostgreSQL at ${url.host} (CP database ${dbName})`;
+    const url = new URL(cpDatabaseUrl);
+    server = `PostgreSQL at ${url.host} (CP database ${url.pathname.slice(1)})`;
   }
 
   // Whatever the API delete did not remove: tenant databases and roles, then any tenant process still alive.
