@@ -56,7 +56,7 @@ export function runtimeDigest(files: readonly string[] = RUNTIME_ENTRY_FILES): s
 }
 
 /** Only these variables of the supervisor's own environment reach a runtime (the operator's, never a secret). */
-const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'TZ', 'TMPDIR', 'NODE_OPTIONS'];
+export const INHERITED_ENV: readonly string[] = ['PATH', 'HOME', 'LANG', 'TZ', 'TMPDIR', 'NODE_OPTIONS'];
 
 /** The file descriptor on which a runtime receives its agent's launch. */
 const LAUNCH_FD = 3;
