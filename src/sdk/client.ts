@@ -180,3 +180,41 @@ export function createTenantClient(options: ClientOptions): TenantClient {
 export function createControlPlaneClient(options: Omit<ClientOptions, 'orgId' | 'orgSlug'>): ControlPlaneClient {
   return build<ControlPlanePaths>(options);
 }
+
+/** What `request` answers: the status, the headers and the body as text (parsed as JSON when it is JSON). */
+export interface RawResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: unknown;
+}
+
+/**
+ * Any route by method and path, untyped — for generic tools (`molecule api`, like `gh api`) that take the route from
+ * the user. It goes through the same client, so it gets the same credentials, headers, retries and typed errors.
+ */
+export async function request(
+  client: TenantClient | ControlPlaneClient,
+  method: string,
+  path: string,
+  init: { query?: Record<string, string | string[]>; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<RawResponse> {
+  type Untyped = (method: string, url: string, init: Record<string, unknown>) => Promise<{ response: Response; data?: unknown }>;
+  const call = (client.request as unknown as Untyped).bind(client);
+  const { response, data } = await call(method.toLowerCase(), path, {
+    params: { query: init.query },
+    ...(init.body !== undefined ? { body: init.body } : {}),
+    ...(init.headers ? { headers: init.headers } : {}),
+    parseAs: 'text',
+  });
+  const text = typeof data === 'string' ? data : '';
+  let json: unknown = undefined;
+  if (text && (response.headers.get('content-type') ?? '').includes('json')) {
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // leave undefined: the caller prints the text
+    }
+  }
+  return { status: response.status, headers: response.headers, text, json };
+}
