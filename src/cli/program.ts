@@ -17,7 +17,7 @@ export function buildProgram(argv: string[] = process.argv): Command {
     .description('The Molecule Platform CLI: workspaces, keys, secrets, templates, approvals and audit of an org; orgs, members and billing on the control plane.')
     .version(version, '-v, --version')
     .exitOverride()
-    .showHelpAfterError('(run with --help for usage)')
+    .showHelpAfterError(json ? false : '(run with --help for usage)')
     .configureOutput({
       // Under --json, main.ts prints the usage error as JSON; the prose would corrupt a script's stderr parsing.
       outputError: (text, write) => {
