@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isUniqueViolation } from '../../core/db/index.js';
 import { DomainError } from '../../core/errors.js';
+import { enforceRateLimit } from '../../core/http/rate-limit.js';
 import type { ControlPlaneContext } from '../context.js';
 import { createSession } from '../identity/service.js';
 import { findUserById } from '../identity/store.js';
@@ -122,3 +123,13 @@ export async function pollDeviceToken(ctx: ControlPlaneContext, request: Fastify
   }
 }
 
+const GUESS_WINDOW_MS = 15 * 60_000;
+
+/**
+ * Brute force of user codes (RFC 8628 §5.1): every look-up or decision counts, per user and per client address.
+ * With 20^8 codes alive 15 minutes each, DEVICE_VERIFY_LIMIT tries per 15 minutes leaves a guess no real chance.
+ */
+export async function limitCodeGuessing(ctx: ControlPlaneContext, request: FastifyRequest, reply: FastifyReply, userId: string): Promise<void> {
+  await enforceRateLimit(reply, ctx.rateLimiter, `cp-device-verify-addr:${request.ip}`, ctx.config.DEVICE_VERIFY_LIMIT, GUESS_WINDOW_MS);
+  await enforceRateLimit(reply, ctx.rateLimiter, `cp-device-verify-user:${userId}`, ctx.config.DEVICE_VERIFY_LIMIT, GUESS_WINDOW_MS);
+}

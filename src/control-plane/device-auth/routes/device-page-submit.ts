@@ -1,17 +1,16 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { appendAuditEvents } from '../../../core/audit/chain.js';
 import { auditEventForReply } from '../../../core/audit/request.js';
 import { ERROR_CODES } from '../../../core/errors.js';
 import type { App } from '../../../core/http/app.js';
 import { Text } from '../../../core/http/input.js';
-import { enforceRateLimit } from '../../../core/http/rate-limit.js';
 import { paragraph, sendPage } from '../../billing/html.js';
 import { pagePrincipal } from '../../billing/pages.js';
 import type { ControlPlaneContext } from '../../context.js';
 import { findMembershipBySlug, listOrgsOfUser } from '../../orgs/store.js';
 import { displayUserCode, hashUserCode, normalizeUserCode, USER_CODE_INPUT_PATTERN } from '../codes.js';
 import { APPROVE_TITLE, approvalBody, assertDeviceFormOrigin, codeEntryBody } from '../pages.js';
+import { limitCodeGuessing } from '../service.js';
 import { decideDeviceAuthorization, findPendingByUserCode } from '../store.js';
 
 export const DeviceDecisionForm = Type.Object(
@@ -23,17 +22,6 @@ export const DeviceDecisionForm = Type.Object(
   { additionalProperties: false },
 );
 export type DeviceDecisionForm = Static<typeof DeviceDecisionForm>;
-
-const GUESS_WINDOW_MS = 15 * 60_000;
-
-/**
- * Brute force of user codes (RFC 8628 §5.1): every look-up or decision counts, per user and per client address.
- * With 20^8 codes alive 15 minutes each, DEVICE_VERIFY_LIMIT tries per 15 minutes leaves a guess no real chance.
- */
-export async function limitCodeGuessing(ctx: ControlPlaneContext, request: FastifyRequest, reply: FastifyReply, userId: string): Promise<void> {
-  await enforceRateLimit(reply, ctx.rateLimiter, `cp-device-verify-addr:${request.ip}`, ctx.config.DEVICE_VERIFY_LIMIT, GUESS_WINDOW_MS);
-  await enforceRateLimit(reply, ctx.rateLimiter, `cp-device-verify-user:${userId}`, ctx.config.DEVICE_VERIFY_LIMIT, GUESS_WINDOW_MS);
-}
 
 /**
  * The approval page's form: approves (with the org picked, if any) or denies a live code for the signed-in user,

@@ -7,8 +7,8 @@ import type { ControlPlaneContext } from '../../context.js';
 import { listOrgsOfUser } from '../../orgs/store.js';
 import { displayUserCode, hashUserCode, normalizeUserCode } from '../codes.js';
 import { APPROVE_TITLE, approvalBody, codeEntryBody, signInBody, SIGN_IN_TITLE } from '../pages.js';
+import { limitCodeGuessing } from '../service.js';
 import { findPendingByUserCode } from '../store.js';
-import { limitCodeGuessing } from './device-page-submit.js';
 
 /** Lenient on purpose: a mistyped code gets the form back with a message, not a bare validation page. */
 export const DevicePageQuery = Type.Object({ user_code: Type.Optional(Text({ maxLength: 32, description: 'The code the device shows (`verification_uri_complete` fills it in).' })) });
