@@ -131,6 +131,9 @@ export async function startTestControlPlane(kind: DbKind, opts: TestControlPlane
     ADMIN_AUTH_FAILURE_LIMIT: '100000',
     EMAIL_VERIFICATION_REQUEST_LIMIT: '100000',
     LOGIN_ADDRESS_LIMIT: '100000',
+    DEVICE_CODE_LIMIT: '100000',
+    DEVICE_TOKEN_POLL_LIMIT: '100000',
+    DEVICE_VERIFY_LIMIT: '100000',
     MAX_FREE_ORGS_PER_USER: '50',
     // Its own agent uids: a stop kills every process of a workspace's uid, so no two test processes may share one.
     ...cpAgentUidRange(),

@@ -250,7 +250,7 @@ forEachDatabase('control plane: dead sessions are swept', (kind) => {
       .values({ state_hash: 'a'.repeat(64), provider: 'oidc', code_verifier: 'v', nonce: 'n', return_to: null, expires_at: new Date(Date.now() - 1000) })
       .execute();
     const swept = await sweepSessions(cp.db);
-    assert.deepEqual(swept, { sessions: 2, oidcStates: 1, emailVerifications: 1 });
+    assert.deepEqual(swept, { sessions: 2, oidcStates: 1, emailVerifications: 1, deviceAuthorizations: 0 });
     assert.deepEqual(
       (await cp.db.selectFrom('email_verifications').select('user_id').where('user_id', 'in', [live.userId, expired.userId]).orderBy('user_id').execute()).map((r) => r.user_id),
       [live.userId],

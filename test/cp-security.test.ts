@@ -34,6 +34,7 @@ import {
   OPEN_ROUTES,
   PAGE_ROUTES,
   PREFIXES,
+  PUBLIC_PAGE_ROUTES,
   routeKey,
   type CpWorld,
   type OrgRole,
@@ -65,6 +66,7 @@ interface RouteSpec {
 function specOf(key: string, fx: RouteFixture): RouteSpec {
   const [method, path] = key.split(' ') as [Method, string];
   if (PAGE_ROUTES.has(key)) return { key, method, path, tier: 'page', fx, prefixes: [''] };
+  if (PUBLIC_PAGE_ROUTES.has(key)) return { key, method, path, tier: 'public-page', fx, prefixes: [''] };
   const c = classify(method, `${PREFIXES[0]}${path}`);
   assert.ok(c, `fixture ${key} is classifiable`);
   return { key, method, path, tier: c.tier, fx, prefixes: PREFIXES };
@@ -72,6 +74,8 @@ function specOf(key: string, fx: RouteFixture): RouteSpec {
 
 const SPECS: readonly RouteSpec[] = Object.entries(CP_ROUTE_FIXTURES).map(([key, fx]) => specOf(key, fx));
 const byTier = (...tiers: Tier[]) => SPECS.filter((s) => tiers.includes(s.tier));
+/** A browser page (HTML answers, urlencoded forms), with a session or without. */
+const isPage = (s: RouteSpec) => s.tier === 'page' || s.tier === 'public-page';
 const UNSAFE_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 const ROLE_RANK: Record<OrgRole, number> = { member: 0, admin: 1, owner: 2 };
@@ -105,6 +109,7 @@ const COUNTED_TABLES = [
   'runtime_image_pins',
   'cp_workspace_instances',
   'partner_api_keys',
+  'device_authorizations',
 ] as const;
 
 const CROSS_SITE_ORIGIN = 'https://evil.example';
@@ -184,7 +189,7 @@ const TENANT_CREDENTIAL_REJECTED = [
 
 /** A refusal on a session route (JSON envelope) or a page (HTML with the same status); the JSON body when there is one. */
 function assertRefused(s: RouteSpec, res: Reply, status: number, code: string, message?: string): JsonObject | null {
-  if (s.tier === 'page') {
+  if (isPage(s)) {
     assertPage(res, status, code);
     return null;
   }
@@ -294,7 +299,7 @@ function wrongTypeValue(doc: OpenApiDoc, s: JsonSchema): unknown {
 /** A 400 that names `field`: in `fields` and in the message (JSON), or in the page's message (HTML). */
 function assertNamesField(s: RouteSpec, res: Reply, field: string, what: string) {
   assert.equal(res.statusCode, 400, `${what}: expected 400 naming "${field}", got ${res.statusCode}: ${res.body.slice(0, 300)}`);
-  if (s.tier === 'page') {
+  if (isPage(s)) {
     assertPage(res, 400, 'VALIDATION_FAILED');
     assert.ok(res.body.includes(field), `${what}: the page names "${field}"`);
     return;
@@ -361,7 +366,7 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
   /** Sends a route's request: JSON for the API, a urlencoded form for a page. */
   function sendRoute(target: TestControlPlane, s: RouteSpec, url: string, headers: Record<string, string>, body: Record<string, unknown> | undefined, world: CpWorld) {
     const all = mergeHeaders(s.fx.headers?.(world) ?? {}, headers);
-    if (s.tier === 'page' && body !== undefined) {
+    if (isPage(s) && body !== undefined) {
       return send(target, s.method, url, all, undefined, { body: formOf(body), contentType: 'application/x-www-form-urlencoded' });
     }
     return send(target, s.method, url, all, body);
@@ -409,7 +414,7 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
     if (s.tier === 'admin') return bearer(target.adminToken);
     if (s.tier === 'tenant') return { ...bearer(world.tenantToken), 'x-molecule-org-id': world.org.id };
     if (s.tier === 'provision') return provisionCredential(world);
-    if (s.tier === 'public') return {};
+    if (s.tier === 'public' || s.tier === 'public-page') return {};
     return cookie(user.cookie);
   }
 
@@ -941,16 +946,23 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
       assert.equal(target(withCredential), target(anonymous));
       return;
     }
+    if (String(anonymous.headers['content-type'] ?? '').startsWith('text/html')) {
+      // A page: the same page (its title), whatever the credential.
+      const title = (r: Reply) => /<h1>(.*?)<\/h1>/.exec(r.body)?.[1];
+      assert.equal(title(withCredential), title(anonymous));
+      assert.ok(title(anonymous), 'the page has a title');
+      return;
+    }
     const [a, b] = [jsonOf(anonymous), jsonOf(withCredential)];
     assert.equal(b['code'], a['code']);
     assert.deepEqual(Object.keys(b).sort(), Object.keys(a).sort());
     if (exact) assert.deepEqual(b, a);
   }
 
-  for (const s of byTier('public')) {
+  for (const s of byTier('public', 'public-page')) {
     for (const prefix of s.prefixes) {
       const name = `${s.method} ${prefix}${s.path}`;
-      describe(`${name} [public]`, () => {
+      describe(`${name} [${s.tier}]`, () => {
         it(`${name}: positive control — no credential needed → ${s.fx.ok.status}`, async () => {
           assertReached(await positive(s, prefix), s.fx, name);
         });
@@ -963,12 +975,31 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
           });
         }
 
-        it(`${name}: the answer carries no admin_token and no mol*_ credential, even asked with one`, async () => {
-          for (const res of [await positive(s, prefix), await call(s, prefix, bearer(creds.tenantAdminToken))]) {
+        it(`${name}: the answer carries no admin_token and no mol*_ credential${s.fx.mints ? ' but the one it mints' : ''}, even asked with one`, async () => {
+          const minted = await positive(s, prefix);
+          for (const res of [minted, await call(s, prefix, bearer(creds.tenantAdminToken))]) {
             assert.equal(res.body.includes('admin_token'), false, res.body);
-            assert.equal(PLAINTEXT_RE.test(res.body), false, res.body);
+            // The positive control of a mint route carries its new credential, and nothing else of the kind.
+            const body = s.fx.mints && res === minted ? res.body.replace(/"access_token":"mols_[0-9A-Za-z]+"/, '') : res.body;
+            assert.equal(PLAINTEXT_RE.test(body), false, res.body);
           }
         });
+
+        if (s.tier === 'public-page' && UNSAFE_METHODS.has(s.method)) {
+          it(`${name}: a cross-site Origin, or none at all → 403 ORIGIN_FORBIDDEN, nothing changed (login CSRF)`, async () => {
+            const p = s.fx.ok.prepare ? await s.fx.ok.prepare(w) : {};
+            await unchanged(async () => {
+              for (const origin of [CROSS_SITE_ORIGIN, undefined]) {
+                const headers: Record<string, string> = { origin: origin ?? '' };
+                if (origin === undefined) delete headers['origin'];
+                const url = urlOf(s, prefix, w, p);
+                const res = await send(cp, s.method, url, headers, undefined, { body: formOf(p.body ?? s.fx.body?.(w) ?? {}), contentType: 'application/x-www-form-urlencoded' });
+                assertPage(res, 403, 'ORIGIN_FORBIDDEN');
+                assert.equal(res.headers['set-cookie'], undefined, 'no session for a form of another origin');
+              }
+            });
+          });
+        }
       });
     }
   }
@@ -1080,7 +1111,7 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
   }
 
   // The pages' forms: every field is a required choice (plan, decision), so each case is known without a schema.
-  for (const s of byTier('page').filter((x) => x.fx.body !== undefined)) {
+  for (const s of byTier('page', 'public-page').filter((x) => x.fx.body !== undefined)) {
     const name = `${s.method} ${s.path}`;
     describe(`${name} [bad input]`, () => {
       const url = () => urlOf(s, '', w);
@@ -1093,7 +1124,7 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
             const without = s.fx.body!(w);
             delete without[field];
             assertNamesField(s, await sendForm(formOf(without)), field, `without ${field}`);
-            assertNamesField(s, await sendForm(formOf({ ...s.fx.body!(w), [field]: 'not-a-choice' })), field, `${field}=not-a-choice`);
+            if (!s.fx.freeText?.includes(field)) assertNamesField(s, await sendForm(formOf({ ...s.fx.body!(w), [field]: 'not-a-choice' })), field, `${field}=not-a-choice`);
             assertNamesField(s, await sendForm(`${formOf(s.fx.body!(w))}&${field}=x`), field, `${field} twice`);
           }
         });
@@ -1188,7 +1219,7 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
         const credential =
           s.tier === 'admin'
             ? 'the CP admin bearer'
-            : s.tier === 'public'
+            : s.tier === 'public' || s.tier === 'public-page'
               ? 'no credential (a public route)'
               : s.tier === 'tenant'
                 ? "the org's tenant admin token"
@@ -1200,7 +1231,7 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
           const res = await call(s, prefix, rightCredential(s, downWorld.owner, down, downWorld), downWorld, down);
           assert.notEqual(res.statusCode, 401, `an outage must not look like bad credentials: ${res.body}`);
           if (s.fx.datastoreFree) assert.equal(res.statusCode, s.fx.ok.status, res.body);
-          else if (s.tier === 'page') assertPage(res, 503, 'platform_unavailable');
+          else if (isPage(s)) assertPage(res, 503, 'platform_unavailable');
           else assertError(res, 503, 'platform_unavailable');
         });
         if (s.fx.partner) {
@@ -1283,7 +1314,12 @@ forEachDatabase('control-plane security suite', (kind: DbKind) => {
       // The invitation mint, and the CP admin's reveal of a tenant admin token (GET /admin/orgs/:slug/admin-token): each
       // carries exactly its own credential.
       for (const r of minted) {
-        assert.match(r.body, r.method === 'GET' ? /^\{"slug":"[a-z0-9-]+","admin_token":"molt_[0-9A-Za-z]{49}"\}$/ : /"invite_token":"moli_[0-9A-Za-z]{49}"|"key":"mol_pk_live_[0-9A-Za-z]{49}"/);
+        assert.match(
+          r.body,
+          r.method === 'GET'
+            ? /^\{"slug":"[a-z0-9-]+","admin_token":"molt_[0-9A-Za-z]{49}"\}$/
+            : /"invite_token":"moli_[0-9A-Za-z]{49}"|"key":"mol_pk_live_[0-9A-Za-z]{49}"|"access_token":"mols_[0-9A-Za-z]{49}"/,
+        );
       }
       assert.ok(minted.some((r) => r.url.includes('/admin/partner-keys')), 'the partner key mint was exercised');
     });

@@ -25,7 +25,7 @@ import type { Kysely } from 'kysely';
 import { API_PREFIX, LEGACY_PREFIX } from '../src/control-plane/routes.js';
 import { startTestControlPlane, type TestControlPlane } from './cp-harness.js';
 import { forEachDatabase, startTestTenant, type CreatedWorkspaceBody, type MintedKeyBody, type TestTenant } from './harness.js';
-import { buildWorld, classify, PAGE_ROUTES, type CpWorld } from './support/cp-fixtures.js';
+import { buildWorld, classify, PAGE_ROUTES, PUBLIC_PAGE_ROUTES, type CpWorld } from './support/cp-fixtures.js';
 import type { KnownValues } from './support/fuzz/arbitraries.js';
 import {
   checksummer,
@@ -215,7 +215,7 @@ forEachDatabase('fuzz: control plane, every route', (kind) => {
       fuzzRoutes(doc, cp.app.routeCatalog, {
         // The deprecated alias is described, not listed: its schemas are its /api/v1 twin's.
         twin: (url) => (url.startsWith(`${LEGACY_PREFIX}/`) ? API_PREFIX + url.slice(LEGACY_PREFIX.length) : null),
-        pages: PAGE_ROUTES,
+        pages: new Set([...PAGE_ROUTES, ...PUBLIC_PAGE_ROUTES]),
       }),
     );
     // DELETE /orgs/:slug runs last of all: were it to delete org A first, every later case would only meet 404s.
@@ -226,7 +226,7 @@ forEachDatabase('fuzz: control plane, every route', (kind) => {
       async credentials(route) {
         const tier = classify(route.method, route.url)?.tier;
         if (tier === 'admin') return { headers: cp.admin() };
-        if (tier === 'public') return { headers: {} };
+        if (tier === 'public' || tier === 'public-page') return { headers: {} };
         // Signing out ends the session it is sent with: each case gets its own, so the owner's stays usable.
         if (route.method === 'POST' && route.url.endsWith('/auth/signout')) return { headers: { cookie: await w.login(w.owner) }, createdFixtures: true };
         return { headers: cp.as(w.owner) };
@@ -244,7 +244,7 @@ forEachDatabase('fuzz: control plane, every route', (kind) => {
     assert.deepEqual(new Set(routes.map((r) => `${r.method} ${r.url}`)), catalog);
     assert.deepEqual(
       routes.filter((r) => r.source === 'route-schema').map((r) => `${r.method} ${r.url}`).sort(),
-      [...PAGE_ROUTES].sort(),
+      [...PAGE_ROUTES, ...PUBLIC_PAGE_ROUTES].sort(),
       'only the hidden HTML pages are fuzzed from their route schemas',
     );
     const slugs = [w.org.slug, w.outsiderOrg.slug];

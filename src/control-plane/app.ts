@@ -21,6 +21,7 @@ import { publicUrlOf } from './config.js';
 import type { ControlPlaneContext } from './context.js';
 import type { ControlPlaneSchema } from './db/schema.js';
 import { CachingTenantResolver, DatabaseTenantResolver, registerEdge, type TenantResolver } from './edge/index.js';
+import { deviceAuthRoutes } from './device-auth/index.js';
 import { identityRoutes } from './identity/index.js';
 import { createOidcLogin } from './identity/oidc.js';
 import { createMailer } from './mail.js';
@@ -37,7 +38,7 @@ import { terminateOrgWorkspaces, WorkspaceRunner, workspaceRoutes } from './work
 import { API_PREFIX, LEGACY_PREFIX, type ControlPlaneDomainRoutes, type ControlPlaneRouteRegistrar } from './routes.js';
 
 /** Every domain of the control plane, in the order their routes are registered. */
-const DOMAINS: ControlPlaneDomainRoutes[] = [identityRoutes, orgRoutes, membersRoutes, billingRoutes, adminRoutes, partnerKeyRoutes, provisioningRoutes, fleetRoutes, tenantRoutes, workspaceRoutes];
+const DOMAINS: ControlPlaneDomainRoutes[] = [identityRoutes, deviceAuthRoutes, orgRoutes, membersRoutes, billingRoutes, adminRoutes, partnerKeyRoutes, provisioningRoutes, fleetRoutes, tenantRoutes, workspaceRoutes];
 
 export interface ControlPlaneDeps {
   config: ControlPlaneConfig;

@@ -64,6 +64,12 @@ export const ERROR_CODES = {
   KEY_TOO_WIDE: { status: 403, message: 'a key cannot mint a key wider than itself' },
   EMAIL_NOT_VERIFIED: { status: 403, message: 'verify your email address first' },
   EMAIL_VERIFICATION_INVALID: { status: 400, message: 'this verification link is invalid, expired, already used or not for this account' },
+  // Device authorization (RFC 8628 §3.5): `error` is the RFC's error string exactly, so an RFC client reads it as such.
+  DEVICE_AUTHORIZATION_PENDING: { status: 400, message: 'authorization_pending' },
+  DEVICE_SLOW_DOWN: { status: 400, message: 'slow_down' },
+  DEVICE_ACCESS_DENIED: { status: 400, message: 'access_denied' },
+  DEVICE_CODE_EXPIRED: { status: 400, message: 'expired_token' },
+  DEVICE_USER_CODE_INVALID: { status: 400, message: 'this code is unknown, expired or already used; check the code your device shows' },
   PAYMENT_REQUIRED: { status: 402, message: 'plan quota exceeded' },
   ORG_NOT_FOUND: { status: 404, message: 'org not found' },
   MEMBER_NOT_FOUND: { status: 404, message: 'member not found' },

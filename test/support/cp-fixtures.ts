@@ -14,7 +14,7 @@ import { hashCredential, mintCredential } from '../../src/core/credentials/forma
 import { PARTNER_SCOPES, type PartnerScope } from '../../src/control-plane/partner-keys/scopes.js';
 import { cookieFrom, uniqueSlug, type TestControlPlane, type TestOrg, type TestPartnerKey, type TestUser } from '../cp-harness.js';
 
-export type Tier = 'public' | 'session' | 'admin' | 'page' | 'tenant' | 'provision';
+export type Tier = 'public' | 'session' | 'admin' | 'page' | 'public-page' | 'tenant' | 'provision';
 export type OrgRole = 'member' | 'admin' | 'owner';
 
 /** The stable prefix and the deprecated alias every tier but `pages` is mounted under. */
@@ -33,6 +33,8 @@ export const PUBLIC_ROUTES: ReadonlySet<string> = new Set([
   'GET /auth/callback',
   'GET /orgs/:slug/instance',
   'GET /billing/plans',
+  'POST /auth/device/code',
+  'POST /auth/device/token',
 ]);
 
 /** Browser pages outside the prefixes (their full path); each authenticates the cookie itself. */
@@ -43,7 +45,12 @@ export const PAGE_ROUTES: ReadonlySet<string> = new Set([
   'POST /billing/portal/:id',
   'GET /auth/confirm-email',
   'POST /auth/confirm-email',
+  'GET /device',
+  'POST /device',
 ]);
+
+/** Browser pages outside the prefixes that take no session (the device page's sign-in form, which makes one). */
+export const PUBLIC_PAGE_ROUTES: ReadonlySet<string> = new Set(['POST /device/sign-in']);
 
 export const routeKey = (method: string, path: string) => `${method} ${path}`;
 
@@ -60,6 +67,7 @@ export function classify(method: string, url: string): { tier: Tier; prefix: Pre
     return { tier: 'session', prefix, path };
   }
   if (PAGE_ROUTES.has(routeKey(method, url))) return { tier: 'page', prefix: '', path: url };
+  if (PUBLIC_PAGE_ROUTES.has(routeKey(method, url))) return { tier: 'public-page', prefix: '', path: url };
   return null;
 }
 
@@ -89,6 +97,15 @@ export interface CpWorld {
    * checks send it, so one let through would verify the owner and use the link up.
    */
   ownerVerificationToken: string;
+  /**
+   * A pending device authorization's user code: the approval page's negative checks name it, so one let through
+   * would decide it (and the page's positive control, which looks it up, would then fail).
+   */
+  deviceUserCode: string;
+  /** Starts a fresh device authorization (POST /auth/device/code). */
+  freshDeviceCode(): Promise<{ device_code: string; user_code: string }>;
+  /** A device code the owner has approved, ready to be exchanged once. */
+  approvedDeviceCode(): Promise<string>;
   /** A pending open invitation to A (its token is a secret: only its mint response may carry it). */
   invitation: { id: string; token: string };
   /** A's tenant admin token (molt_…), as its provisioner would have minted it: the tenant tier's credential for A. */
@@ -222,6 +239,8 @@ export interface RouteFixture {
   ok: { status: number; code?: string; prepare?: (w: CpWorld) => Promise<Prepared> };
   /** A GET whose body legitimately differs between two identical calls (timestamps, the audit trail itself). */
   volatile?: boolean;
+  /** Page form fields that take free text (a password): no value is "outside its choices" for the bad-input checks. */
+  freeText?: readonly string[];
   /** Its successful response carries a freshly minted credential (shown once): exempt from the plaintext check. */
   mints?: boolean;
   /** The route never reads the datastore (an outage cannot change its answer). */
@@ -253,6 +272,11 @@ const UNKNOWN_WORKSPACE_ID = '00000000-0000-4000-8000-000000000000';
 /** Audit anchor reports that always lengthen A's chain, so each one a handler accepts is a new anchor (201). */
 let anchorCount = 1000;
 const nextAnchorReport = () => ({ count: ++anchorCount, head_hash: randomBytes(32).toString('hex'), reason: 'periodic' });
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+/** Well-formed (base64url, 32 bytes) and never issued. */
+const UNISSUED_DEVICE_CODE = randomBytes(32).toString('base64url');
+/** The CP's public origin: what a browser on its pages sends as Origin. */
+export const publicOrigin = (w: CpWorld) => new URL(w.cp.config.PUBLIC_URL ?? `http://localhost:${w.cp.config.PORT}`).origin;
 /** An OpenID Connect callback whose state matches its browser-binding cookie, but was never issued. */
 const UNISSUED_STATE = `state-${randomBytes(12).toString('hex')}`;
 
@@ -275,6 +299,14 @@ export const CP_ROUTE_FIXTURES: Record<string, RouteFixture> = {
     ok: { status: 400, code: 'VALIDATION_FAILED' },
   },
   'GET /orgs/:slug/instance': { params: slugOfA, ok: { status: 200 } },
+  // Device authorization (RFC 8628) for the CLI. Negative checks poll a code nobody issued (expired_token); the
+  // positive control exchanges one the owner approved, and its answer carries the new session (shown once).
+  'POST /auth/device/code': { body: () => ({ client_name: 'cli:security-suite' }), ok: { status: 200 } },
+  'POST /auth/device/token': {
+    body: () => ({ device_code: UNISSUED_DEVICE_CODE, grant_type: DEVICE_GRANT }),
+    mints: true,
+    ok: { status: 200, prepare: async (w) => ({ body: { device_code: await w.approvedDeviceCode(), grant_type: DEVICE_GRANT } }) },
+  },
   'GET /billing/plans': { datastoreFree: true, ok: { status: 200 } },
 
   // --- session: identity ----------------------------------------------------------------------------------------
@@ -484,6 +516,28 @@ export const CP_ROUTE_FIXTURES: Record<string, RouteFixture> = {
       prepare: async (w) => {
         const { user, token } = await freshUnverified(w);
         return { user, query: `?token=${token}` };
+      },
+    },
+  },
+
+  // The device authorization approval page (RFC 8628): GET looks a code up, POST decides it. The form is refused
+  // without the CP's own Origin (every request here carries it, so only the credential can be what refuses).
+  'GET /device': { query: (w) => `?user_code=${w.deviceUserCode}`, ok: { status: 200 } },
+  'POST /device': {
+    body: (w) => ({ user_code: w.deviceUserCode, decision: 'approve' }),
+    headers: (w) => ({ origin: publicOrigin(w) }),
+    ok: { status: 200, prepare: async (w) => ({ body: { user_code: (await w.freshDeviceCode()).user_code, decision: 'approve' } }) },
+  },
+  // Its sign-in form (public: it makes the session). The negative body's password is wrong.
+  'POST /device/sign-in': {
+    body: (w) => ({ email: w.owner.email, password: 'not-the-owner-password' }),
+    headers: (w) => ({ origin: publicOrigin(w) }),
+    freeText: ['password'],
+    ok: {
+      status: 303,
+      prepare: async (w) => {
+        const user = await w.newUser();
+        return { body: { email: user.email, password: user.password } };
       },
     },
   },
@@ -729,6 +783,24 @@ export async function buildWorld(cp: TestControlPlane): Promise<CpWorld> {
   // A has reported its audit chain once, so GET /tenants/audit-anchor has an anchor to answer with.
   await cp.db.insertInto('tenant_audit_anchors').values({ org_id: org.id, event_count: 1, head_hash: 'a'.repeat(64), reason: 'boot' }).execute();
   const partner = await buildPartnerWorld(cp);
+  const freshDeviceCode = async () => {
+    const res = await cp.app.inject({ method: 'POST', url: '/api/v1/auth/device/code', payload: { client_name: 'cli:security-suite' } });
+    if (res.statusCode !== 200) throw new Error(`device code failed: ${res.statusCode} ${res.body}`);
+    return res.json() as { device_code: string; user_code: string };
+  };
+  const approvedDeviceCode = async () => {
+    const code = await freshDeviceCode();
+    const origin = new URL(cp.config.PUBLIC_URL ?? `http://localhost:${cp.config.PORT}`).origin;
+    const res = await cp.app.inject({
+      method: 'POST',
+      url: '/device',
+      headers: { cookie: owner.cookie, origin, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ user_code: code.user_code, decision: 'approve' }).toString(),
+    });
+    if (res.statusCode !== 200) throw new Error(`device approval failed: ${res.statusCode} ${res.body}`);
+    return code.device_code;
+  };
+  const deviceUserCode = (await freshDeviceCode()).user_code;
   const freshTopup = async () => {
     const { slug } = await cp.createOrg(owner);
     const body = await postJson(cp, '/api/v1/billing/topup', owner, { org_slug: slug, credits: 100 }, 200);
@@ -745,6 +817,9 @@ export async function buildWorld(cp: TestControlPlane): Promise<CpWorld> {
     outsiderOrg,
     doomedOrg,
     ownerVerificationToken,
+    deviceUserCode,
+    freshDeviceCode,
+    approvedDeviceCode,
     invitation,
     checkoutSessionId,
     portalSessionId,

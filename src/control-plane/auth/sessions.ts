@@ -60,14 +60,14 @@ export function clearedSessionCookie(config: ControlPlaneConfig): string {
 
 /**
  * Deletes sessions that can never be used again — expired or revoked more than `graceMs` ago — abandoned OIDC
- * login states and expired email verification links, so the tables (and the live-hash index) stay proportional to
+ * login states, expired email verification links and expired device authorizations, so the tables (and the live-hash index) stay proportional to
  * real use. Returns how many went.
  */
 export async function sweepSessions(
   db: Kysely<ControlPlaneSchema>,
   now = new Date(),
   graceMs = 24 * 3600_000,
-): Promise<{ sessions: number; oidcStates: number; emailVerifications: number }> {
+): Promise<{ sessions: number; oidcStates: number; emailVerifications: number; deviceAuthorizations: number }> {
   const cutoff = new Date(now.getTime() - graceMs);
   const sessions = await db
     .deleteFrom('sessions')
@@ -75,7 +75,13 @@ export async function sweepSessions(
     .executeTakeFirst();
   const states = await db.deleteFrom('oidc_states').where('expires_at', '<', now).executeTakeFirst();
   const links = await db.deleteFrom('email_verifications').where('expires_at', '<', now).executeTakeFirst();
-  return { sessions: Number(sessions.numDeletedRows), oidcStates: Number(states.numDeletedRows), emailVerifications: Number(links.numDeletedRows) };
+  const devices = await db.deleteFrom('device_authorizations').where('expires_at', '<', now).executeTakeFirst();
+  return {
+    sessions: Number(sessions.numDeletedRows),
+    oidcStates: Number(states.numDeletedRows),
+    emailVerifications: Number(links.numDeletedRows),
+    deviceAuthorizations: Number(devices.numDeletedRows),
+  };
 }
 
 /** Runs `sweepSessions` every `intervalMs` in the background; the returned function stops it. */

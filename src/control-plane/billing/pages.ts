@@ -76,6 +76,7 @@ const TITLES: Partial<Record<string, string>> = {
   BILLING_SESSION_CLOSED: 'Billing session closed',
   PLAN_UNCHANGED: 'Nothing to change',
   EMAIL_VERIFICATION_INVALID: 'Verification link not usable',
+  RATE_LIMITED: 'Too many attempts',
   VALIDATION_FAILED: 'Invalid request',
   platform_unavailable: 'Try again shortly',
 };

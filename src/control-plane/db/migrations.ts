@@ -307,4 +307,26 @@ export const controlPlaneMigrations: readonly Migration[] = [
       `alter table audit_events add column if not exists partner_id text`,
     ],
   },
+  {
+    // Issue 13: device authorization for the CLI (RFC 8628). Only hashes of the device code (the row's key) and of the
+    // user code are stored; a row lives 15 minutes and is deleted when its code is exchanged (single use) or purged.
+    id: '202611290201_device_codes',
+    statements: [
+      `create table if not exists device_authorizations (
+        device_code_hash text primary key,
+        user_code_hash text not null unique,
+        client_name text not null,
+        client_ip text,
+        status text not null default 'pending' check (status in ('pending', 'approved', 'denied')),
+        user_id text references users(id) on delete cascade,
+        org_slug text,
+        interval_seconds integer not null default 5,
+        last_polled_at timestamptz,
+        created_at timestamptz not null default now(),
+        expires_at timestamptz not null,
+        decided_at timestamptz
+      )`,
+      `create index if not exists device_authorizations_expires on device_authorizations (expires_at)`,
+    ],
+  },
 ];

@@ -68,6 +68,30 @@ export interface SessionsTable {
   client_ip: string | null;
 }
 
+export type DeviceAuthorizationStatus = 'pending' | 'approved' | 'denied';
+
+/** A device authorization request (RFC 8628): the CLI polls with the device code, a signed-in user enters the user code. */
+export interface DeviceAuthorizationsTable {
+  /** sha256 of the device code; the code itself is never stored. */
+  device_code_hash: string;
+  /** sha256 of the normalized user code (`ABCDEFGH`, no dash). */
+  user_code_hash: string;
+  /** What the client called itself (`cli:<host>`), shown on the approval page. */
+  client_name: string;
+  client_ip: string | null;
+  status: WithDefault<DeviceAuthorizationStatus>;
+  /** The approving (or denying) user. */
+  user_id: string | null;
+  /** The org chosen on the approval page, if any. */
+  org_slug: string | null;
+  /** The current polling interval: RFC 8628 §3.5 adds 5 s on every slow_down. */
+  interval_seconds: WithDefault<number>;
+  last_polled_at: NullableTimestamp;
+  created_at: Timestamp;
+  expires_at: Date | string;
+  decided_at: NullableTimestamp;
+}
+
 export interface OidcStatesTable {
   /** sha256 of the `state` parameter. */
   state_hash: string;
@@ -307,6 +331,7 @@ export interface ControlPlaneSchema extends AuditSchema {
   sessions: SessionsTable;
   oidc_states: OidcStatesTable;
   email_verifications: EmailVerificationsTable;
+  device_authorizations: DeviceAuthorizationsTable;
   organizations: OrganizationsTable;
   org_members: OrgMembersTable;
   org_invitations: OrgInvitationsTable;

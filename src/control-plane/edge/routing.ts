@@ -8,7 +8,7 @@ import { RESERVED_SLUGS } from '../orgs/service.js';
  *    (PUBLIC_URL). Every path and method goes to org `<label>`'s tenant — `/api/v1/*`, `/health` included.
  * 2. **CP host** (anything else) with `X-Molecule-Org-Slug`: the request goes to that org's tenant unless its path is
  *    the CP's own: under `/api/v1` or `/cp`, or a path the CP has a route for (`/health`, `/metrics`,
- *    `/openapi.json`, the billing and email-confirmation pages).
+ *    `/openapi.json`, the billing, email-confirmation and device-approval pages).
  * 3. Everything else is the CP's.
  */
 export type EdgeTarget = { kind: 'cp' } | { kind: 'tenant'; slug: string; by: 'host' | 'header' };

@@ -26,17 +26,18 @@ import type { ControlPlaneSchema, UsersTable } from '../db/schema.js';
 type UserRow = Pick<Selectable<UsersTable>, 'id' | 'email' | 'name' | 'terms_version' | 'email_verified_at'>;
 
 /**
- * Signs a user in, inside the caller's transaction: the session row (its hash only) and the request's audit event
- * are written together, then the cookie is set. The request is attributed to the new session from here on.
+ * Creates a session for the user inside the caller's transaction: the session row (its hash only) and the request's
+ * audit event are written together. The request is attributed to the new session from here on. Answers the
+ * plaintext, which the caller hands over exactly once (the cookie, or the device flow's token response).
  */
-export async function startSession(
+export async function createSession(
   tx: Transaction<ControlPlaneSchema>,
   ctx: ControlPlaneContext,
   request: FastifyRequest,
   reply: FastifyReply,
   user: UserRow,
   status: number,
-) {
+): Promise<{ plaintext: string; sessionId: string; ttlSeconds: number; expiresAt: Date }> {
   const minted = mintCredential('session');
   const id = newId('session');
   const ttlSeconds = ctx.config.SESSION_TTL_HOURS * 3600;
@@ -63,7 +64,20 @@ export async function startSession(
   request.principal = principal;
   await appendAuditEvents(tx, [auditEventForReply(reply, status)]);
   request.auditWritten = true;
-  reply.header('set-cookie', sessionCookie(ctx.config, minted.plaintext, ttlSeconds));
+  return { plaintext: minted.plaintext, sessionId: id, ttlSeconds, expiresAt };
+}
+
+/** Signs a user in, inside the caller's transaction (`createSession`), then sets the session cookie. */
+export async function startSession(
+  tx: Transaction<ControlPlaneSchema>,
+  ctx: ControlPlaneContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  user: UserRow,
+  status: number,
+) {
+  const { plaintext, ttlSeconds, expiresAt } = await createSession(tx, ctx, request, reply, user, status);
+  reply.header('set-cookie', sessionCookie(ctx.config, plaintext, ttlSeconds));
   return { user_id: user.id, email: user.email, name: user.name, email_verified: user.email_verified_at !== null, expires_at: expiresAt.toISOString() };
 }
 

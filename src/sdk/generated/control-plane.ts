@@ -122,6 +122,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/device/code": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a device authorization (RFC 8628)
+         * @description A client without a browser (the `molecule` CLI over SSH, in a container) asks for a device code and a user code, shows the user code and the verification URI, and polls POST /auth/device/token while a signed-in user approves it on the `/device` page. Only hashes of the codes are stored; they expire after 15 minutes. Rate-limited per client address (DEVICE_CODE_LIMIT per hour).
+         */
+        post: operations["requestDeviceCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/device/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Poll for the session a device authorization grants (RFC 8628)
+         * @description Until the user decides: 400 with `error` `authorization_pending` (code DEVICE_AUTHORIZATION_PENDING), or `slow_down` (DEVICE_SLOW_DOWN) when polled sooner than `interval` after the previous poll; each slow_down adds 5 s to the interval (the body says the new `interval`). Denied: `access_denied` (DEVICE_ACCESS_DENIED). Expired, unknown or already exchanged: `expired_token` (DEVICE_CODE_EXPIRED). Approved: 200 with a new CP session for the approving user; the device code is used up. Rate-limited per client address (DEVICE_TOKEN_POLL_LIMIT per minute).
+         */
+        post: operations["exchangeDeviceCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orgs/{slug}/instance": {
         parameters: {
             query?: never;
@@ -1201,7 +1241,7 @@ export interface components {
              * @description Stable machine code from the closed error table.
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_ID" | "TENANT_ORG_HEADER_REQUIRED" | "ADMIN_AUTH_REQUIRED" | "INVALID_ADMIN_AUTH" | "WORKSPACE_AUTH_REQUIRED" | "INVALID_WORKSPACE_AUTH" | "ROLE_FORBIDDEN" | "WORKSPACE_TOKEN_REQUIRED" | "SCOPE_EXCEEDED" | "KEY_RETIRING" | "ROUTE_NOT_FOUND" | "NOT_FOUND" | "WORKSPACE_NOT_FOUND" | "TOKEN_NOT_FOUND" | "SECRET_NOT_FOUND" | "BUNDLE_NOT_FOUND" | "CONFLICT" | "APPROVAL_NOT_FOUND" | "APPROVAL_ALREADY_DECIDED" | "APPROVAL_NOT_PENDING" | "APPROVAL_NOT_REQUESTER" | "APPROVAL_SELF_DECISION" | "APPROVAL_DECIDER_FORBIDDEN" | "UPGRADE_REQUIRED" | "ENDPOINT_GONE" | "ORG_TEMPLATE_INVALID" | "ORG_TEMPLATE_EXPANSION_FAILED" | "ORG_DIRECTORY_INVALID" | "ORG_TEMPLATE_NOT_FOUND" | "ORG_REQUIRED_ENV_MISSING" | "ORG_TEMPLATE_TOO_LARGE" | "PLUGIN_NOT_FOUND" | "PLUGIN_NOT_INSTALLED" | "PLUGIN_NOT_ALLOWED" | "PLUGIN_ENV_MISSING" | "SESSION_REQUIRED" | "INVALID_CREDENTIALS" | "TENANT_CREDENTIAL_REJECTED" | "ORIGIN_FORBIDDEN" | "INVALID_API_KEY" | "API_KEY_EXPIRED" | "PARTNER_KEY_NOT_ACCEPTED" | "SCOPE_MISSING" | "KEY_TOO_WIDE" | "EMAIL_NOT_VERIFIED" | "EMAIL_VERIFICATION_INVALID" | "PAYMENT_REQUIRED" | "ORG_NOT_FOUND" | "MEMBER_NOT_FOUND" | "INVITATION_NOT_FOUND" | "BILLING_SESSION_NOT_FOUND" | "IDENTITY_PROVIDER_NOT_FOUND" | "IDENTITY_PROVIDER_DENIED" | "SLUG_TAKEN" | "EMAIL_TAKEN" | "EMAIL_ALREADY_VERIFIED" | "ALREADY_MEMBER" | "LAST_OWNER" | "INVITATION_LIMIT" | "BILLING_SESSION_CLOSED" | "PLAN_UNCHANGED" | "RUNTIME_PIN_MISSING" | "TERMS_NOT_ACCEPTED" | "IDENTITY_PROVIDER_FAILED" | "CONFIRMATION_REQUIRED" | "TENANT_NOT_READY" | "TENANT_UNREACHABLE" | "ADMIN_TOKEN_NOT_FOUND" | "PURGE_IN_PROGRESS" | "TENANT_STILL_LIVE" | "TENANT_REQUEST_FAILED" | "TENANT_RESTART_FAILED" | "CONTROL_PLANE_UNAVAILABLE" | "AUDIT_ANCHOR_REGRESSION" | "AUDIT_ANCHOR_NOT_FOUND" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "TOKEN_LIMIT" | "STREAM_LIMIT" | "INTERNAL" | "PROVISIONER_UNAVAILABLE" | "TENANT_DEPROVISION_FAILED" | "platform_unavailable";
+            code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_ID" | "TENANT_ORG_HEADER_REQUIRED" | "ADMIN_AUTH_REQUIRED" | "INVALID_ADMIN_AUTH" | "WORKSPACE_AUTH_REQUIRED" | "INVALID_WORKSPACE_AUTH" | "ROLE_FORBIDDEN" | "WORKSPACE_TOKEN_REQUIRED" | "SCOPE_EXCEEDED" | "KEY_RETIRING" | "ROUTE_NOT_FOUND" | "NOT_FOUND" | "WORKSPACE_NOT_FOUND" | "TOKEN_NOT_FOUND" | "SECRET_NOT_FOUND" | "BUNDLE_NOT_FOUND" | "CONFLICT" | "APPROVAL_NOT_FOUND" | "APPROVAL_ALREADY_DECIDED" | "APPROVAL_NOT_PENDING" | "APPROVAL_NOT_REQUESTER" | "APPROVAL_SELF_DECISION" | "APPROVAL_DECIDER_FORBIDDEN" | "UPGRADE_REQUIRED" | "ENDPOINT_GONE" | "ORG_TEMPLATE_INVALID" | "ORG_TEMPLATE_EXPANSION_FAILED" | "ORG_DIRECTORY_INVALID" | "ORG_TEMPLATE_NOT_FOUND" | "ORG_REQUIRED_ENV_MISSING" | "ORG_TEMPLATE_TOO_LARGE" | "PLUGIN_NOT_FOUND" | "PLUGIN_NOT_INSTALLED" | "PLUGIN_NOT_ALLOWED" | "PLUGIN_ENV_MISSING" | "SESSION_REQUIRED" | "INVALID_CREDENTIALS" | "TENANT_CREDENTIAL_REJECTED" | "ORIGIN_FORBIDDEN" | "INVALID_API_KEY" | "API_KEY_EXPIRED" | "PARTNER_KEY_NOT_ACCEPTED" | "SCOPE_MISSING" | "KEY_TOO_WIDE" | "EMAIL_NOT_VERIFIED" | "EMAIL_VERIFICATION_INVALID" | "DEVICE_AUTHORIZATION_PENDING" | "DEVICE_SLOW_DOWN" | "DEVICE_ACCESS_DENIED" | "DEVICE_CODE_EXPIRED" | "DEVICE_USER_CODE_INVALID" | "PAYMENT_REQUIRED" | "ORG_NOT_FOUND" | "MEMBER_NOT_FOUND" | "INVITATION_NOT_FOUND" | "BILLING_SESSION_NOT_FOUND" | "IDENTITY_PROVIDER_NOT_FOUND" | "IDENTITY_PROVIDER_DENIED" | "SLUG_TAKEN" | "EMAIL_TAKEN" | "EMAIL_ALREADY_VERIFIED" | "ALREADY_MEMBER" | "LAST_OWNER" | "INVITATION_LIMIT" | "BILLING_SESSION_CLOSED" | "PLAN_UNCHANGED" | "RUNTIME_PIN_MISSING" | "TERMS_NOT_ACCEPTED" | "IDENTITY_PROVIDER_FAILED" | "CONFIRMATION_REQUIRED" | "TENANT_NOT_READY" | "TENANT_UNREACHABLE" | "ADMIN_TOKEN_NOT_FOUND" | "PURGE_IN_PROGRESS" | "TENANT_STILL_LIVE" | "TENANT_REQUEST_FAILED" | "TENANT_RESTART_FAILED" | "CONTROL_PLANE_UNAVAILABLE" | "AUDIT_ANCHOR_REGRESSION" | "AUDIT_ANCHOR_NOT_FOUND" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "TOKEN_LIMIT" | "STREAM_LIMIT" | "INTERNAL" | "PROVISIONER_UNAVAILABLE" | "TENANT_DEPROVISION_FAILED" | "platform_unavailable";
             /** @description Echoed in the X-Request-Id header and the server log. */
             request_id: string;
         } & {
@@ -1700,6 +1740,154 @@ export interface operations {
             };
             /** @description Default Response */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    requestDeviceCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: text
+                     * @description What the client calls itself, shown on the approval page (the CLI sends `cli:<host>`).
+                     */
+                    client_name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Opaque; send it to POST /auth/device/token. Shown once; only its hash is stored. */
+                        device_code: string;
+                        /** @description What the user enters on the approval page. */
+                        user_code: string;
+                        /**
+                         * Format: uri
+                         * @description The approval page (`<PUBLIC_URL>/device`).
+                         */
+                        verification_uri: string;
+                        /**
+                         * Format: uri
+                         * @description The approval page with the user code filled in.
+                         */
+                        verification_uri_complete: string;
+                        /** @description Seconds the codes live (900). */
+                        expires_in: number;
+                        /** @description Seconds to wait between polls (5). */
+                        interval: number;
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    exchangeDeviceCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: text
+                     * @description The device code POST /auth/device/code answered.
+                     */
+                    device_code: string;
+                    /** @enum {string} */
+                    grant_type: "urn:ietf:params:oauth:grant-type:device_code";
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A CP session (`mols_…`), the same kind as the `mcp_session` cookie: send it as that cookie. */
+                        access_token: string;
+                        /** @enum {string} */
+                        token_type: "session";
+                        /** @description Seconds until the session ends (SESSION_TTL_HOURS). */
+                        expires_in: number;
+                        /** @description The org the user picked on the approval page, if any. */
+                        org_slug: string | null;
+                        user: {
+                            id: string;
+                            email: string;
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
