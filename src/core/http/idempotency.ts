@@ -57,8 +57,7 @@ export const IdempotencyKeyHeaderSchema = {
   maxLength: 255,
   pattern: '^[\\x20-\\x7e]+$',
   'x-error': 'must be 1–255 printable ASCII characters',
-  description:
-    'Optional. A retry with the same key (same credential, method, URL and body) within 24 h returns the first response with `Idempotent-Replayed: true` and does nothing twice; the same key with another request is 422 IDEMPOTENCY_KEY_REUSED; while the first is still running, 409 IDEMPOTENCY_KEY_IN_USE.',
+  description: 'Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description).',
 } as const;
 
 export const IDEMPOTENCY_DESCRIPTION =
