@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { idempotencyDb, KyselyIdempotencyStore } from '../src/core/http/idempotency-store.js';
 import { forEachDatabase, startTestTenant, type TestTenant } from './harness.js';
 import { startTestControlPlane, uniqueSlug, type TestControlPlane } from './cp-harness.js';
 
@@ -202,6 +203,19 @@ forEachDatabase('Idempotency-Key: tenant', (kind) => {
     assert.equal(again.statusCode, 200);
     assert.equal(again.headers['idempotent-replayed'], undefined);
     assert.equal(await tokenCount(name), 2);
+  });
+
+  it('the purge deletes rows older than 24 h and keeps the rest', async () => {
+    const store = new KyselyIdempotencyStore(idempotencyDb(t.db));
+    const old = await mint(randomUUID(), `purge-${randomUUID().slice(0, 8)}`);
+    assert.equal(old.statusCode, 200);
+    const row = await t.db.selectFrom('idempotency_keys').select('id').orderBy('created_at', 'desc').executeTakeFirstOrThrow();
+    await t.db.updateTable('idempotency_keys').set({ created_at: new Date(Date.now() - 25 * HOUR) }).where('id', '=', row.id).execute();
+    const fresh = (await t.db.selectFrom('idempotency_keys').select('id').where('created_at', '>', new Date(Date.now() - HOUR)).execute()).length;
+    assert.ok(fresh > 0);
+    assert.ok((await store.purgeCreatedBefore(new Date(Date.now() - 24 * HOUR))) >= 1);
+    assert.equal(await t.db.selectFrom('idempotency_keys').select('id').where('id', '=', row.id).executeTakeFirst(), undefined);
+    assert.equal((await t.db.selectFrom('idempotency_keys').select('id').where('created_at', '>', new Date(Date.now() - HOUR)).execute()).length, fresh);
   });
 
   it('a tampered stored response is never served: it counts as absent', async () => {

@@ -120,9 +120,9 @@ export class Idempotency {
     scope.addHook('preParsing', async (request, _reply, payload) => this.collectBody(request, payload));
     scope.addHook('preHandler', async (request, reply) => this.beforeHandler(request, reply));
     scope.addHook('onSend', async (request, reply, payload) => this.onSend(request, reply, payload));
-    // The answer never went out (a hijacked reply, a closed connection): whatever happened may run again.
+    // Finished without passing onSend (a hijacked reply): nothing was stored, the key is free again. A client that hangs
+    // up mid-request releases nothing: the handler still runs to its answer, which onSend stores for the retry.
     scope.addHook('onResponse', async (request) => this.releaseIfHeld(request));
-    scope.addHook('onRequestAbort', async (request) => this.releaseIfHeld(request));
   }
 
   private collectBody(request: FastifyRequest, payload: Readable): Readable {
