@@ -15,7 +15,8 @@ const HOUR = 60 * 60 * 1000;
 forEachDatabase('Idempotency-Key: tenant', (kind) => {
   let t: TestTenant;
   before(async () => {
-    t = await startTestTenant(kind);
+    // Listening too: one case goes over real HTTP (the body is read from a socket, in chunks).
+    t = await startTestTenant(kind, { listen: true });
   });
   after(() => t.close());
 
@@ -49,6 +50,33 @@ forEachDatabase('Idempotency-Key: tenant', (kind) => {
       .where('request_id', 'in', [String(first.headers['x-request-id']), String(second.headers['x-request-id'])])
       .execute();
     assert.deepEqual(audited.map((r) => r.request_id), [first.headers['x-request-id']]);
+  });
+
+  it('over real HTTP, a chunked body: the retry replays and the key is told apart by its bytes', async () => {
+    const key = randomUUID();
+    const name = `http-${randomUUID().slice(0, 8)}`;
+    const send = (payload: string) =>
+      fetch(`${t.url}/org/tokens`, {
+        method: 'POST',
+        headers: { ...keyed(key), 'content-type': 'application/json' },
+        // A stream: sent chunked, so the body arrives in pieces the hook must put back together.
+        body: new Blob([payload.slice(0, 5), payload.slice(5)]).stream(),
+        duplex: 'half',
+      } as RequestInit);
+    const body = JSON.stringify({ name });
+    const first = await send(body);
+    const firstText = await first.text();
+    assert.equal(first.status, 200, firstText);
+    const second = await send(body);
+    assert.equal(second.status, 200);
+    assert.equal(second.headers.get('idempotent-replayed'), 'true');
+    assert.equal(await second.text(), firstText);
+    assert.equal(await tokenCount(name), 1);
+    // The same JSON spelled differently is a different request: the fingerprint is over bytes.
+    const respelled = await send(JSON.stringify({ name }, null, 1));
+    assert.equal(respelled.status, 422);
+    assert.equal(((await respelled.json()) as { code: string }).code, 'IDEMPOTENCY_KEY_REUSED');
+    assert.equal(await tokenCount(name), 1);
   });
 
   it('without the header, nothing changes: two POSTs are two keys', async () => {
