@@ -45,7 +45,16 @@ import {
  * being checked. The channels themselves stay checked.
  */
 const BACKGROUND_TABLES = new Set(['channel_event_cursor', 'channel_deliveries', 'channel_delivery_attempts']);
-const CHECKSUM = { excludeTables: (t: string) => t.startsWith('audit_') || BACKGROUND_TABLES.has(t), excludeColumns: new Set(['last_used_at']) };
+/**
+ * The fuzzer sends the documented `Idempotency-Key` header on POSTs too, and a 4xx the handler answered is kept under
+ * its key so that a retry replays it (src/core/http/idempotency.ts): that row is the retry record, not a change of
+ * the resource the request was refused on. It holds no plaintext (idempotency.test.ts checks).
+ */
+const RETRY_RECORD_TABLES = new Set(['idempotency_keys']);
+const CHECKSUM = {
+  excludeTables: (t: string) => t.startsWith('audit_') || BACKGROUND_TABLES.has(t) || RETRY_RECORD_TABLES.has(t),
+  excludeColumns: new Set(['last_used_at']),
+};
 
 /**
  * Mutating routes that destroy fixtures run last (the longest path first: a member before its org). An org import in

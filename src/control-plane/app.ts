@@ -6,6 +6,8 @@ import { auditDb } from '../core/audit/schema.js';
 import { AuditWriter } from '../core/audit/writer.js';
 import { SecretCipher } from '../core/crypto/cipher.js';
 import { createBaseApp, type App } from '../core/http/app.js';
+import { Idempotency, IDEMPOTENCY_DESCRIPTION } from '../core/http/idempotency.js';
+import { idempotencyDb, KyselyIdempotencyStore } from '../core/http/idempotency-store.js';
 import { connectionLimitsOf } from '../core/http/connections.js';
 import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limit.js';
 import { adminRoutes } from './admin/index.js';
@@ -92,7 +94,8 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
     title: 'Molecule control plane',
     description:
       'Everything above one org: users and sessions, organizations, members, billing and platform administration. ' +
-      `Every path under ${API_PREFIX} is also served under the deprecated ${LEGACY_PREFIX} alias (same body, plus Deprecation, Sunset and Link headers); the alias is not listed here.`,
+      `Every path under ${API_PREFIX} is also served under the deprecated ${LEGACY_PREFIX} alias (same body, plus Deprecation, Sunset and Link headers); the alias is not listed here.` +
+      IDEMPOTENCY_DESCRIPTION,
     version: CONTROL_PLANE_VERSION,
     securitySchemes: CONTROL_PLANE_SECURITY_SCHEMES,
     serviceName: 'molecule-cp',
@@ -146,11 +149,15 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
   });
 
   const mount = (tier: keyof ControlPlaneDomainRoutes) => DOMAINS.flatMap((d) => d[tier] ?? []) as ControlPlaneRouteRegistrar[];
+  // Idempotency-Key on every POST (issue 13): attached where routes are mounted, so it runs after each tier's
+  // authentication (child scopes' onRequest hooks) and before every handler; the edge's proxied requests never see it.
+  const idempotency = new Idempotency({ store: new KyselyIdempotencyStore(idempotencyDb(db)), log: logger });
 
   for (const prefix of [API_PREFIX, LEGACY_PREFIX]) {
     await app.register(
       async (api) => {
         if (prefix === LEGACY_PREFIX) deprecationHeaders(api as unknown as App, LEGACY_PREFIX, API_PREFIX);
+        idempotency.attach(api as unknown as App);
 
         // Tier: public (no credential).
         await api.register(async (scope) => {
@@ -185,6 +192,7 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
 
   // Browser pages outside the API prefixes; each authenticates itself.
   await app.register(async (scope) => {
+    idempotency.attach(scope as unknown as App);
     for (const register of mount('pages')) register(scope as unknown as App, ctx);
   });
 

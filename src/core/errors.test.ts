@@ -90,6 +90,8 @@ describe('error table', () => {
         CONTROL_PLANE_UNAVAILABLE: '502 control plane unavailable',
         AUDIT_ANCHOR_REGRESSION: '409 the reported audit chain is behind or diverges from its last anchor',
         AUDIT_ANCHOR_NOT_FOUND: '404 no audit anchor has been reported for this org',
+        IDEMPOTENCY_KEY_REUSED: '422 this Idempotency-Key was used with a different request',
+        IDEMPOTENCY_KEY_IN_USE: '409 a request with this Idempotency-Key is still in progress; retry after the Retry-After delay',
         REQUEST_TIMEOUT: '408 request not received in time; the connection is closed',
         PAYLOAD_TOO_LARGE: '413 request body too large',
         URI_TOO_LONG: '414 a path segment is too long',

@@ -105,6 +105,9 @@ export const ERROR_CODES = {
   // same length) the one it anchored before — rewound or rewritten. Recorded, and answered loudly.
   AUDIT_ANCHOR_REGRESSION: { status: 409, message: 'the reported audit chain is behind or diverges from its last anchor' },
   AUDIT_ANCHOR_NOT_FOUND: { status: 404, message: 'no audit anchor has been reported for this org' },
+  // Idempotency-Key (src/core/http/idempotency.ts; issue 13): Stripe's semantics for a reused or busy key.
+  IDEMPOTENCY_KEY_REUSED: { status: 422, message: 'this Idempotency-Key was used with a different request' },
+  IDEMPOTENCY_KEY_IN_USE: { status: 409, message: 'a request with this Idempotency-Key is still in progress; retry after the Retry-After delay' },
   // The server's own refusals, before any route runs (src/core/http/connections.ts and the router).
   REQUEST_TIMEOUT: { status: 408, message: 'request not received in time; the connection is closed' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'request body too large' },

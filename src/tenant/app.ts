@@ -7,6 +7,8 @@ import { AgentSandbox } from '../core/compute/agent-sandbox.js';
 import { auditDb } from '../core/audit/schema.js';
 import { AuditWriter } from '../core/audit/writer.js';
 import { createBaseApp, type App } from '../core/http/app.js';
+import { Idempotency, IDEMPOTENCY_DESCRIPTION } from '../core/http/idempotency.js';
+import { idempotencyDb, KyselyIdempotencyStore } from '../core/http/idempotency-store.js';
 import { LoopTicks } from '../core/liveness.js';
 import { connectionLimitsOf } from '../core/http/connections.js';
 import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limit.js';
@@ -138,7 +140,7 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
   const { app } = await createBaseApp({
     logger,
     title: 'Molecule tenant server',
-    description: 'One org: workspaces, org API keys, workspace tokens and the audit trail.',
+    description: 'One org: workspaces, org API keys, workspace tokens and the audit trail.' + IDEMPOTENCY_DESCRIPTION,
     version: TENANT_VERSION,
     securitySchemes: TENANT_SECURITY_SCHEMES,
     trustProxy: config.TRUST_PROXY,
@@ -252,9 +254,12 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
   });
 
   const mount = (tier: keyof DomainRoutes) => DOMAINS.flatMap((d) => d[tier] ?? []) as RouteRegistrar[];
+  // Idempotency-Key on every POST (issue 13): attached in each tier, after its authentication, before its handlers.
+  const idempotency = new Idempotency({ store: new KyselyIdempotencyStore(idempotencyDb(db)), log: logger });
 
   // Tier: admin chain (org-wide routes and collections).
   await app.register(async (scope) => {
+    idempotency.attach(scope as unknown as App);
     scope.addHook('onRoute', requirePermissionDeclared);
     scope.addHook('onRequest', adminAuthHook(auth, origins));
     // An approval-required key's DELETEs wait for a human, on every route of the tier (approvals/gate.ts).
@@ -264,6 +269,7 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
 
   // Tier: admin chain bound to the :id workspace (a key confined elsewhere gets 404; workspace tokens only via tier 3).
   await app.register(async (scope) => {
+    idempotency.attach(scope as unknown as App);
     scope.addHook('onRoute', requirePermissionDeclared);
     scope.addHook('onRequest', adminAuthHook(auth, origins, { bindToParam: 'id' }));
     // An approval-required key's DELETEs wait for a human, on every route of the tier (approvals/gate.ts).
@@ -273,6 +279,7 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
 
   // Tier: workspace routes — the admin chain or that workspace's own token.
   await app.register(async (scope) => {
+    idempotency.attach(scope as unknown as App);
     scope.addHook('onRoute', requirePermissionDeclared);
     scope.addHook('onRequest', workspaceAuthHook(auth, origins));
     // An approval-required key's DELETEs wait for a human, on every route of the tier (approvals/gate.ts).
@@ -282,6 +289,7 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
 
   // Tier: the runtime's own calls (TenantGuard-allowlisted); each handler checks the workspace's token itself.
   await app.register(async (scope) => {
+    idempotency.attach(scope as unknown as App);
     for (const register of mount('runtime')) register(scope as unknown as App, ctx);
     // GET /ws authenticates in its handler (the admin chain, or a workspace's own token with X-Workspace-ID).
     webSocketEventsRoute(origins)(scope as unknown as App, ctx);

@@ -1,4 +1,5 @@
 import { AUDIT_CHAIN_DDL } from '../../core/audit/schema.js';
+import { IDEMPOTENCY_MIGRATION_STATEMENTS } from '../../core/http/idempotency-store.js';
 import type { Migration } from '../../core/db/migrate.js';
 import { BILLING_SESSION_KINDS, INSTANCE_STATUSES, MEMBER_ROLES, ORG_STATUSES, PLAN_IDS } from './schema.js';
 
@@ -306,6 +307,11 @@ export const controlPlaneMigrations: readonly Migration[] = [
       `create index if not exists organizations_partner on organizations (partner_id, created_at) where partner_id is not null`,
       `alter table audit_events add column if not exists partner_id text`,
     ],
+  },
+  {
+    // Issue 13: Idempotency-Key on every POST (src/core/http/idempotency.ts), the same table as every tenant's.
+    id: '202611290102_idempotency',
+    statements: [...IDEMPOTENCY_MIGRATION_STATEMENTS],
   },
   {
     // Issue 13: device authorization for the CLI (RFC 8628). Only hashes of the device code (the row's key) and of the

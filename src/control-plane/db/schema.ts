@@ -1,5 +1,6 @@
 import type { ColumnType } from 'kysely';
 import type { AuditSchema } from '../../core/audit/schema.js';
+import type { IdempotencySchema } from '../../core/http/idempotency-store.js';
 
 /** Kysely table types for the control plane's own database: the one place its shape is written in TypeScript. */
 
@@ -325,7 +326,7 @@ export interface BillingSessionsTable {
   completed_by: string | null;
 }
 
-export interface ControlPlaneSchema extends AuditSchema {
+export interface ControlPlaneSchema extends AuditSchema, IdempotencySchema {
   users: UsersTable;
   user_identities: UserIdentitiesTable;
   sessions: SessionsTable;

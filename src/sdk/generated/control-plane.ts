@@ -1241,7 +1241,7 @@ export interface components {
              * @description Stable machine code from the closed error table.
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_ID" | "TENANT_ORG_HEADER_REQUIRED" | "ADMIN_AUTH_REQUIRED" | "INVALID_ADMIN_AUTH" | "WORKSPACE_AUTH_REQUIRED" | "INVALID_WORKSPACE_AUTH" | "ROLE_FORBIDDEN" | "WORKSPACE_TOKEN_REQUIRED" | "SCOPE_EXCEEDED" | "KEY_RETIRING" | "ROUTE_NOT_FOUND" | "NOT_FOUND" | "WORKSPACE_NOT_FOUND" | "TOKEN_NOT_FOUND" | "SECRET_NOT_FOUND" | "BUNDLE_NOT_FOUND" | "CONFLICT" | "APPROVAL_NOT_FOUND" | "APPROVAL_ALREADY_DECIDED" | "APPROVAL_NOT_PENDING" | "APPROVAL_NOT_REQUESTER" | "APPROVAL_SELF_DECISION" | "APPROVAL_DECIDER_FORBIDDEN" | "UPGRADE_REQUIRED" | "ENDPOINT_GONE" | "ORG_TEMPLATE_INVALID" | "ORG_TEMPLATE_EXPANSION_FAILED" | "ORG_DIRECTORY_INVALID" | "ORG_TEMPLATE_NOT_FOUND" | "ORG_REQUIRED_ENV_MISSING" | "ORG_TEMPLATE_TOO_LARGE" | "PLUGIN_NOT_FOUND" | "PLUGIN_NOT_INSTALLED" | "PLUGIN_NOT_ALLOWED" | "PLUGIN_ENV_MISSING" | "SESSION_REQUIRED" | "INVALID_CREDENTIALS" | "TENANT_CREDENTIAL_REJECTED" | "ORIGIN_FORBIDDEN" | "INVALID_API_KEY" | "API_KEY_EXPIRED" | "PARTNER_KEY_NOT_ACCEPTED" | "SCOPE_MISSING" | "KEY_TOO_WIDE" | "EMAIL_NOT_VERIFIED" | "EMAIL_VERIFICATION_INVALID" | "DEVICE_AUTHORIZATION_PENDING" | "DEVICE_SLOW_DOWN" | "DEVICE_ACCESS_DENIED" | "DEVICE_CODE_EXPIRED" | "DEVICE_USER_CODE_INVALID" | "PAYMENT_REQUIRED" | "ORG_NOT_FOUND" | "MEMBER_NOT_FOUND" | "INVITATION_NOT_FOUND" | "BILLING_SESSION_NOT_FOUND" | "IDENTITY_PROVIDER_NOT_FOUND" | "IDENTITY_PROVIDER_DENIED" | "SLUG_TAKEN" | "EMAIL_TAKEN" | "EMAIL_ALREADY_VERIFIED" | "ALREADY_MEMBER" | "LAST_OWNER" | "INVITATION_LIMIT" | "BILLING_SESSION_CLOSED" | "PLAN_UNCHANGED" | "RUNTIME_PIN_MISSING" | "TERMS_NOT_ACCEPTED" | "IDENTITY_PROVIDER_FAILED" | "CONFIRMATION_REQUIRED" | "TENANT_NOT_READY" | "TENANT_UNREACHABLE" | "ADMIN_TOKEN_NOT_FOUND" | "PURGE_IN_PROGRESS" | "TENANT_STILL_LIVE" | "TENANT_REQUEST_FAILED" | "TENANT_RESTART_FAILED" | "CONTROL_PLANE_UNAVAILABLE" | "AUDIT_ANCHOR_REGRESSION" | "AUDIT_ANCHOR_NOT_FOUND" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "TOKEN_LIMIT" | "STREAM_LIMIT" | "INTERNAL" | "PROVISIONER_UNAVAILABLE" | "TENANT_DEPROVISION_FAILED" | "platform_unavailable";
+            code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_ID" | "TENANT_ORG_HEADER_REQUIRED" | "ADMIN_AUTH_REQUIRED" | "INVALID_ADMIN_AUTH" | "WORKSPACE_AUTH_REQUIRED" | "INVALID_WORKSPACE_AUTH" | "ROLE_FORBIDDEN" | "WORKSPACE_TOKEN_REQUIRED" | "SCOPE_EXCEEDED" | "KEY_RETIRING" | "ROUTE_NOT_FOUND" | "NOT_FOUND" | "WORKSPACE_NOT_FOUND" | "TOKEN_NOT_FOUND" | "SECRET_NOT_FOUND" | "BUNDLE_NOT_FOUND" | "CONFLICT" | "APPROVAL_NOT_FOUND" | "APPROVAL_ALREADY_DECIDED" | "APPROVAL_NOT_PENDING" | "APPROVAL_NOT_REQUESTER" | "APPROVAL_SELF_DECISION" | "APPROVAL_DECIDER_FORBIDDEN" | "UPGRADE_REQUIRED" | "ENDPOINT_GONE" | "ORG_TEMPLATE_INVALID" | "ORG_TEMPLATE_EXPANSION_FAILED" | "ORG_DIRECTORY_INVALID" | "ORG_TEMPLATE_NOT_FOUND" | "ORG_REQUIRED_ENV_MISSING" | "ORG_TEMPLATE_TOO_LARGE" | "PLUGIN_NOT_FOUND" | "PLUGIN_NOT_INSTALLED" | "PLUGIN_NOT_ALLOWED" | "PLUGIN_ENV_MISSING" | "SESSION_REQUIRED" | "INVALID_CREDENTIALS" | "TENANT_CREDENTIAL_REJECTED" | "ORIGIN_FORBIDDEN" | "INVALID_API_KEY" | "API_KEY_EXPIRED" | "PARTNER_KEY_NOT_ACCEPTED" | "SCOPE_MISSING" | "KEY_TOO_WIDE" | "EMAIL_NOT_VERIFIED" | "EMAIL_VERIFICATION_INVALID" | "DEVICE_AUTHORIZATION_PENDING" | "DEVICE_SLOW_DOWN" | "DEVICE_ACCESS_DENIED" | "DEVICE_CODE_EXPIRED" | "DEVICE_USER_CODE_INVALID" | "PAYMENT_REQUIRED" | "ORG_NOT_FOUND" | "MEMBER_NOT_FOUND" | "INVITATION_NOT_FOUND" | "BILLING_SESSION_NOT_FOUND" | "IDENTITY_PROVIDER_NOT_FOUND" | "IDENTITY_PROVIDER_DENIED" | "SLUG_TAKEN" | "EMAIL_TAKEN" | "EMAIL_ALREADY_VERIFIED" | "ALREADY_MEMBER" | "LAST_OWNER" | "INVITATION_LIMIT" | "BILLING_SESSION_CLOSED" | "PLAN_UNCHANGED" | "RUNTIME_PIN_MISSING" | "TERMS_NOT_ACCEPTED" | "IDENTITY_PROVIDER_FAILED" | "CONFIRMATION_REQUIRED" | "TENANT_NOT_READY" | "TENANT_UNREACHABLE" | "ADMIN_TOKEN_NOT_FOUND" | "PURGE_IN_PROGRESS" | "TENANT_STILL_LIVE" | "TENANT_REQUEST_FAILED" | "TENANT_RESTART_FAILED" | "CONTROL_PLANE_UNAVAILABLE" | "AUDIT_ANCHOR_REGRESSION" | "AUDIT_ANCHOR_NOT_FOUND" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_KEY_IN_USE" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "TOKEN_LIMIT" | "STREAM_LIMIT" | "INTERNAL" | "PROVISIONER_UNAVAILABLE" | "TENANT_DEPROVISION_FAILED" | "platform_unavailable";
             /** @description Echoed in the X-Request-Id header and the server log. */
             request_id: string;
         } & {
@@ -1465,7 +1465,10 @@ export interface operations {
     signup: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1611,7 +1614,10 @@ export interface operations {
     login: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1761,7 +1767,10 @@ export interface operations {
     requestDeviceCode: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1837,7 +1846,10 @@ export interface operations {
     exchangeDeviceCode: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2053,7 +2065,10 @@ export interface operations {
     signout: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2148,7 +2163,10 @@ export interface operations {
     acceptTerms: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2283,7 +2301,10 @@ export interface operations {
     requestEmailVerification: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2369,7 +2390,10 @@ export interface operations {
     verifyEmail: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2496,7 +2520,10 @@ export interface operations {
     createOrg: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3214,7 +3241,10 @@ export interface operations {
     createOrgWorkspace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Lowercase, 3–32 characters; becomes the tenant host name. Cannot change after create. */
                 slug: string;
@@ -3484,7 +3514,10 @@ export interface operations {
     inviteMember: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Lowercase, 3–32 characters; becomes the tenant host name. Cannot change after create. */
                 slug: string;
@@ -3667,7 +3700,10 @@ export interface operations {
     acceptInvitation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3994,7 +4030,10 @@ export interface operations {
     createCheckout: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4101,7 +4140,10 @@ export interface operations {
     createPortalSession: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4192,7 +4234,10 @@ export interface operations {
     createTopup: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4384,7 +4429,10 @@ export interface operations {
     confirmBillingSession: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -4478,7 +4526,10 @@ export interface operations {
     cancelBillingSession: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -4650,7 +4701,10 @@ export interface operations {
             query?: {
                 dry_run?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5048,7 +5102,10 @@ export interface operations {
     mintPartnerKey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5321,7 +5378,10 @@ export interface operations {
     adminReprovisionOrg: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Lowercase, 3–32 characters; becomes the tenant host name. Cannot change after create. */
                 slug: string;
@@ -5474,7 +5534,10 @@ export interface operations {
     adminRotateTenantAdminToken: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Lowercase, 3–32 characters; becomes the tenant host name. Cannot change after create. */
                 slug: string;
@@ -5732,7 +5795,10 @@ export interface operations {
     adminScrubTenantArtifacts: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Lowercase, 3–32 characters; becomes the tenant host name. Cannot change after create. */
                 slug: string;
@@ -5917,7 +5983,10 @@ export interface operations {
     adminRedeployTenant: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Lowercase, 3–32 characters; becomes the tenant host name. Cannot change after create. */
                 slug: string;
@@ -6009,7 +6078,10 @@ export interface operations {
     adminRedeployFleet: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6147,7 +6219,10 @@ export interface operations {
     adminSetWorkspaceEnv: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description The workspace's id at its tenant. */
                 id: string;
@@ -6638,7 +6713,10 @@ export interface operations {
     adminPromoteRuntimeImage: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6749,7 +6827,10 @@ export interface operations {
     postTenantBootEvent: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6865,7 +6946,10 @@ export interface operations {
     reportTenantAuditAnchor: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };

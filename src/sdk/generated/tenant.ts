@@ -1492,7 +1492,7 @@ export interface components {
              * @description Stable machine code from the closed error table.
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_ID" | "TENANT_ORG_HEADER_REQUIRED" | "ADMIN_AUTH_REQUIRED" | "INVALID_ADMIN_AUTH" | "WORKSPACE_AUTH_REQUIRED" | "INVALID_WORKSPACE_AUTH" | "ROLE_FORBIDDEN" | "WORKSPACE_TOKEN_REQUIRED" | "SCOPE_EXCEEDED" | "KEY_RETIRING" | "ROUTE_NOT_FOUND" | "NOT_FOUND" | "WORKSPACE_NOT_FOUND" | "TOKEN_NOT_FOUND" | "SECRET_NOT_FOUND" | "BUNDLE_NOT_FOUND" | "CONFLICT" | "APPROVAL_NOT_FOUND" | "APPROVAL_ALREADY_DECIDED" | "APPROVAL_NOT_PENDING" | "APPROVAL_NOT_REQUESTER" | "APPROVAL_SELF_DECISION" | "APPROVAL_DECIDER_FORBIDDEN" | "UPGRADE_REQUIRED" | "ENDPOINT_GONE" | "ORG_TEMPLATE_INVALID" | "ORG_TEMPLATE_EXPANSION_FAILED" | "ORG_DIRECTORY_INVALID" | "ORG_TEMPLATE_NOT_FOUND" | "ORG_REQUIRED_ENV_MISSING" | "ORG_TEMPLATE_TOO_LARGE" | "PLUGIN_NOT_FOUND" | "PLUGIN_NOT_INSTALLED" | "PLUGIN_NOT_ALLOWED" | "PLUGIN_ENV_MISSING" | "SESSION_REQUIRED" | "INVALID_CREDENTIALS" | "TENANT_CREDENTIAL_REJECTED" | "ORIGIN_FORBIDDEN" | "INVALID_API_KEY" | "API_KEY_EXPIRED" | "PARTNER_KEY_NOT_ACCEPTED" | "SCOPE_MISSING" | "KEY_TOO_WIDE" | "EMAIL_NOT_VERIFIED" | "EMAIL_VERIFICATION_INVALID" | "DEVICE_AUTHORIZATION_PENDING" | "DEVICE_SLOW_DOWN" | "DEVICE_ACCESS_DENIED" | "DEVICE_CODE_EXPIRED" | "DEVICE_USER_CODE_INVALID" | "PAYMENT_REQUIRED" | "ORG_NOT_FOUND" | "MEMBER_NOT_FOUND" | "INVITATION_NOT_FOUND" | "BILLING_SESSION_NOT_FOUND" | "IDENTITY_PROVIDER_NOT_FOUND" | "IDENTITY_PROVIDER_DENIED" | "SLUG_TAKEN" | "EMAIL_TAKEN" | "EMAIL_ALREADY_VERIFIED" | "ALREADY_MEMBER" | "LAST_OWNER" | "INVITATION_LIMIT" | "BILLING_SESSION_CLOSED" | "PLAN_UNCHANGED" | "RUNTIME_PIN_MISSING" | "TERMS_NOT_ACCEPTED" | "IDENTITY_PROVIDER_FAILED" | "CONFIRMATION_REQUIRED" | "TENANT_NOT_READY" | "TENANT_UNREACHABLE" | "ADMIN_TOKEN_NOT_FOUND" | "PURGE_IN_PROGRESS" | "TENANT_STILL_LIVE" | "TENANT_REQUEST_FAILED" | "TENANT_RESTART_FAILED" | "CONTROL_PLANE_UNAVAILABLE" | "AUDIT_ANCHOR_REGRESSION" | "AUDIT_ANCHOR_NOT_FOUND" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "TOKEN_LIMIT" | "STREAM_LIMIT" | "INTERNAL" | "PROVISIONER_UNAVAILABLE" | "TENANT_DEPROVISION_FAILED" | "platform_unavailable";
+            code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_ID" | "TENANT_ORG_HEADER_REQUIRED" | "ADMIN_AUTH_REQUIRED" | "INVALID_ADMIN_AUTH" | "WORKSPACE_AUTH_REQUIRED" | "INVALID_WORKSPACE_AUTH" | "ROLE_FORBIDDEN" | "WORKSPACE_TOKEN_REQUIRED" | "SCOPE_EXCEEDED" | "KEY_RETIRING" | "ROUTE_NOT_FOUND" | "NOT_FOUND" | "WORKSPACE_NOT_FOUND" | "TOKEN_NOT_FOUND" | "SECRET_NOT_FOUND" | "BUNDLE_NOT_FOUND" | "CONFLICT" | "APPROVAL_NOT_FOUND" | "APPROVAL_ALREADY_DECIDED" | "APPROVAL_NOT_PENDING" | "APPROVAL_NOT_REQUESTER" | "APPROVAL_SELF_DECISION" | "APPROVAL_DECIDER_FORBIDDEN" | "UPGRADE_REQUIRED" | "ENDPOINT_GONE" | "ORG_TEMPLATE_INVALID" | "ORG_TEMPLATE_EXPANSION_FAILED" | "ORG_DIRECTORY_INVALID" | "ORG_TEMPLATE_NOT_FOUND" | "ORG_REQUIRED_ENV_MISSING" | "ORG_TEMPLATE_TOO_LARGE" | "PLUGIN_NOT_FOUND" | "PLUGIN_NOT_INSTALLED" | "PLUGIN_NOT_ALLOWED" | "PLUGIN_ENV_MISSING" | "SESSION_REQUIRED" | "INVALID_CREDENTIALS" | "TENANT_CREDENTIAL_REJECTED" | "ORIGIN_FORBIDDEN" | "INVALID_API_KEY" | "API_KEY_EXPIRED" | "PARTNER_KEY_NOT_ACCEPTED" | "SCOPE_MISSING" | "KEY_TOO_WIDE" | "EMAIL_NOT_VERIFIED" | "EMAIL_VERIFICATION_INVALID" | "DEVICE_AUTHORIZATION_PENDING" | "DEVICE_SLOW_DOWN" | "DEVICE_ACCESS_DENIED" | "DEVICE_CODE_EXPIRED" | "DEVICE_USER_CODE_INVALID" | "PAYMENT_REQUIRED" | "ORG_NOT_FOUND" | "MEMBER_NOT_FOUND" | "INVITATION_NOT_FOUND" | "BILLING_SESSION_NOT_FOUND" | "IDENTITY_PROVIDER_NOT_FOUND" | "IDENTITY_PROVIDER_DENIED" | "SLUG_TAKEN" | "EMAIL_TAKEN" | "EMAIL_ALREADY_VERIFIED" | "ALREADY_MEMBER" | "LAST_OWNER" | "INVITATION_LIMIT" | "BILLING_SESSION_CLOSED" | "PLAN_UNCHANGED" | "RUNTIME_PIN_MISSING" | "TERMS_NOT_ACCEPTED" | "IDENTITY_PROVIDER_FAILED" | "CONFIRMATION_REQUIRED" | "TENANT_NOT_READY" | "TENANT_UNREACHABLE" | "ADMIN_TOKEN_NOT_FOUND" | "PURGE_IN_PROGRESS" | "TENANT_STILL_LIVE" | "TENANT_REQUEST_FAILED" | "TENANT_RESTART_FAILED" | "CONTROL_PLANE_UNAVAILABLE" | "AUDIT_ANCHOR_REGRESSION" | "AUDIT_ANCHOR_NOT_FOUND" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_KEY_IN_USE" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "TOKEN_LIMIT" | "STREAM_LIMIT" | "INTERNAL" | "PROVISIONER_UNAVAILABLE" | "TENANT_DEPROVISION_FAILED" | "platform_unavailable";
             /** @description Echoed in the X-Request-Id header and the server log. */
             request_id: string;
         } & {
@@ -1674,7 +1674,10 @@ export interface operations {
     mintOrgToken: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1888,7 +1891,10 @@ export interface operations {
     rotateOrgToken: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Org API key id (`tok_` + ULID). */
                 id: string;
@@ -2134,7 +2140,10 @@ export interface operations {
     createWorkspace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2730,7 +2739,10 @@ export interface operations {
     importTemplate: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2838,7 +2850,10 @@ export interface operations {
     refreshTemplates: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3114,7 +3129,10 @@ export interface operations {
     setGlobalSecret: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3412,7 +3430,10 @@ export interface operations {
     setGlobalSecretLegacy: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3703,7 +3724,10 @@ export interface operations {
     importBundle: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5081,7 +5105,10 @@ export interface operations {
     decideApprovalById: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Approval id (`apr_` + ULID). */
                 approvalId: string;
@@ -5357,7 +5384,10 @@ export interface operations {
                 /** @description `merge` (default; "" too): create what is missing. `reconcile`: also remove, under each parent the file names, what it no longer lists. */
                 mode?: "merge" | "reconcile" | "";
             };
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7139,7 +7169,10 @@ export interface operations {
     createChannel: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Workspace UUID. */
                 id: string;
@@ -7474,7 +7507,10 @@ export interface operations {
     testChannel: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Workspace UUID. */
                 id: string;
@@ -7681,7 +7717,10 @@ export interface operations {
     adminMintWorkspaceToken: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Workspace UUID. */
                 id: string;
@@ -7779,7 +7818,10 @@ export interface operations {
     revokeWorkspaceAuthTokens: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Workspace UUID. */
                 id: string;
@@ -7870,7 +7912,10 @@ export interface operations {
     adminRestartWorkspace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Workspace UUID. */
                 id: string;
@@ -7963,7 +8008,10 @@ export interface operations {
                 /** @description Also apply to every descendant workspace. A bound credential must have every descendant in scope (404 otherwise). */
                 cascade?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Workspace UUID. */
                 id: string;
@@ -8064,7 +8112,10 @@ export interface operations {
                 /** @description Also apply to every descendant workspace. A bound credential must have every descendant in scope (404 otherwise). */
                 cascade?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Workspace UUID. */
                 id: string;
@@ -8166,7 +8217,10 @@ export interface operations {
                 /** @description Also apply to every descendant workspace. A bound credential must have every descendant in scope (404 otherwise). */
                 cascade?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Workspace UUID. */
                 id: string;
@@ -8366,7 +8420,10 @@ export interface operations {
     mintWorkspaceToken: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Workspace UUID. */
                 id: string;
@@ -8768,7 +8825,10 @@ export interface operations {
     setWorkspaceSecret: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Workspace UUID. */
                 id: string;
@@ -9162,7 +9222,10 @@ export interface operations {
     installPlugin: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Workspace UUID. */
                 id: string;
@@ -9482,7 +9545,10 @@ export interface operations {
     createApproval: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Workspace UUID. */
                 id: string;
@@ -9588,7 +9654,10 @@ export interface operations {
     decideApproval: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 id: string;
                 /** @description Approval id (`apr_` + ULID). */
@@ -9689,7 +9758,10 @@ export interface operations {
     withdrawApproval: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 id: string;
                 /** @description Approval id (`apr_` + ULID). */
@@ -9884,7 +9956,10 @@ export interface operations {
                 /** @description Hibernate even with active tasks (they are terminated). */
                 force?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Workspace UUID. */
                 id: string;
@@ -10531,7 +10606,10 @@ export interface operations {
     registerRuntime: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -10603,7 +10681,10 @@ export interface operations {
     runtimeHeartbeat: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Makes a retry safe: the same key again (same credential, method, URL and body) within 24 h replays the first answer without running it twice (see the API description). */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };

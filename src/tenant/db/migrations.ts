@@ -1,5 +1,6 @@
 import type { Migration } from '../../core/db/migrate.js';
 import { AUDIT_CHAIN_DDL } from '../../core/audit/schema.js';
+import { IDEMPOTENCY_MIGRATION_STATEMENTS } from '../../core/http/idempotency-store.js';
 import { WORKSPACE_STATUSES } from './schema.js';
 
 const statusList = WORKSPACE_STATUSES.map((s) => `'${s}'`).join(', ');
@@ -335,5 +336,11 @@ export const tenantMigrations: readonly Migration[] = [
         updated_at timestamptz not null default now()
       )`,
     ],
+  },
+  {
+    // Issue 13: Idempotency-Key on every POST (src/core/http/idempotency.ts). One row per key and caller; it holds only
+    // hashes, an HMAC fingerprint and the sealed response, never the request, the credential or a plaintext response.
+    id: '202611290101_idempotency',
+    statements: [...IDEMPOTENCY_MIGRATION_STATEMENTS],
   },
 ];

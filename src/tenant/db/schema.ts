@@ -1,5 +1,6 @@
 import type { ColumnType } from 'kysely';
 import type { AuditSchema } from '../../core/audit/schema.js';
+import type { IdempotencySchema } from '../../core/http/idempotency-store.js';
 
 /** Kysely table types for the tenant database: the one place its shape is written in TypeScript. */
 
@@ -263,7 +264,7 @@ export interface ChannelEventCursorTable {
   last_event_id: ColumnType<number, number, number>;
 }
 
-export interface TenantSchema extends AuditSchema {
+export interface TenantSchema extends AuditSchema, IdempotencySchema {
   approvals: ApprovalsTable;
   channels: ChannelsTable;
   channel_deliveries: ChannelDeliveriesTable;
