@@ -106,6 +106,19 @@ describe('the SDK layer against scripted servers', () => {
     assert.deepEqual(s.seen.map((r) => JSON.parse(r.body)), [{ name: 'demo' }, { name: 'demo' }, { name: 'demo' }]);
   });
 
+  it('waits while the first attempt with the same Idempotency-Key is still in flight (409 IDEMPOTENCY_KEY_IN_USE)', async () => {
+    const s = await scriptedServer([
+      { status: 409, headers: { 'retry-after': '1' }, body: { error: 'busy', code: 'IDEMPOTENCY_KEY_IN_USE' } },
+      { status: 201, headers: { 'idempotent-replayed': 'true' }, body: { id: 'w1' } },
+    ]);
+    servers.push(s.server);
+    const client = createTenantClient({ baseUrl: s.url, orgId: 'o' });
+    const { data } = await client.POST('/workspaces', { body: { name: 'demo' } });
+    assert.deepEqual(data, { id: 'w1' });
+    assert.equal(s.seen.length, 2);
+    assert.equal(s.seen[0]!.headers['idempotency-key'], s.seen[1]!.headers['idempotency-key']);
+  });
+
   it('gives up after the retries allowed and throws the last error, typed', async () => {
     const s = await scriptedServer([{ status: 503, headers: { 'x-request-id': 'req-1' }, body: { error: 'database unavailable', code: 'DATASTORE_UNAVAILABLE', request_id: 'req-1' } }]);
     servers.push(s.server);
@@ -185,6 +198,21 @@ forEachDatabase('the SDK against a real tenant', (kind) => {
     assert.equal(missing.status, 404);
     assert.equal(missing.code, 'WORKSPACE_NOT_FOUND');
     assert.match(missing.requestId ?? '', /.+/);
+  });
+
+  it('a POST repeated with its Idempotency-Key is answered from the first, and creates one workspace', async () => {
+    const client = createTenantClient({ baseUrl: t.url, credential: { type: 'admin-token', token: t.adminToken }, orgId: t.orgId });
+    const headers = { 'idempotency-key': `sdk-${Date.now()}` };
+    const first = await client.POST('/workspaces', { body: { name: 'once-only' }, headers });
+    const again = await client.POST('/workspaces', { body: { name: 'once-only' }, headers });
+    assert.equal(again.data?.id, first.data?.id);
+    assert.equal(again.response.headers.get('idempotent-replayed'), 'true');
+    const { data: list } = await client.GET('/workspaces');
+    assert.equal(list?.filter((w) => w.name.startsWith('once-only')).length, 1);
+    await assert.rejects(
+      client.POST('/workspaces', { body: { name: 'something else' }, headers }),
+      (e: unknown) => e instanceof ApiError && e.status === 422 && e.code === 'IDEMPOTENCY_KEY_REUSED',
+    );
   });
 
   it('without the org routing header the tenant refuses with its code', async () => {

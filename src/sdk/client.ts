@@ -92,6 +92,19 @@ function randomId(): string {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
+ * 409 IDEMPOTENCY_KEY_IN_USE: an earlier attempt with the same Idempotency-Key is still being handled (its answer was
+ * lost, or it is slow). Waiting and repeating gets that attempt's stored response once it is done.
+ */
+async function stillInFlight(response: Response): Promise<boolean> {
+  if (response.status !== 409) return false;
+  try {
+    return ((await response.clone().json()) as { code?: unknown }).code === 'IDEMPOTENCY_KEY_IN_USE';
+  } catch {
+    return false;
+  }
+}
+
+/**
  * A fetch that retries 429/503 (and, for requests safe to repeat, network failures). A POST is repeated only with an
  * Idempotency-Key, which this layer adds when the caller has not, so the server answers a repeat with the first
  * response instead of acting twice.
@@ -116,7 +129,7 @@ export function retryingFetch(inner: (request: Request) => Promise<Response>, op
         if (request.signal?.aborted) throw err;
         failure = err;
       }
-      const retryable = response ? RETRY_STATUSES.has(response.status) && repeatable : repeatable;
+      const retryable = response ? (RETRY_STATUSES.has(response.status) && repeatable) || (await stillInFlight(response)) : repeatable;
       if (attempt >= retries || !retryable) {
         if (response) return response;
         const reason = failure instanceof Error ? (failure.cause instanceof Error ? failure.cause.message : failure.message) : String(failure);
