@@ -50,8 +50,9 @@ async function runImport(ctx: CliContext, opts: ImportOptions): Promise<void> {
   const label = 'dir' in body ? body.dir : String(body.template['name'] ?? opts.file);
   const { data: planData } = await client.POST('/org/import', { params: { query: { dry_run: true, mode: opts.mode } }, body: body as never });
   const plan = planData as unknown as PlanBody;
-  if (ctx.out.json && (opts.dryRun || !ctx.yes)) ctx.out.data(plan);
-  else printPlan(ctx, plan);
+  // Under --json stdout holds one document: the plan when it is all there is, else the import's result.
+  if (!ctx.out.json) printPlan(ctx, plan);
+  else if (opts.dryRun || !ctx.yes) ctx.out.data(plan);
   if (!plan.preflight.ok) throw missingEnv(ctx, plan.preflight.missing_env, label);
   if (opts.dryRun) return;
   if (plan.summary.create === 0 && plan.summary.remove === 0) {
