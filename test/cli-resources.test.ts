@@ -2,6 +2,7 @@
 // real tenant on loopback: each command's effect is checked on the server, its --json field names pinned, and its
 // failures checked for the exit code, the server's message and the request id.
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -288,6 +289,38 @@ forEachDatabase('CLI: templates, bundles, plugins, channels, approvals, audit', 
     const second = ok(await cli(['template', 'delete', 'doomed', '--yes', '--json'], { env: gated })).json<{ approval_id: string }>();
     assert.deepEqual(ok(await cli(['approval', 'deny', second.approval_id, '--json'])).json(), { status: 'denied', approval_id: second.approval_id });
     assert.equal(ok(await cli(['approval', 'inspect', second.approval_id, '--json'])).json<{ status: string }>().status, 'denied');
+  });
+
+  it('on a terminal: a delete asks for the typed id, and a signing secret is read from a masked prompt', async () => {
+    const dir = path.join(scratch, 'typed');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'system-prompt.md'), 'x\n');
+    ok(await cli(['template', 'import', dir, '--name', 'typed']));
+    const del = runCliInTerminal(['template', 'delete', 'typed'], { env });
+    await del.waitFor('Type typed to confirm');
+    del.type('wrong\r');
+    await del.waitFor('type typed exactly');
+    // Clear the wrong answer, then type the id.
+    del.type('\u007f'.repeat(5) + 'typed\r');
+    const deleted = await del.done;
+    assert.equal(deleted.code, 0, deleted.stdout);
+    assert.match(deleted.stdout, /deleted template typed/);
+    assert.equal((await t.app.inject({ method: 'GET', url: '/templates/typed', headers: t.admin() })).statusCode, 404);
+
+    await t.createWorkspace({ name: 'prompted' });
+    const secret = 'typed-at-a-masked-prompt-123';
+    const add = runCliInTerminal(['channel', 'add', 'prompted', '--type', 'webhook', '--url', hookUrl, '--secret'], { env });
+    await add.waitFor('Signing secret');
+    add.type(`${secret}\r`);
+    const added = await add.done;
+    assert.equal(added.code, 0, added.stdout);
+    assert.match(added.stdout, /added webhook channel [0-9a-f-]{36}/);
+    assert.ok(!added.stdout.includes(secret), `the secret was echoed:\n${added.stdout}`);
+    const channelId = /added webhook channel ([0-9a-f-]{36})/.exec(added.stdout)![1]!;
+    ok(await cli(['channel', 'test', 'prompted', channelId]));
+    const delivered = received[received.length - 1]!;
+    const [, ts, sig] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(delivered.headers['x-molecule-signature']))!;
+    assert.equal(sig, createHmac('sha256', secret).update(`${ts}.${delivered.body}`).digest('hex'), 'signed with the secret typed at the prompt');
   });
 
   it('audit: list with filters, verify, export, tail; a reader key is refused with the server message', async () => {
