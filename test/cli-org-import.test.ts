@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, it } from 'node:test';
+import { afterEach, beforeEach, it } from 'node:test';
 import { forEachDatabase, startTestTenant, type TestTenant } from './harness.js';
 import { runCli, runCliInTerminal, type CliResult } from './support/cli.js';
 
@@ -23,6 +23,7 @@ interface Plan {
 }
 
 forEachDatabase('CLI: org import, templates, export', (kind) => {
+  // A tenant per test: an org import (reconcile above all) acts on the whole tree, so no test sees another's.
   let t: TestTenant;
   let env: Record<string, string>;
   const scratch = mkdtempSync(path.join(tmpdir(), 'molecule-cli-org-'));
@@ -33,13 +34,13 @@ forEachDatabase('CLI: org import, templates, export', (kind) => {
     return (res.json() as { name: string }[]).map((w) => w.name).sort();
   }
 
-  before(async () => {
+  beforeEach(async () => {
     t = await startTestTenant(kind, { listen: true });
     const key = await t.mintKey({ name: 'cli org admin' });
     env = { MOLECULE_API_URL: t.url, MOLECULE_ORG_ID: t.orgId, MOLECULE_API_KEY: key.auth_token };
   });
 
-  after(async () => {
+  afterEach(async () => {
     await t.close();
   });
 
@@ -103,6 +104,7 @@ forEachDatabase('CLI: org import, templates, export', (kind) => {
   });
 
   it('--file with --yes applies a local org.yaml; --json gives the created workspaces with their tokens; reconcile removes', async () => {
+    ok(await cli(['org', 'import', '--template', 'starter', '--yes']));
     const file = path.join(scratch, 'org.yaml');
     writeFileSync(file, 'name: Side team\nworkspaces:\n  - name: Side\n    children:\n      - name: Helper\n      - name: Extra\n');
     const r = ok(await cli(['org', 'import', '--file', file, '--yes', '--json'])).json<{ created_count: number; skipped_count: number; mode: string; workspaces: { name: string; path: string; auth_token?: string }[] }>();
@@ -154,6 +156,10 @@ forEachDatabase('CLI: org import, templates, export', (kind) => {
   });
 
   it('org export: YAML to stdout or a file, JSON with --json, and it imports back as all skips', async () => {
+    ok(await cli(['org', 'import', '--template', 'starter', '--yes']));
+    const side = path.join(scratch, 'side.yaml');
+    writeFileSync(side, 'name: Side\nworkspaces:\n  - name: Side\n    children:\n      - name: Helper\n');
+    ok(await cli(['org', 'import', '--file', side, '--yes']));
     const yaml = ok(await cli(['org', 'export'])).stdout;
     assert.match(yaml, /name: Lead/);
     assert.match(yaml, /name: Writer/);

@@ -324,6 +324,8 @@ forEachDatabase('CLI: templates, bundles, plugins, channels, approvals, audit', 
   });
 
   it('audit: list with filters, verify, export, tail; a reader key is refused with the server message', async () => {
+    // This test's own calls, so that it depends on no other test's.
+    for (const args of [['plugin', 'list'], ['template', 'list'], ['template', 'list'], ['template', 'inspect', 'shell-agent'], ['plugin', 'list']]) ok(await cli(args));
     const listed = ok(await cli(['audit', 'list', '--limit', '5', '--json'])).json<{ events: Record<string, unknown>[]; count: number; next_cursor: number | null }>();
     assert.equal(listed.count, 5);
     assert.equal(typeof listed.next_cursor, 'number');
