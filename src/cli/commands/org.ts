@@ -1,4 +1,10 @@
 import type { Command } from 'commander';
+import { examples } from '../command.js';
+import { registerOrgDefinitions } from './org-definitions.js';
 
-/** Placeholder while this group is being written (see issue 13); registers nothing yet. */
-export function register(_program: Command): void {}
+/** `molecule org`: the org definition verbs (import, templates, export); the org's other verbs join it here. */
+export function register(program: Command): void {
+  const org = program.command('org').description('the org: import a workspace tree from a template, list org templates, export the tree');
+  examples(org, ['molecule org templates', 'molecule org import --template starter-team', 'molecule org export --out org.yaml']);
+  registerOrgDefinitions(org);
+}
