@@ -1460,6 +1460,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/self": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The credential making this call: class, role, workspace binding, expiry
+         * @description Any credential the tenant accepts (org API key, workspace token, ADMIN_TOKEN, a member session, the bootstrap tier). A workspace token is described as a token of its own workspace (`role: editor`, `workspace_ids: [its id]`). Never returns a secret: `prefix` is the display prefix only.
+         */
+        get: operations["getAuthSelf"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mcp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GET /mcp: not served (stateless endpoint)
+         * @description The endpoint is stateless: no server-initiated stream (GET) and no session to end (DELETE). 405 with a JSON-RPC error, as the MCP SDK’s stateless servers answer.
+         */
+        get: operations["mcpGetNotAllowed"];
+        put?: never;
+        /**
+         * The Model Context Protocol endpoint (Streamable HTTP, stateless)
+         * @description Tools named like the reference management MCP’s, filtered by the credential (GET /auth/self). Authorization header only (an org API key, a workspace token or ADMIN_TOKEN; cookies are ignored). Each tool call is an API call made as the caller, with the same auth, approval gate and audit. Rate-limited per credential (MCP_RATE_LIMIT per minute). Answers are JSON (no SSE); a notification answers 202 with no body.
+         */
+        post: operations["mcp"];
+        /**
+         * DELETE /mcp: not served (stateless endpoint)
+         * @description The endpoint is stateless: no server-initiated stream (GET) and no session to end (DELETE). 405 with a JSON-RPC error, as the MCP SDK’s stateless servers answer.
+         */
+        delete: operations["mcpDeleteNotAllowed"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/ws": {
         parameters: {
             query?: never;
@@ -10717,6 +10765,234 @@ export interface operations {
                 content: {
                     "application/json": {
                         name: string;
+                    };
+                };
+            };
+        };
+    };
+    getAuthSelf: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        class: "org-token" | "workspace-token" | "admin-token" | "session" | "bootstrap";
+                        role: "admin" | "editor" | "reader";
+                        workspace_ids: string[] | null;
+                        expires_at: string | null;
+                        credential_id: string | null;
+                        prefix: string | null;
+                        name: string | null;
+                        /** @description True when gated actions and deletes of this key wait for a human approval (202 pending_approval). */
+                        approval_required: boolean;
+                        org_id: string | null;
+                        /** @description How the audit trail names the caller, e.g. `org-token:mola_k7x9p2q4`. */
+                        actor: string;
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    mcpGetNotAllowed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        jsonrpc: "2.0";
+                        error: {
+                            code: number;
+                            message: string;
+                        };
+                        id: null;
+                    };
+                };
+            };
+        };
+    };
+    mcp: {
+        parameters: {
+            query?: {
+                /** @description Comma-separated toolsets, or `all` (default: self, workspaces, secrets, approvals). */
+                toolsets?: string;
+                /** @description Only read-only tools. */
+                read_only?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One JSON-RPC 2.0 message of the Model Context Protocol (initialize, tools/list, tools/call, …). */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    jsonrpc: "2.0";
+                    id?: string | number | null;
+                    method?: string;
+                    params?: {
+                        [key: string]: unknown;
+                    };
+                    result?: unknown;
+                    error?: unknown;
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description The JSON-RPC response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description A notification or response was accepted. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    mcpDeleteNotAllowed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        jsonrpc: "2.0";
+                        error: {
+                            code: number;
+                            message: string;
+                        };
+                        id: null;
                     };
                 };
             };
