@@ -15,8 +15,10 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { App } from '../core/http/app.js';
+import { DomainError, type ErrorCode } from '../core/errors.js';
 import { errorResponses } from '../core/http/responses.js';
 import { createTenantClient } from '../sdk/client.js';
+import { resolveToolsets } from './catalogue.js';
 import { createMcpServer } from './server.js';
 import type { AuthSelf } from './tool.js';
 
@@ -82,7 +84,21 @@ const McpQuery = Type.Object({
   read_only: Type.Optional(Type.Boolean({ description: 'Only read-only tools.' })),
 });
 
-const METHOD_NOT_ALLOWED = { jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed.' }, id: null } as const;
+/**
+ * The transport's HTTP-level refusals (a body that is not JSON-RPC, an Accept header without both JSON and SSE, …) in
+ * the platform's one error body, so a client reads every 4xx of this server the same way; the JSON-RPC error the SDK
+ * wrote travels beside it as `jsonrpc_error`. (JSON-RPC-level errors — an unknown tool, bad arguments — are 200s.)
+ */
+function transportError(status: number, text: string): DomainError {
+  let rpc: { code?: unknown; message?: unknown } = {};
+  try {
+    rpc = (JSON.parse(text) as { error?: typeof rpc }).error ?? {};
+  } catch {
+    // not JSON: the status alone says it
+  }
+  const code: ErrorCode = status === 406 ? 'NOT_ACCEPTABLE' : status === 405 ? 'METHOD_NOT_ALLOWED' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : status < 500 ? 'VALIDATION_FAILED' : 'INTERNAL';
+  return new DomainError(code, typeof rpc.message === 'string' && code !== 'INTERNAL' ? rpc.message : undefined, code === 'INTERNAL' ? {} : { jsonrpc_error: rpc });
+}
 
 export function registerMcpHttp(app: App, opts: McpHttpOptions): void {
   const callers = new WeakMap<FastifyRequest, AuthSelf>();
@@ -114,12 +130,21 @@ export function registerMcpHttp(app: App, opts: McpHttpOptions): void {
     async (request, reply) => {
       const self = callers.get(request);
       if (!self) throw new Error('/mcp reached its handler unauthenticated');
+      let toolsets: string[] | undefined;
+      if (request.query.toolsets !== undefined) {
+        toolsets = request.query.toolsets.split(',');
+        try {
+          resolveToolsets(toolsets);
+        } catch (err) {
+          throw new DomainError('VALIDATION_FAILED', (err as Error).message, { field: 'toolsets' });
+        }
+      }
       const tenant = createTenantClient({ baseUrl: 'http://localhost', fetch: injectFetch(app, request), retry: { retries: 0 } });
       const server = createMcpServer({
         tenant,
         self,
         version: opts.version,
-        ...(request.query.toolsets !== undefined ? { toolsets: request.query.toolsets.split(',') } : {}),
+        ...(toolsets ? { toolsets } : {}),
         ...(request.query.read_only !== undefined ? { readOnly: request.query.read_only } : {}),
       });
       const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
@@ -132,6 +157,7 @@ export function registerMcpHttp(app: App, opts: McpHttpOptions): void {
         }
         const body = JSON.stringify(request.body);
         const response = await transport.handleRequest(new Request(`http://localhost${request.url}`, { method: 'POST', headers, body }), { parsedBody: request.body });
+        if (response.status >= 400) throw transportError(response.status, await response.text());
         reply.code(response.status as 200);
         response.headers.forEach((value, key) => {
           if (key !== 'content-length') reply.header(key, value);
@@ -153,11 +179,14 @@ export function registerMcpHttp(app: App, opts: McpHttpOptions): void {
         operationId: method === 'GET' ? 'mcpGetNotAllowed' : 'mcpDeleteNotAllowed',
         tags: ['mcp'],
         summary: `${method} /mcp: not served (stateless endpoint)`,
-        description: 'The endpoint is stateless: no server-initiated stream (GET) and no session to end (DELETE). 405 with a JSON-RPC error, as the MCP SDK’s stateless servers answer.',
+        description: 'The endpoint is stateless: no server-initiated stream (GET) and no session to end (DELETE). 405 with `Allow: POST`, as the MCP SDK’s stateless servers answer.',
         security: [],
-        response: { 405: Type.Object({ jsonrpc: Type.Literal('2.0'), error: Type.Object({ code: Type.Integer(), message: Type.String() }), id: Type.Null() }) },
+        response: { ...errorResponses('TENANT_ORG_HEADER_REQUIRED', 'METHOD_NOT_ALLOWED') },
       },
-      handler: async (_request, reply) => reply.code(405).header('allow', 'POST').send(METHOD_NOT_ALLOWED),
+      handler: async (_request, reply) => {
+        reply.header('allow', 'POST');
+        throw new DomainError('METHOD_NOT_ALLOWED', `${method} is not served: this MCP endpoint is stateless; POST JSON-RPC messages to it`);
+      },
     });
   }
 }

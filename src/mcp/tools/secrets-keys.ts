@@ -18,7 +18,7 @@ async function orgKeyLabel(ctx: ToolContext, id: string): Promise<string> {
 }
 
 async function workspaceTokenPrefix(ctx: ToolContext, workspace: string, id: string): Promise<string> {
-  const { data } = await ctx.tenant.GET('/workspaces/{id}/tokens', { params: { path: { id: workspace }, query: { limit: 1000 } } });
+  const { data } = await ctx.tenant.GET('/workspaces/{id}/tokens', { params: { path: { id: workspace }, query: { limit: 200 } } });
   const hit = data!.tokens.find((t) => t.id === id);
   if (!hit) throw new ToolRefusal(`workspace token ${id} not found`);
   return hit.prefix;

@@ -52,6 +52,8 @@ export const workspaceTools = [
       model: z.string().optional().describe('The model the agent uses.'),
       parent_id: z.uuid().optional().describe('The parent workspace, for a sub-workspace.'),
       tier: z.number().int().optional().describe('The workspace tier.'),
+      external: z.boolean().optional().describe('An agent that runs elsewhere and registers itself (no runtime is started here).'),
+      url: z.string().optional().describe('An external agent\'s URL.'),
     },
     handler: async (args, ctx) => (await ctx.tenant.POST('/workspaces', { body: args as never })).data,
   }),

@@ -1489,7 +1489,7 @@ export interface paths {
         };
         /**
          * GET /mcp: not served (stateless endpoint)
-         * @description The endpoint is stateless: no server-initiated stream (GET) and no session to end (DELETE). 405 with a JSON-RPC error, as the MCP SDK’s stateless servers answer.
+         * @description The endpoint is stateless: no server-initiated stream (GET) and no session to end (DELETE). 405 with `Allow: POST`, as the MCP SDK’s stateless servers answer.
          */
         get: operations["mcpGetNotAllowed"];
         put?: never;
@@ -1500,7 +1500,7 @@ export interface paths {
         post: operations["mcp"];
         /**
          * DELETE /mcp: not served (stateless endpoint)
-         * @description The endpoint is stateless: no server-initiated stream (GET) and no session to end (DELETE). 405 with a JSON-RPC error, as the MCP SDK’s stateless servers answer.
+         * @description The endpoint is stateless: no server-initiated stream (GET) and no session to end (DELETE). 405 with `Allow: POST`, as the MCP SDK’s stateless servers answer.
          */
         delete: operations["mcpDeleteNotAllowed"];
         options?: never;
@@ -1540,7 +1540,7 @@ export interface components {
              * @description Stable machine code from the closed error table.
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_ID" | "TENANT_ORG_HEADER_REQUIRED" | "ADMIN_AUTH_REQUIRED" | "INVALID_ADMIN_AUTH" | "WORKSPACE_AUTH_REQUIRED" | "INVALID_WORKSPACE_AUTH" | "ROLE_FORBIDDEN" | "WORKSPACE_TOKEN_REQUIRED" | "SCOPE_EXCEEDED" | "KEY_RETIRING" | "ROUTE_NOT_FOUND" | "NOT_FOUND" | "WORKSPACE_NOT_FOUND" | "TOKEN_NOT_FOUND" | "SECRET_NOT_FOUND" | "BUNDLE_NOT_FOUND" | "CONFLICT" | "APPROVAL_NOT_FOUND" | "APPROVAL_ALREADY_DECIDED" | "APPROVAL_NOT_PENDING" | "APPROVAL_NOT_REQUESTER" | "APPROVAL_SELF_DECISION" | "APPROVAL_DECIDER_FORBIDDEN" | "UPGRADE_REQUIRED" | "ENDPOINT_GONE" | "ORG_TEMPLATE_INVALID" | "ORG_TEMPLATE_EXPANSION_FAILED" | "ORG_DIRECTORY_INVALID" | "ORG_TEMPLATE_NOT_FOUND" | "ORG_REQUIRED_ENV_MISSING" | "ORG_TEMPLATE_TOO_LARGE" | "PLUGIN_NOT_FOUND" | "PLUGIN_NOT_INSTALLED" | "PLUGIN_NOT_ALLOWED" | "PLUGIN_ENV_MISSING" | "SESSION_REQUIRED" | "INVALID_CREDENTIALS" | "TENANT_CREDENTIAL_REJECTED" | "ORIGIN_FORBIDDEN" | "INVALID_API_KEY" | "API_KEY_EXPIRED" | "PARTNER_KEY_NOT_ACCEPTED" | "SCOPE_MISSING" | "KEY_TOO_WIDE" | "EMAIL_NOT_VERIFIED" | "EMAIL_VERIFICATION_INVALID" | "PAYMENT_REQUIRED" | "ORG_NOT_FOUND" | "MEMBER_NOT_FOUND" | "INVITATION_NOT_FOUND" | "BILLING_SESSION_NOT_FOUND" | "IDENTITY_PROVIDER_NOT_FOUND" | "IDENTITY_PROVIDER_DENIED" | "SLUG_TAKEN" | "EMAIL_TAKEN" | "EMAIL_ALREADY_VERIFIED" | "ALREADY_MEMBER" | "LAST_OWNER" | "INVITATION_LIMIT" | "BILLING_SESSION_CLOSED" | "PLAN_UNCHANGED" | "RUNTIME_PIN_MISSING" | "TERMS_NOT_ACCEPTED" | "IDENTITY_PROVIDER_FAILED" | "CONFIRMATION_REQUIRED" | "TENANT_NOT_READY" | "TENANT_UNREACHABLE" | "ADMIN_TOKEN_NOT_FOUND" | "PURGE_IN_PROGRESS" | "TENANT_STILL_LIVE" | "TENANT_REQUEST_FAILED" | "TENANT_RESTART_FAILED" | "CONTROL_PLANE_UNAVAILABLE" | "AUDIT_ANCHOR_REGRESSION" | "AUDIT_ANCHOR_NOT_FOUND" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "TOKEN_LIMIT" | "STREAM_LIMIT" | "INTERNAL" | "PROVISIONER_UNAVAILABLE" | "TENANT_DEPROVISION_FAILED" | "platform_unavailable";
+            code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_ID" | "TENANT_ORG_HEADER_REQUIRED" | "ADMIN_AUTH_REQUIRED" | "INVALID_ADMIN_AUTH" | "WORKSPACE_AUTH_REQUIRED" | "INVALID_WORKSPACE_AUTH" | "ROLE_FORBIDDEN" | "WORKSPACE_TOKEN_REQUIRED" | "SCOPE_EXCEEDED" | "KEY_RETIRING" | "ROUTE_NOT_FOUND" | "NOT_FOUND" | "WORKSPACE_NOT_FOUND" | "TOKEN_NOT_FOUND" | "SECRET_NOT_FOUND" | "BUNDLE_NOT_FOUND" | "CONFLICT" | "APPROVAL_NOT_FOUND" | "APPROVAL_ALREADY_DECIDED" | "APPROVAL_NOT_PENDING" | "APPROVAL_NOT_REQUESTER" | "APPROVAL_SELF_DECISION" | "APPROVAL_DECIDER_FORBIDDEN" | "UPGRADE_REQUIRED" | "ENDPOINT_GONE" | "ORG_TEMPLATE_INVALID" | "ORG_TEMPLATE_EXPANSION_FAILED" | "ORG_DIRECTORY_INVALID" | "ORG_TEMPLATE_NOT_FOUND" | "ORG_REQUIRED_ENV_MISSING" | "ORG_TEMPLATE_TOO_LARGE" | "PLUGIN_NOT_FOUND" | "PLUGIN_NOT_INSTALLED" | "PLUGIN_NOT_ALLOWED" | "PLUGIN_ENV_MISSING" | "SESSION_REQUIRED" | "INVALID_CREDENTIALS" | "TENANT_CREDENTIAL_REJECTED" | "ORIGIN_FORBIDDEN" | "INVALID_API_KEY" | "API_KEY_EXPIRED" | "PARTNER_KEY_NOT_ACCEPTED" | "SCOPE_MISSING" | "KEY_TOO_WIDE" | "EMAIL_NOT_VERIFIED" | "EMAIL_VERIFICATION_INVALID" | "PAYMENT_REQUIRED" | "ORG_NOT_FOUND" | "MEMBER_NOT_FOUND" | "INVITATION_NOT_FOUND" | "BILLING_SESSION_NOT_FOUND" | "IDENTITY_PROVIDER_NOT_FOUND" | "IDENTITY_PROVIDER_DENIED" | "SLUG_TAKEN" | "EMAIL_TAKEN" | "EMAIL_ALREADY_VERIFIED" | "ALREADY_MEMBER" | "LAST_OWNER" | "INVITATION_LIMIT" | "BILLING_SESSION_CLOSED" | "PLAN_UNCHANGED" | "RUNTIME_PIN_MISSING" | "TERMS_NOT_ACCEPTED" | "IDENTITY_PROVIDER_FAILED" | "CONFIRMATION_REQUIRED" | "TENANT_NOT_READY" | "TENANT_UNREACHABLE" | "ADMIN_TOKEN_NOT_FOUND" | "PURGE_IN_PROGRESS" | "TENANT_STILL_LIVE" | "TENANT_REQUEST_FAILED" | "TENANT_RESTART_FAILED" | "CONTROL_PLANE_UNAVAILABLE" | "AUDIT_ANCHOR_REGRESSION" | "AUDIT_ANCHOR_NOT_FOUND" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "RATE_LIMITED" | "TOKEN_LIMIT" | "STREAM_LIMIT" | "INTERNAL" | "PROVISIONER_UNAVAILABLE" | "TENANT_DEPROVISION_FAILED" | "platform_unavailable";
             /** @description Echoed in the X-Request-Id header and the server log. */
             request_id: string;
         } & {
@@ -10858,20 +10858,21 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
             405: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @enum {string} */
-                        jsonrpc: "2.0";
-                        error: {
-                            code: number;
-                            message: string;
-                        };
-                        id: null;
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -10980,20 +10981,21 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
             405: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @enum {string} */
-                        jsonrpc: "2.0";
-                        error: {
-                            code: number;
-                            message: string;
-                        };
-                        id: null;
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
