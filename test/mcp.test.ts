@@ -409,6 +409,13 @@ forEachDatabase('MCP servers', (kind) => {
       for (const id of [secretApproval, removalApproval]) {
         assert.equal(pending.find((p) => p.id === id)?.requested_by, `org-token:${key.prefix}`);
       }
+      // A human (here ADMIN_TOKEN, as the console or CLI would) approves; the identical call then goes through once.
+      const decided = await t.app.inject({ method: 'POST', url: `/approvals/${secretApproval}/decide`, headers: t.admin(), payload: { decision: 'approved' } });
+      assert.equal(decided.statusCode, 200, decided.body);
+      const again = await call(client, 'set_workspace_secret', { workspace_id: ws.id, key: 'GATED', value: 'v' });
+      assert.equal(again.isError, false, again.text);
+      assert.ok(!again.text.startsWith('Pending approval'), again.text);
+      assert.deepEqual(((await t.app.inject({ method: 'GET', url: `/workspaces/${ws.id}/secrets`, headers: t.admin() })).json() as Array<{ key: string }>).map((x) => x.key), ['GATED']);
     });
   });
 

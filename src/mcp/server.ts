@@ -90,7 +90,7 @@ async function runTool(t: ToolDef, args: Record<string, unknown>, ctx: ToolConte
       const expected = await t.confirmName(args as never, ctx);
       if (args['confirm_name'] !== expected) {
         // The expected name is not echoed: the point is that the caller already knows what it is destroying.
-        return errorResult(`${t.name} refused: confirm_name must be exactly the name of the resource to remove (${t.description.match(/`confirm_name` must be ([^.]+)\./)?.[1] ?? 'its name'}); nothing was done`);
+        return errorResult(`${t.name} refused: confirm_name must be exactly the name of the resource to remove (${t.confirmWhat ?? 'its name'}); nothing was done`);
       }
     }
     const result = await t.handler(args as never, ctx);

@@ -51,6 +51,8 @@ export interface ToolDef<Shape extends z.ZodRawShape = z.ZodRawShape> {
    * server adds `confirm_name` to the input schema of every tool that has this.
    */
   confirmName?: (args: z.infer<z.ZodObject<Shape>>, ctx: ToolContext) => Promise<string>;
+  /** What `confirm_name` must be, in words ("the workspace name"): the refusal says it, never the value itself. */
+  confirmWhat?: string;
   handler: (args: z.infer<z.ZodObject<Shape>>, ctx: ToolContext) => Promise<unknown>;
 }
 

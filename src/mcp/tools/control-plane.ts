@@ -80,6 +80,7 @@ export const orgTools = [
     ...cp,
     annotations: DESTROY,
     input: { slug },
+    confirmWhat: 'the org slug',
     confirmName: async (args, ctx) => (await ctx.cp.GET('/api/v1/orgs/{slug}', { params: { path: { slug: args.slug } } })).data!.slug,
     handler: async (args, ctx) => {
       await ctx.cp.DELETE('/api/v1/orgs/{slug}', { params: { path: { slug: args.slug } } });
@@ -134,6 +135,7 @@ export const memberTools = [
     ...cp,
     annotations: DESTROY,
     input: { slug, invitation_id: z.string().min(1) },
+    confirmWhat: 'the invited email (or the invitation prefix when it names none)',
     confirmName: (args, ctx) => invitationLabel(ctx, args.slug, args.invitation_id),
     handler: async (args, ctx) => (await ctx.cp.DELETE('/api/v1/orgs/{slug}/members/invitations/{id}', { params: { path: { slug: args.slug, id: args.invitation_id } } })).data,
   }),
@@ -158,6 +160,7 @@ export const memberTools = [
     ...cp,
     annotations: DESTROY,
     input: { slug, user_id: z.string().min(1) },
+    confirmWhat: "the member's email (or user id when none is known)",
     confirmName: (args, ctx) => memberLabel(ctx, args.slug, args.user_id),
     handler: async (args, ctx) => {
       await ctx.cp.DELETE('/api/v1/orgs/{slug}/members/{user_id}', { params: { path: { slug: args.slug, user_id: args.user_id } } });

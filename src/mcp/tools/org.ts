@@ -236,6 +236,7 @@ export const pluginTools = [
     workspaceToken: true,
     annotations: DESTROY,
     input: { workspace_id: workspaceId, name: z.string().min(1) },
+    confirmWhat: 'the plugin name',
     confirmName: async (args) => args.name,
     handler: async (args, ctx) => (await ctx.tenant.DELETE('/workspaces/{id}/plugins/{name}', { params: { path: { id: args.workspace_id, name: args.name } } })).data,
   }),
@@ -286,6 +287,7 @@ export const channelTools = [
     workspaceToken: false,
     annotations: DESTROY,
     input: { workspace_id: workspaceId, channel_id: z.string().min(1) },
+    confirmWhat: 'the channel id',
     confirmName: async (args) => args.channel_id,
     handler: async (args, ctx) =>
       (await ctx.tenant.DELETE('/workspaces/{id}/channels/{channelId}', { params: { path: { id: args.workspace_id, channelId: args.channel_id } } })).data ?? { status: 'deleted', id: args.channel_id },

@@ -68,6 +68,7 @@ export const workspaceTools = [
     workspaceToken: false,
     annotations: DESTROY,
     input: { workspace_id: workspaceId, cascade: z.boolean().optional().describe('Also remove its live descendants (otherwise a workspace with children is refused).') },
+    confirmWhat: 'the workspace name',
     confirmName: (args, ctx) => workspaceName(ctx, args.workspace_id),
     handler: async (args, ctx) => {
       const name = await workspaceName(ctx, args.workspace_id);
