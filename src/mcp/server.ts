@@ -115,6 +115,7 @@ async function runTool(t: ToolDef, args: Record<string, unknown>, ctx: ToolConte
 
 export function createMcpServer(options: McpServerOptions): McpServer {
   const server = new McpServer({ name: MCP_SERVER_NAME, version: options.version ?? '0.0.0' }, { capabilities: { tools: {} } });
+  // A missing client is never reached: selectTools lists tenant tools only with a tenant client, CP tools only with a CP one.
   const ctx = { tenant: options.tenant, cp: options.controlPlane, self: options.self ?? null } as ToolContext;
   for (const t of selectTools(options)) {
     const input: z.ZodRawShape = t.confirmName
