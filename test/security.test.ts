@@ -460,14 +460,18 @@ const ROUTE_CASES: readonly RouteCase[] = [
 ];
 
 /** Routes that are deliberately open: probes and the API document. Everything else must be in ROUTE_CASES. */
-const OPEN_ROUTES: ReadonlySet<string> = new Set(['GET /health', 'GET /metrics', 'GET /openapi.json', 'GET /buildinfo', 'GET /org/identity']);
+// GET and DELETE /mcp serve nothing to anyone: the stateless MCP endpoint answers 405 (test/mcp.test.ts).
+const OPEN_ROUTES: ReadonlySet<string> = new Set(['GET /health', 'GET /metrics', 'GET /openapi.json', 'GET /buildinfo', 'GET /org/identity', 'GET /mcp', 'DELETE /mcp']);
 
 /**
  * Routes outside the tiers that authenticate in the handler (the runtime's own calls, TenantGuard-allowlisted):
  * their own suite is test/registry.test.ts (only the named workspace's own live token; org keys and ADMIN_TOKEN
  * refused). They count as covered here.
  */
-const SELF_AUTHENTICATED_ROUTES: ReadonlySet<string> = new Set(['POST /registry/register', 'POST /registry/heartbeat', 'GET /ws']);
+// GET /auth/self and POST /mcp accept every credential class, each as itself (a workspace token included, where the
+// admin tier refuses it): their own suites are test/auth-self.test.ts and test/mcp.test.ts (no credential, wrong,
+// revoked, expired, another org, cookies ignored by /mcp).
+const SELF_AUTHENTICATED_ROUTES: ReadonlySet<string> = new Set(['POST /registry/register', 'POST /registry/heartbeat', 'GET /ws', 'GET /auth/self', 'POST /mcp']);
 
 /** The responses that may carry a plaintext credential: the mint responses, and only on success. */
 // POST /org/import shows each new workspace's first token once, as POST /workspaces does.

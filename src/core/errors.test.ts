@@ -97,6 +97,8 @@ describe('error table', () => {
         URI_TOO_LONG: '414 a path segment is too long',
         HEADERS_TOO_LARGE: '431 request headers (or URL) too large',
         UNSUPPORTED_MEDIA_TYPE: '415 unsupported content type; send application/json',
+        METHOD_NOT_ALLOWED: '405 method not allowed',
+        NOT_ACCEPTABLE: '406 not acceptable',
         RATE_LIMITED: '429 rate limit exceeded',
         TOKEN_LIMIT: '429 maximum 50 active tokens per workspace',
         STREAM_LIMIT: '429 too many open event streams',

@@ -114,6 +114,9 @@ export const ERROR_CODES = {
   URI_TOO_LONG: { status: 414, message: 'a path segment is too long' },
   HEADERS_TOO_LARGE: { status: 431, message: 'request headers (or URL) too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'unsupported content type; send application/json' },
+  // The MCP endpoint (src/mcp/http.ts): stateless, so only POST; and Streamable HTTP clients must accept JSON and SSE.
+  METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed' },
+  NOT_ACCEPTABLE: { status: 406, message: 'not acceptable' },
   RATE_LIMITED: { status: 429, message: 'rate limit exceeded' },
   TOKEN_LIMIT: { status: 429, message: 'maximum 50 active tokens per workspace' },
   STREAM_LIMIT: { status: 429, message: 'too many open event streams' },

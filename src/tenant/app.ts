@@ -14,6 +14,8 @@ import { connectionLimitsOf } from '../core/http/connections.js';
 import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limit.js';
 import { approvalRequiredDeleteHook, approvalRoutes } from './approvals/index.js';
 import { auditRoutes } from './audit/index.js';
+import { authRoutes } from './auth/index.js';
+import { mcpRoutes } from './mcp/index.js';
 import { TenantAuthenticator } from './auth/authenticator.js';
 import { adminAuthHook, requirePermissionDeclared, workspaceAuthHook } from './auth/hooks.js';
 import type { TenantOrigins } from './auth/origin.js';
@@ -65,6 +67,8 @@ const DOMAINS: DomainRoutes[] = [
   approvalRoutes,
   channelRoutes,
   catalogueRoutes,
+  authRoutes,
+  mcpRoutes,
 ];
 
 export interface TenantDeps {

@@ -43,6 +43,7 @@ export const tenantEnvSchema = {
   MOLECULE_ENV: env.oneOf('Deployment environment.', ['development', 'test', 'production'] as const, 'development'),
   LOG_LEVEL: env.oneOf('pino log level.', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
   ORG_TOKEN_MINT_LIMIT: env.int('Org API key mints (and rotations) allowed per client per hour.', 10, 1, 100_000),
+  MCP_RATE_LIMIT: env.int('Requests to /mcp allowed per credential per minute (the reference MCP allows 120).', 120, 1, 100_000),
   LLM_BILLING_MODE_DEFAULT: env.oneOf('Org-wide default LLM billing mode for workspaces without an override.', ['platform_managed', 'byok', 'disabled'] as const, 'byok'),
   HEARTBEAT_TTL_SECONDS: env.int('A running workspace with no heartbeat for this long is marked offline.', 30, 2, 3600),
   HEARTBEAT_INTERVAL_SECONDS: env.int('How often workspace runtimes heartbeat (passed to them).', 5, 1, 600),

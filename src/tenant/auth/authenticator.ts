@@ -153,6 +153,20 @@ export class TenantAuthenticator {
   }
 
   /**
+   * Any credential this tenant accepts, as itself (GET /auth/self, the MCP endpoint): a workspace token is its own
+   * workspace's editor here even where tier 3 would let it act as admin, so a client that scopes itself by this answer
+   * never assumes more than every route grants; everything else goes through the admin chain.
+   */
+  async authenticateAny(authorization: string | undefined, cookie: string | undefined): Promise<Principal> {
+    const bearer = bearerFrom(authorization);
+    if (bearer && claimedType(bearer) === 'workspaceToken') {
+      const p = await this.workspaceTokenPrincipal(bearer);
+      if (p) return p;
+    }
+    return this.authenticateAdmin(authorization, cookie);
+  }
+
+  /**
    * Workspace routes: the admin chain (minus tier 3) or the workspace's own token. A credential confined to other
    * workspaces gets 404 — out of scope is not found.
    */

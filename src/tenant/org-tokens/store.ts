@@ -119,3 +119,8 @@ export async function expireOrgTokenWithin(db: Kysely<TenantSchema>, id: string,
 export async function touchOrgTokens(db: Kysely<TenantSchema>, uses: Map<string, Date>): Promise<void> {
   await touchLastUsed(db, 'org_api_tokens', uses);
 }
+
+/** The name and expiry of one org key (GET /auth/self describes the key that calls it). */
+export async function findOrgTokenNameAndExpiry(db: Kysely<TenantSchema>, id: string): Promise<{ name: string | null; expires_at: Date | null } | undefined> {
+  return db.selectFrom('org_api_tokens').select(['name', 'expires_at']).where('id', '=', id).executeTakeFirst();
+}
