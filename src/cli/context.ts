@@ -87,7 +87,9 @@ export class CliContext {
     let tenantCredential: Credential | null = null;
     let tenantCredentialSource: string | null = null;
     if (this.env['MOLECULE_API_KEY']) {
-      tenantCredential = { type: 'org-key', token: this.env['MOLECULE_API_KEY'] };
+      // A workspace token given as the key (agents are handed one) is sent the same way; typed for what it is.
+      const key = this.env['MOLECULE_API_KEY'];
+      tenantCredential = { type: key.startsWith('molw_') ? 'workspace-token' : 'org-key', token: key };
       tenantCredentialSource = 'MOLECULE_API_KEY';
     } else if (this.env['MOLECULE_WORKSPACE_TOKEN']) {
       tenantCredential = { type: 'workspace-token', token: this.env['MOLECULE_WORKSPACE_TOKEN'] };
