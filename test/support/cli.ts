@@ -96,7 +96,9 @@ function shellQuote(s: string): string {
 }
 
 export function runCliInTerminal(args: string[], opts: CliRunOptions = {}): TerminalSession {
-  const command = [process.execPath, CLI, ...args].map(shellQuote).join(' ');
+  // `script`'s pty starts 0×0, and prompt libraries wrap to stdout.columns (one character a line at 0): give it a
+  // real size, as a terminal window would.
+  const command = `stty cols 120 rows 40 2>/dev/null; exec ${[process.execPath, CLI, ...args].map(shellQuote).join(' ')}`;
   const env = baseEnv({ TERM: 'xterm-256color', COLUMNS: '120', LINES: '40', ...opts.env });
   // `script -q -e -c CMD /dev/null`: a pty for CMD, its exit code passed through (-e), no transcript file.
   const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
