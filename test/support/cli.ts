@@ -96,7 +96,8 @@ function shellQuote(s: string): string {
 }
 
 export function runCliInTerminal(args: string[], opts: CliRunOptions = {}): TerminalSession {
-  const command = [process.execPath, CLI, ...args].map(shellQuote).join(' ');
+  // A fresh pty is 0x0, and prompt libraries wrap at the terminal's width: give it a real size first.
+  const command = `stty cols 120 rows 40 2>/dev/null; exec ${[process.execPath, CLI, ...args].map(shellQuote).join(' ')}`;
   const env = baseEnv({ TERM: 'xterm-256color', COLUMNS: '120', LINES: '40', ...opts.env });
   // `script -q -e -c CMD /dev/null`: a pty for CMD, its exit code passed through (-e), no transcript file.
   const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
