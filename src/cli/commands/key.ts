@@ -79,14 +79,14 @@ export function register(program: Command): void {
       .command('list')
       .alias('ls')
       .description('list the org\'s API keys (never their secret)')
-      .option('--expired', 'only keys that have expired')
+      .option('--expired', 'only keys on their way out: replaced by a rotation (working until the grace ends) or past their expiry (the server drops a key once it has expired)')
       .option('--unused-days <n>', 'only keys not used for N days (or never used and older than that)', positiveInt('--unused-days'))
       .option('--no-expiry', 'only keys that never expire')
       .action(
         action(async (ctx, opts: { expired?: boolean; unusedDays?: number; expiry?: boolean }) => {
           const now = Date.now();
           let rows = await allKeys(ctx);
-          if (opts.expired) rows = rows.filter((k) => k.expires_at !== null && Date.parse(k.expires_at) <= now);
+          if (opts.expired) rows = rows.filter((k) => k.replaced_by !== null || (k.expires_at !== null && Date.parse(k.expires_at) <= now));
           if (opts.expiry === false) rows = rows.filter((k) => k.expires_at === null);
           if (opts.unusedDays !== undefined) {
             const since = now - opts.unusedDays * DAY_MS;
