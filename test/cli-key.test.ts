@@ -1,4 +1,4 @@
-/** `molecule key …` and `molecule token …` end to end: the real binary against a real tenant on loopback. */
+/** `molecule key …` end to end: the real binary against a real tenant on loopback. */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { runCli } from './support/cli.js';
@@ -16,7 +16,7 @@ interface Minted {
   warning: string;
 }
 
-forEachDatabase('CLI key and token', (kind) => {
+forEachDatabase('CLI key', (kind) => {
   let t: TestTenant;
   let env: Record<string, string>;
   let workspaceId: string;
@@ -58,8 +58,10 @@ forEachDatabase('CLI key and token', (kind) => {
     assert.deepEqual(Object.keys(rows[0]!).sort(), ['approval_required', 'created_at', 'created_by', 'expires_at', 'id', 'last_used_at', 'name', 'prefix', 'replaced_by', 'role', 'rotated_from', 'workspace_ids']);
     assert.doesNotMatch(all.stdout, /auth_token/);
     const names = (r: Array<Record<string, unknown>>) => r.map((k) => k['name']).sort();
-    assert.deepEqual(names(rows), ['agent', 'ci', 'cli-admin', 'short']);
-    assert.deepEqual(names((await runCli(['key', 'list', '--no-expiry', '--json'], { env })).json()), ['cli-admin']);
+    assert.ok(names(rows).includes('short') && names(rows).includes('cli-admin'), names(rows).join(','));
+    const forever = (await runCli(['key', 'list', '--no-expiry', '--json'], { env })).json<Array<Record<string, unknown>>>();
+    assert.ok(forever.length >= 1 && forever.every((k) => k['expires_at'] === null), JSON.stringify(forever));
+    assert.ok(names(forever).includes('cli-admin') && !names(forever).includes('short'));
     // --expired: keys on their way out. The server drops a key once expired; a rotated one lists until its grace ends.
     assert.deepEqual(names((await runCli(['key', 'list', '--expired', '--json'], { env })).json()), []);
     const retiring = await t.mintKey({ name: 'retiring' });
@@ -73,14 +75,15 @@ forEachDatabase('CLI key and token', (kind) => {
     assert.deepEqual(names((await runCli(['key', 'list', '--unused-days', '1', '--json'], { env })).json()), []);
     const table = await runCli(['key', 'ls'], { env });
     assert.match(table.stdout, /^\s*ID\s+NAME\s+PREFIX\s+ROLE/m);
-    assert.match(table.stdout, /agent\s+mola_\w+\s+reader \(approval\)/);
+    assert.match(table.stdout, /retiring\s+mola_\w+\s+admin\s+all\s+in 60 min\s+never/);
   });
 
   it('key rotate (--grace) and revoke by name or prefix (needs --yes in pipes); failures exit by the table', async () => {
-    const rotated = await runCli(['key', 'rotate', 'ci', '--grace', '0', '--json'], { env });
+    await t.mintKey({ name: 'to-rotate' });
+    const rotated = await runCli(['key', 'rotate', 'to-rotate', '--grace', '0', '--json'], { env });
     assert.equal(rotated.code, 0, rotated.stderr);
     const body = rotated.json<Minted & { previous_expires_at: string | null; rotated_from: string }>();
-    assert.equal(body.name, 'ci');
+    assert.equal(body.name, 'to-rotate');
     assert.ok(body.auth_token.startsWith('mola_'));
     assert.ok(body.previous_expires_at && Date.parse(body.previous_expires_at) <= Date.now() + 1000);
 
@@ -89,7 +92,7 @@ forEachDatabase('CLI key and token', (kind) => {
     assert.match(refused.stderr, /pass --yes/);
     const revoked = await runCli(['key', 'revoke', body.prefix, '--yes'], { env });
     assert.equal(revoked.code, 0, revoked.stderr);
-    assert.match(revoked.stdout, /revoked key ci/);
+    assert.match(revoked.stdout, /revoked key to-rotate/);
     const dead = await runCli(['workspace', 'list'], { env: { ...env, MOLECULE_API_KEY: body.auth_token } });
     assert.equal(dead.code, 4);
 
@@ -110,37 +113,5 @@ forEachDatabase('CLI key and token', (kind) => {
     assert.match(forbidden.stderr, /\[403 [A-Z_]+\] \(request [^)]+\)/);
     const anonymous = await runCli(['key', 'list'], { env: { MOLECULE_API_URL: t.url, MOLECULE_ORG_ID: t.orgId } });
     assert.equal(anonymous.code, 4);
-  });
-
-  it('token create/list/revoke for a workspace by name; the token authenticates as the workspace until revoked', async () => {
-    const created = await runCli(['token', 'create', 'bound', '--json'], { env });
-    assert.equal(created.code, 0, created.stderr);
-    const tok = created.json<{ id: string; prefix: string; auth_token: string; workspace_id: string; message: string }>();
-    assert.deepEqual(Object.keys(tok).sort(), ['auth_token', 'id', 'message', 'prefix', 'workspace_id']);
-    assert.equal(tok.workspace_id, workspaceId);
-    const asWorkspace = await t.app.inject({ method: 'GET', url: `/workspaces/${workspaceId}/secrets`, headers: t.as(tok.auth_token) });
-    assert.equal(asWorkspace.statusCode, 200, asWorkspace.body);
-
-    const human = await runCli(['token', 'create', workspaceId], { env });
-    assert.equal(human.code, 0, human.stderr);
-    assert.match(human.stdout, /export MOLECULE_WORKSPACE_TOKEN=molw_/);
-
-    const list = await runCli(['token', 'list', 'bound', '--json'], { env });
-    assert.equal(list.code, 0, list.stderr);
-    const rows = list.json<Array<{ id: string; prefix: string; kind: string }>>();
-    assert.deepEqual(Object.keys(rows[0]!).sort(), ['created_at', 'created_by', 'id', 'kind', 'last_used_at', 'prefix']);
-    assert.ok(rows.some((r) => r.id === tok.id));
-    assert.doesNotMatch(list.stdout, /molw_[A-Za-z0-9]{20,}/);
-
-    assert.equal((await runCli(['token', 'revoke', 'bound', tok.id], { env })).code, 3);
-    const revoked = await runCli(['token', 'revoke', 'bound', tok.id, '--yes', '--json'], { env });
-    assert.equal(revoked.code, 0, revoked.stderr);
-    assert.equal(revoked.json<{ id: string }>().id, tok.id);
-    const after = await t.app.inject({ method: 'GET', url: `/workspaces/${workspaceId}/secrets`, headers: t.as(tok.auth_token) });
-    assert.equal(after.statusCode, 401);
-    const again = await runCli(['token', 'revoke', 'bound', tok.id, '--yes'], { env });
-    assert.equal(again.code, 6, again.stderr);
-    const unknown = await runCli(['token', 'list', '00000000-0000-4000-8000-000000000000'], { env });
-    assert.equal(unknown.code, 6);
   });
 });

@@ -47,7 +47,7 @@ forEachDatabase('CLI workspace', (kind) => {
     const list = await runCli(['workspace', 'list', '--json'], { env });
     assert.equal(list.code, 0, list.stderr);
     const rows = list.json<Array<{ id: string; name: string; parent_id: string | null; status: string }>>();
-    assert.deepEqual(rows.map((r) => r.name).sort(), ['alpha', 'alpha-child']);
+    assert.deepEqual(rows.map((r) => r.name).filter((n) => n.startsWith('alpha')).sort(), ['alpha', 'alpha-child']);
     assert.equal(rows.find((r) => r.name === 'alpha-child')!.parent_id, body['id']);
 
     const table = await runCli(['workspace', 'ls'], { env });
@@ -96,15 +96,16 @@ forEachDatabase('CLI workspace', (kind) => {
     const unknownFlag = await runCli(['workspace', 'list', '--bogus'], { env });
     assert.equal(unknownFlag.code, 3);
 
-    // Names are unique among siblings only: a top-level "twin" and alpha's child "twin" — the CLI refuses to guess.
+    // Names are unique among siblings only: a top-level "twin" and a child "twin" — the CLI refuses to guess.
+    const family = await t.createWorkspace({ name: 'family' });
     assert.equal((await runCli(['workspace', 'create', 'twin'], { env })).code, 0);
-    assert.equal((await runCli(['workspace', 'create', 'twin', '--parent', 'alpha'], { env })).code, 0);
+    assert.equal((await runCli(['workspace', 'create', 'twin', '--parent', family.id], { env })).code, 0);
     const ambiguous = await runCli(['workspace', 'restart', 'twin'], { env });
     assert.equal(ambiguous.code, 3, `${ambiguous.stdout}\n${ambiguous.stderr}`);
     assert.match(ambiguous.stderr, /2 workspaces are named "twin": [0-9a-f-]{36}, [0-9a-f-]{36} — pass the id/);
 
     // Live children without --cascade: the server's 409 is exit 7.
-    const conflict = await runCli(['workspace', 'delete', 'alpha', '--yes'], { env });
+    const conflict = await runCli(['workspace', 'delete', 'family', '--yes'], { env });
     assert.equal(conflict.code, 7, conflict.stderr);
     assert.match(conflict.stderr, /\[409 /);
   });
@@ -130,10 +131,12 @@ forEachDatabase('CLI workspace', (kind) => {
     const gone = await runCli(['workspace', 'inspect', created.id], { env });
     assert.equal(gone.code, 6);
 
-    const yes = await runCli(['workspace', 'delete', 'alpha', '--cascade', '--yes', '--json'], { env });
+    const tree = await t.createWorkspace({ name: 'tree' });
+    await t.createWorkspace({ name: 'leaf', parent_id: tree.id });
+    const yes = await runCli(['workspace', 'delete', 'tree', '--cascade', '--yes', '--json'], { env });
     assert.equal(yes.code, 0, yes.stderr);
     assert.deepEqual(Object.keys(yes.json<object>()).sort(), ['cascade_deleted', 'id', 'status']);
-    assert.equal(yes.json<{ cascade_deleted: number }>().cascade_deleted, 2, 'alpha-child and the child twin');
+    assert.equal(yes.json<{ cascade_deleted: number }>().cascade_deleted, 1, 'the leaf went with the tree');
   });
 
   it('restart, pause, resume; events lists recent ones; events --follow shows a live event until Ctrl-C', async () => {
