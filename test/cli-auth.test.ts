@@ -133,7 +133,9 @@ forEachDatabase('CLI auth', (kind) => {
     assert.equal(short.statusCode, 200, short.body);
     const s = short.json() as { id: string; auth_token: string; expires_at: string; created_at: string };
     const file = readProfiles(dir);
-    Object.assign(file.profiles['default']!, { api_key: s.auth_token, key_id: s.id, key_expires_at: s.expires_at, key_created_at: s.created_at });
+    // Through an org host name below localhost, as the edge serves orgs (the renewal must resolve it like every call).
+    const orgHost = t.url.replace('127.0.0.1', `${org.slug}.localhost`);
+    Object.assign(file.profiles['default']!, { api_url: orgHost, api_key: s.auth_token, key_id: s.id, key_expires_at: s.expires_at, key_created_at: s.created_at });
     writeFileSync(path.join(dir, 'credentials.json'), JSON.stringify(file), { mode: 0o600 });
     const renewed = await runCli(['workspace', 'list'], { env });
     assert.equal(renewed.code, 0, renewed.stderr);
@@ -164,7 +166,7 @@ forEachDatabase('CLI auth', (kind) => {
     assert.equal(out.json<{ done: string[] }>().done.length, 2, out.stdout);
     const left = readProfiles(dir).profiles['default']!;
     for (const k of ['api_key', 'key_id', 'session', 'key_managed']) assert.equal(left[k], undefined, k);
-    assert.equal(left['api_url'], t.url, 'where stays; who goes');
+    assert.equal(left['api_url'], orgHost, 'where stays; who goes');
     const revoked = await runCli(['workspace', 'list'], { env: { MOLECULE_API_URL: t.url, MOLECULE_ORG_ID: t.orgId, MOLECULE_API_KEY: managedKey } });
     assert.equal(revoked.code, 4, 'the managed key was revoked');
     const me = await fetch(`${cp.url}/api/v1/auth/me`, { headers: { cookie: `mcp_session=${String(profile['session'])}` } });

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import {
   createControlPlaneClient,
   createTenantClient,
+  nodeFetch,
   type ClientOptions,
   type ControlPlaneClient,
   type Credential,
@@ -134,7 +135,8 @@ export class CliContext {
     const options: ClientOptions = { ...this.clientOptions(r.tenantUrl, r.tenantCredential), ...routing };
     if (!anonymous && needsRenewal(r)) {
       // The first request of this client waits for the renewal, then every request carries the renewed key.
-      const inner = options.fetch ?? ((req: Request) => globalThis.fetch(req));
+      // The SDK's Node fetch (it resolves *.localhost to loopback), wrapped.
+      const inner = options.fetch ?? nodeFetch;
       options.fetch = async (req) => {
         const token = await this.renewManagedKey();
         if (token) req.headers.set('authorization', `Bearer ${token}`);
