@@ -122,6 +122,10 @@ forEachDatabase('CLI auth', (kind) => {
     const status = (await runCli(['auth', 'status', '--json'], { env })).json<Record<string, unknown>>();
     assert.deepEqual(status['user'], { ok: true, email: user.email, user_id: user.userId });
     assert.equal(status['key_managed'], true);
+    assert.equal(status['key_role'], 'admin');
+    assert.equal(status['key_expires_at'], summary.key.expires_at);
+    assert.doesNotMatch(JSON.stringify(status), new RegExp(String(profile['api_key'])));
+    assert.doesNotMatch(JSON.stringify(status), new RegExp(String(profile['session'])));
 
     // Renewal: a managed key with little lifetime left (minted with the session, 1 h) is rotated on first use.
     const short = await t.app.inject({

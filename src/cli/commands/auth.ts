@@ -110,6 +110,7 @@ export function register(program: Command): void {
             credential: r.tenantCredential ? { type: r.tenantCredential.type, source: r.tenantCredentialSource, prefix: r.tenantCredential.type === 'session' ? null : keyPrefix(r.tenantCredential.token) } : null,
             key_managed: Boolean(p.key_managed),
             key_expires_at: r.tenantCredential?.token === p.api_key ? (p.key_expires_at ?? null) : null,
+            key_role: r.tenantCredential?.token === p.api_key ? (p.key_role ?? null) : null,
             tenant: null as unknown,
             user: null as unknown,
           };
@@ -145,7 +146,7 @@ export function register(program: Command): void {
               'credentials file': ctx.credentialsFile,
               org: r.orgSlug ?? r.orgId,
               'org URL': r.tenantUrl,
-              credential: cred ? `${cred.type}${cred.prefix ? ` ${cred.prefix}…` : ''} (from ${cred.source})` : 'none',
+              credential: cred ? `${cred.type}${cred.prefix ? ` ${cred.prefix}…` : ''}${status['key_role'] ? `, role ${String(status['key_role'])}` : ''} (from ${cred.source})` : 'none',
               'key expires': status['key_expires_at'] ? `${String(status['key_expires_at'])}${p.key_managed ? ' (renewed automatically)' : ''}` : null,
               'org check': tenant ? (tenant.ok ? `ok (${tenant.workspaces} workspaces)` : `failed: ${tenant.error}`) : null,
               'control plane': r.cpUrl,
