@@ -3,12 +3,13 @@ import { hostname } from 'node:os';
 import {
   createControlPlaneClient,
   createTenantClient,
+  nodeFetch,
   type ClientOptions,
   type ControlPlaneClient,
   type Credential,
   type TenantClient,
 } from '../sdk/index.js';
-import { credentialsPath, readCredentials, type Profile } from './config.js';
+import { credentialsPath, readCredentials, updateProfile, type Profile } from './config.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { Output } from './output.js';
 import { version } from './version.js';
@@ -132,7 +133,69 @@ export class CliContext {
     if (!r.tenantCredential && !anonymous) {
       throw new CliError('not signed in to an org: set MOLECULE_API_KEY, run `molecule auth use-key` or `molecule auth login`', EXIT.UNAUTHENTICATED, 'NOT_AUTHENTICATED');
     }
-    return { ...this.clientOptions(r.tenantUrl, r.tenantCredential), ...(r.orgId ? { orgId: r.orgId } : r.orgSlug ? { orgSlug: r.orgSlug } : {}) };
+    const routing = r.orgId ? { orgId: r.orgId } : r.orgSlug ? { orgSlug: r.orgSlug } : {};
+    const options: ClientOptions = { ...this.clientOptions(r.tenantUrl, r.tenantCredential), ...routing };
+    if (!anonymous && needsRenewal(r)) {
+      // The first request of this client waits for the renewal, then every request carries the renewed key.
+      // The SDK's Node fetch (it resolves *.localhost to loopback), wrapped.
+      const inner = options.fetch ?? nodeFetch;
+      options.fetch = async (req) => {
+        const token = await this.renewManagedKey();
+        if (token) req.headers.set('authorization', `Bearer ${token}`);
+        return inner(req);
+      };
+    }
+    return options;
+  }
+
+  private renewal: Promise<string | null> | null = null;
+
+  /**
+   * Renews the profile's CLI-managed org key (the `cli:<host>` key `auth login` minted) once per process: the stored
+   * control-plane session rotates it — a session has no expiry of its own, so the new key gets a fresh lifetime,
+   * where a key rotating itself would stay clamped to its own expiry — and the profile is saved with the new key.
+   * A failure is a warning while the old key still works. Resolves to the key to use.
+   */
+  renewManagedKey(now = Date.now()): Promise<string | null> {
+    this.renewal ??= (async () => {
+      const r = this.resolve();
+      const profile = r.profile as ManagedProfile;
+      const old = profile.api_key ?? null;
+      if (!r.tenantUrl || !profile.key_id || !old) return old;
+      const expiresAt = profile.key_expires_at ? Date.parse(profile.key_expires_at) : NaN;
+      if (!profile.session) {
+        this.out.warn(`the CLI's org key expires ${new Date(expiresAt).toISOString()}: run \`molecule auth login\` to renew it`);
+        return old;
+      }
+      try {
+        const client = createTenantClient({
+          ...this.clientOptions(r.tenantUrl, { type: 'session', token: profile.session }),
+          ...(r.orgId ? { orgId: r.orgId } : r.orgSlug ? { orgSlug: r.orgSlug } : {}),
+        });
+        const { data } = await client.POST('/org/tokens/{id}/rotate', {
+          params: { path: { id: profile.key_id } },
+          // Other commands running right now with the old key get a few minutes to finish.
+          body: { grace_seconds: RENEWAL_GRACE_SECONDS, expires_at: new Date(now + MANAGED_KEY_LIFETIME_MS).toISOString() },
+        });
+        const minted = data as { id: string; auth_token: string; expires_at: string | null; created_at: string };
+        updateProfile(
+          r.profileName,
+          (p) => ({ ...p, api_key: minted.auth_token, key_id: minted.id, key_expires_at: minted.expires_at, key_created_at: minted.created_at }) as ManagedProfile,
+          this.credentialsFile,
+        );
+        if (!this.out.json) this.out.note(this.out.style('dim', `renewed the CLI's org key (now expires ${minted.expires_at ?? 'never'})`, this.out.stderr));
+        return minted.auth_token;
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        if (Number.isNaN(expiresAt) || expiresAt > now) {
+          this.out.warn(`could not renew the CLI's org key (${reason}); it still works until ${profile.key_expires_at} — run \`molecule auth login\` before then`);
+        } else {
+          this.out.warn(`could not renew the CLI's expired org key (${reason}): run \`molecule auth login\``);
+        }
+        return old;
+      }
+    })();
+    return this.renewal;
   }
 
   /** Options for a control-plane client; `anonymous` allows calls that need no credential (health, plans, login). */
@@ -144,6 +207,19 @@ export class CliContext {
     return this.clientOptions(r.cpUrl, r.cpCredential);
   }
 
+  /** A tenant client at a given URL with a given credential (sign-in commands, before anything is saved). */
+  tenantClientWith(baseUrl: string, credential: Credential | null, routing: { orgId?: string | null; orgSlug?: string | null } = {}): TenantClient {
+    return createTenantClient({
+      ...this.clientOptions(stripSlash(baseUrl), credential),
+      ...(routing.orgId ? { orgId: routing.orgId } : routing.orgSlug ? { orgSlug: routing.orgSlug } : {}),
+    });
+  }
+
+  /** A control-plane client at a given URL with a given credential (sign-in commands). */
+  cpClientWith(baseUrl: string, credential: Credential | null): ControlPlaneClient {
+    return createControlPlaneClient(this.clientOptions(stripSlash(baseUrl), credential));
+  }
+
   /** A tenant client; `anonymous` allows calls that need no credential (health). */
   tenant(anonymous = false): TenantClient {
     return createTenantClient(this.tenantOptions(anonymous));
@@ -152,6 +228,30 @@ export class CliContext {
   cp(anonymous = false): ControlPlaneClient {
     return createControlPlaneClient(this.cpOptions(anonymous));
   }
+}
+
+/** The profile as `auth login` writes it: the managed key's creation time sizes its lifetime. */
+export type ManagedProfile = Profile & { key_created_at?: string; key_prefix?: string; key_role?: string };
+
+const DAY_MS = 86_400_000;
+/** The lifetime of the key `auth login` mints (and each renewal gives it again). */
+export const MANAGED_KEY_LIFETIME_MS = 7 * DAY_MS;
+const RENEWAL_GRACE_SECONDS = 300;
+
+/**
+ * A managed key (minted by `auth login`, used from the profile, not from MOLECULE_API_KEY) is renewed once less than a
+ * third of its lifetime, or less than a day, is left.
+ */
+export function needsRenewal(r: Resolved, now = Date.now()): boolean {
+  const profile = r.profile as ManagedProfile;
+  if (!profile.key_managed || !profile.key_id || !profile.key_expires_at) return false;
+  if (r.tenantCredential?.type !== 'org-key' || r.tenantCredential.token !== profile.api_key) return false;
+  const expiresAt = Date.parse(profile.key_expires_at);
+  if (Number.isNaN(expiresAt)) return false;
+  const createdAt = profile.key_created_at ? Date.parse(profile.key_created_at) : NaN;
+  const lifetime = Number.isNaN(createdAt) ? MANAGED_KEY_LIFETIME_MS : expiresAt - createdAt;
+  const left = expiresAt - now;
+  return left < lifetime / 3 || left < DAY_MS;
 }
 
 function stripSlash(url: string): string {

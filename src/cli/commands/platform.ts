@@ -4,6 +4,7 @@ import { action, examples } from '../command.js';
 /** The reference Go CLI's `platform health`, kept by name so its users' scripts keep working. */
 export function register(program: Command): void {
   const platform = program.command('platform').description("the platform's health (the reference CLI's verbs)");
+  examples(platform, ['molecule platform health']);
   examples(
     platform
       .command('health')
