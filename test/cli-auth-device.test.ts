@@ -40,8 +40,11 @@ forEachDatabase('CLI auth login (device code)', (kind) => {
   let user: TestUser;
   let org: TestOrg;
 
+  /** The CP's public origin (PUBLIC_URL): what it prints as the verification URL and what a browser sends as Origin. */
+  let origin: string;
   before(async () => {
     cp = await startTestControlPlane(kind, { listen: true });
+    origin = new URL(cp.config.PUBLIC_URL ?? `http://localhost:${cp.config.PORT}`).origin;
     user = await cp.signup();
     org = await cp.createOrg(user);
     await cp.createOrg(user); // two orgs: the one chosen on the page must win
@@ -66,7 +69,7 @@ forEachDatabase('CLI auth login (device code)', (kind) => {
     if (button.name) fields[button.name] = button.value;
     const res = await fetch(new URL(action || '/device', cp.url), {
       method: 'POST',
-      headers: { cookie: user.cookie, origin: cp.url, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { cookie: user.cookie, origin, 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams(fields).toString(),
       redirect: 'manual',
     });
@@ -77,7 +80,7 @@ forEachDatabase('CLI auth login (device code)', (kind) => {
     const dir = freshConfigDir();
     const term = runCliInTerminal(['auth', 'login', '--no-browser', '--cp-url', cp.url, '--api-url', t.url], { env: { MOLECULE_CONFIG_DIR: dir } });
     const shown = await term.waitFor(/enter the code [A-Z]{4}-[A-Z]{4}/);
-    assert.match(shown, new RegExp(`open ${cp.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/device`));
+    assert.match(shown, new RegExp(`open ${origin.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/device`));
     const userCode = /enter the code ([A-Z]{4}-[A-Z]{4})/.exec(shown)![1]!;
     await decide(userCode, 'approve');
     const done = await term.done;

@@ -158,7 +158,7 @@ export function register(program: Command): void {
   );
 
   const invitation = program.command('invitation').alias('invitations').description('invitations you received');
-  examples(invitation, ['printf %s "$INVITE_TOKEN" | molecule invitation accept']);
+  examples(invitation, ['molecule invitation accept          # the token at a masked prompt', 'printf %s "$INVITE_TOKEN" | molecule invitation accept']);
   examples(
     invitation
       .command('accept')
