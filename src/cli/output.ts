@@ -90,8 +90,16 @@ export class Output {
     }
     const where = requestId ? this.style('dim', ` (request ${requestId})`, this.stderr) : '';
     this.stderr.write(`${this.style('red', 'error:', this.stderr)} ${message}${status !== null ? ` [${status} ${code}]` : ''}${where}\n`);
+    const hint = HINTS[code];
+    if (hint) this.stderr.write(`${this.style('dim', `hint: ${hint}`, this.stderr)}\n`);
   }
 }
+
+/** What to do next, for server answers a CLI user can fix with another command. */
+const HINTS: Record<string, string> = {
+  TERMS_NOT_ACCEPTED: 'run `molecule auth terms --accept`, then try again',
+  EMAIL_NOT_VERIFIED: 'open the verification link sent to your address (the CP log with MAIL_TRANSPORT=log), then try again',
+};
 
 export function describeError(err: unknown): { code: string; message: string; requestId: string | null; status: number | null } {
   if (err instanceof ApiError) return { code: err.code, message: err.message, requestId: err.requestId, status: err.status };

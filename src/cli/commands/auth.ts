@@ -6,7 +6,7 @@ import { readCredentials, writeCredentials, PROFILE_NAME, type Profile } from '.
 import type { ManagedProfile } from '../context.js';
 import { CliError, EXIT, exitCodeFor } from '../exit-codes.js';
 import { describeError } from '../output.js';
-import { readSecret } from '../prompts.js';
+import { confirm, readSecret } from '../prompts.js';
 
 function checkProfileName(name: string): void {
   if (!PROFILE_NAME.test(name)) throw new CliError(`profile name "${name}" must be letters, digits, ".", "_" or "-"`, EXIT.USAGE);
@@ -180,6 +180,27 @@ export function register(program: Command): void {
         }),
       ),
     ['molecule auth switch staging', 'molecule auth switch default'],
+  );
+
+  examples(
+    auth
+      .command('terms')
+      .description('show whether your account has accepted the current terms of service; --accept accepts them (creating orgs needs it)')
+      .option('--accept', 'accept the current version (asks on a terminal; --yes elsewhere)')
+      .action(
+        action(async (ctx, opts: { accept?: boolean }) => {
+          const cp = ctx.cp();
+          let { data } = await cp.GET('/api/v1/auth/terms-status');
+          if (opts.accept && !data?.accepted) {
+            await confirm(ctx, `Accept the terms of service, version ${data?.version ?? '?'}?`);
+            ({ data } = await cp.POST('/api/v1/auth/accept-terms', { body: { ...(data?.version ? { version: data.version } : {}) } }));
+          }
+          if (ctx.out.json) return ctx.out.data(data);
+          if (data?.accepted) ctx.out.success(`terms of service version ${data.version} accepted`);
+          else ctx.out.note(`the terms of service version ${data?.version ?? '?'} are not accepted yet${data?.accepted_version ? ` (you accepted ${data.accepted_version})` : ''}: run \`molecule auth terms --accept\``);
+        }),
+      ),
+    ['molecule auth terms', 'molecule auth terms --accept', 'molecule auth terms --accept --yes --json'],
   );
 
   examples(
