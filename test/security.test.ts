@@ -460,7 +460,18 @@ const ROUTE_CASES: readonly RouteCase[] = [
 ];
 
 /** Routes that are deliberately open: probes and the API document. Everything else must be in ROUTE_CASES. */
-const OPEN_ROUTES: ReadonlySet<string> = new Set(['GET /health', 'GET /metrics', 'GET /openapi.json', 'GET /buildinfo', 'GET /org/identity']);
+const OPEN_ROUTES: ReadonlySet<string> = new Set([
+  'GET /health',
+  'GET /metrics',
+  'GET /openapi.json',
+  'GET /buildinfo',
+  'GET /org/identity',
+  // The web console's static pages and assets (no org data; the page's API calls authenticate).
+  'GET /',
+  'GET /app',
+  'GET /app/*',
+  'GET /_console/:file',
+]);
 
 /**
  * Routes outside the tiers that authenticate in the handler (the runtime's own calls, TenantGuard-allowlisted):
