@@ -11,11 +11,12 @@ export const ON_TENANT = ORG_SLUG !== '';
 export const cp = createControlPlaneClient({
   baseUrl: window.location.origin,
   retry: { retries: 1 },
-  fetch: (request) => {
+  fetch: async (request) => {
     if (!ON_TENANT) return fetch(request);
     const url = new URL(request.url);
     url.pathname = url.pathname.replace(/^\/api\/v1\//, '/cp/');
-    return fetch(new Request(url, request));
+    const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.arrayBuffer();
+    return fetch(url, { method: request.method, headers: request.headers, body, signal: request.signal });
   },
 });
 
