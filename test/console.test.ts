@@ -263,6 +263,22 @@ describe('web console in Chromium', { skip: CHROMIUM ? false : 'Chromium not fou
     await check(page, 'tenant-keys-rotate');
     await rotate.getByRole('button', { name: 'Cancel' }).click();
 
+    // The org key policy, set in the tab, is enforced by the tenant: a mint beyond it shows the server's error and request id.
+    const policy = dialog.getByRole('form', { name: 'Key policy' });
+    await policy.getByLabel('Maximum key lifetime in days', { exact: false }).fill('7');
+    await policy.getByRole('button', { name: 'Save policy' }).click();
+    await policy.getByText('Last set by').waitFor();
+    await dialog.getByLabel('Name', { exact: true }).fill('too-long');
+    await dialog.getByLabel('Expires in').selectOption('30');
+    await dialog.getByRole('button', { name: 'Mint key' }).click();
+    const refusal = dialog.getByRole('form', { name: 'New key' }).getByRole('alert');
+    await refusal.waitFor();
+    assert.match(await refusal.innerText(), /Could not mint the key[\s\S]*at most 7 days[\s\S]*Request id: \S+/);
+    await check(page, 'tenant-keys-policy');
+    await policy.getByLabel('Maximum key lifetime in days', { exact: false }).fill('');
+    await policy.getByRole('button', { name: 'Save policy' }).click();
+    await policy.getByText('Saved.').waitFor();
+
     assert.deepEqual(cspViolations, [], 'no CSP violation on any page');
     await page.close();
   });

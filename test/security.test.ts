@@ -287,6 +287,8 @@ const ROUTE_CASES: readonly RouteCase[] = [
   // Admin chain: org keys.
   { method: 'POST', route: '/org/tokens', auth: 'admin', minRole: 'admin', orgWide: false, body: () => ({ name: 'security-suite', role: 'reader' }), okStatus: 200 },
   { method: 'GET', route: '/org/tokens', auth: 'admin', minRole: 'reader', orgWide: false, okStatus: 200 },
+  { method: 'GET', route: '/org/settings/key-policy', auth: 'admin', minRole: 'reader', orgWide: true, okStatus: 200 },
+  { method: 'PUT', route: '/org/settings/key-policy', auth: 'admin', minRole: 'admin', orgWide: true, body: () => ({ max_lifetime_days: null, require_expiry: false }), okStatus: 200 },
   { method: 'DELETE', route: '/org/tokens/:id', auth: 'admin', minRole: 'admin', orgWide: false, params: targetKey, fresh: freshKey, okStatus: 200 },
   {
     method: 'POST',

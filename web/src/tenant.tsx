@@ -232,6 +232,63 @@ function RotateDialog({ token, onClose, onMinted }: { token: Token; onClose: () 
   );
 }
 
+/** The org key policy: enforced by the tenant at every mint (GET/PUT /org/settings/key-policy). */
+function KeyPolicyForm() {
+  const qc = useQueryClient();
+  const policy = useQuery({ queryKey: ['key-policy'], queryFn: async () => (await tenant.GET('/org/settings/key-policy')).data! });
+  const [maxDays, setMaxDays] = useState<string | null>(null);
+  const [requireExpiry, setRequireExpiry] = useState<boolean | null>(null);
+  const days = maxDays ?? (policy.data?.max_lifetime_days != null ? String(policy.data.max_lifetime_days) : '');
+  const required = requireExpiry ?? policy.data?.require_expiry ?? false;
+  const save = useMutation({
+    mutationFn: async () =>
+      (await tenant.PUT('/org/settings/key-policy', { body: { max_lifetime_days: days.trim() === '' ? null : Number(days), require_expiry: required } })).data!,
+    onSuccess: async () => {
+      setMaxDays(null);
+      setRequireExpiry(null);
+      await qc.invalidateQueries({ queryKey: ['key-policy'] });
+    },
+  });
+  return (
+    <form
+      className="card form"
+      aria-labelledby="policy-title"
+      onSubmit={(e) => {
+        e.preventDefault();
+        save.mutate();
+      }}
+    >
+      <h3 id="policy-title">Key policy</h3>
+      {policy.isPending ? <Loading what="the key policy" /> : null}
+      {policy.isError ? <ErrorView error={policy.error} title="Could not read the key policy" /> : null}
+      {policy.data ? (
+        <>
+          <label>
+            Maximum key lifetime in days (empty: no limit)
+            <input inputMode="numeric" value={days} onChange={(e) => setMaxDays(e.target.value)} />
+          </label>
+          <label className="check">
+            <input type="checkbox" checked={required} onChange={(e) => setRequireExpiry(e.target.checked)} />
+            Every new key must expire
+          </label>
+          <p className="muted">
+            {policy.data.updated_by ? `Last set by ${policy.data.updated_by}, ${fmt(policy.data.updated_at)}.` : 'No policy set yet.'} Existing keys are not affected.
+          </p>
+          {save.isError ? <ErrorView error={save.error} title="Could not save the key policy" /> : null}
+          {save.isSuccess ? (
+            <p role="status" className="muted">
+              Saved.
+            </p>
+          ) : null}
+          <button type="submit" disabled={save.isPending}>
+            Save policy
+          </button>
+        </>
+      ) : null}
+    </form>
+  );
+}
+
 type Filter = 'all' | 'expired' | 'unused' | 'no-expiry';
 
 function KeysTab() {
@@ -259,7 +316,10 @@ function KeysTab() {
   return (
     <div className="tab">
       {revealed ? <Plaintext token={revealed} onClose={() => setRevealed(null)} /> : null}
-      <MintForm onMinted={setRevealed} />
+      <div className="two">
+        <MintForm onMinted={setRevealed} />
+        <KeyPolicyForm />
+      </div>
       <section aria-labelledby="keys-title">
         <div className="row">
           <h3 id="keys-title">Keys</h3>

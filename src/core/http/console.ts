@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyReply } from 'fastify';
-import type { App } from './app.js';
+import { sendError, type App } from './app.js';
 
 /**
  * The web console (issue 14): the single-page app built from `web/` into `dist/web/` (`npm run build:web`, run by
@@ -58,11 +58,7 @@ export interface ConsoleOptions {
 }
 
 function notBuilt(reply: FastifyReply) {
-  return reply
-    .code(503)
-    .header('content-type', 'text/plain; charset=utf-8')
-    .header('cache-control', 'no-store')
-    .send('console not built: run npm run build:web\n');
+  return sendError(reply, 'CONSOLE_NOT_BUILT');
 }
 
 /** The paths the console owns on a tenant; TenantGuard lets browser navigations to them pass without an org header. */
@@ -103,7 +99,7 @@ export function registerConsole(app: App, options: ConsoleOptions): void {
   app.get(`${CONSOLE_ASSET_PREFIX}:file`, hidden, async (request, reply) => {
     const file = (request.params as { file: string }).file;
     const type = TYPES[path.extname(file)];
-    if (!ASSET_NAME.test(file) || file.includes('..') || !type) return reply.code(404).header('content-type', 'text/plain; charset=utf-8').send('not found\n');
+    if (!ASSET_NAME.test(file) || file.includes('..') || !type) return sendError(reply, 'NOT_FOUND');
     let body: Buffer;
     try {
       body = await readFile(path.join(root, CONSOLE_ASSET_PREFIX, file));
@@ -114,7 +110,7 @@ export function registerConsole(app: App, options: ConsoleOptions): void {
       } catch {
         return notBuilt(reply);
       }
-      return reply.code(404).header('content-type', 'text/plain; charset=utf-8').send('not found\n');
+      return sendError(reply, 'NOT_FOUND');
     }
     return reply
       .header('content-type', type)
