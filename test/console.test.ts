@@ -157,6 +157,8 @@ describe('web console in Chromium', { skip: CHROMIUM ? false : 'Chromium not fou
     await page.goto(`${cpUrl}/`);
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     assert.equal(new URL(page.url()).pathname, '/signin');
+    // No OpenID Connect provider is configured for `up`: no button for one.
+    assert.equal(await page.getByRole('link', { name: /Sign in with/ }).count(), 0);
     await check(page, 'cp-signin');
 
     // A wrong password shows the server's message and request id.
@@ -188,6 +190,9 @@ describe('web console in Chromium', { skip: CHROMIUM ? false : 'Chromium not fou
     await page.getByRole('link', { name: 'Acme' }).click();
     const open = page.getByRole('link', { name: 'Open the acme console' });
     await open.waitFor();
+    const owner = page.getByRole('region', { name: 'Members' }).getByRole('listitem').filter({ hasText: up.field('Demo owner') });
+    await owner.waitFor();
+    assert.match(await owner.innerText(), /owner/);
     await check(page, 'cp-org-acme');
     await open.click();
 

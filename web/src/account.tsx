@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
-import { cp, SLUG_PATTERN, SLUG_RULE } from './api';
+import { cp, OIDC_PROVIDER, ON_TENANT, SLUG_PATTERN, SLUG_RULE } from './api';
 import { Link, useRouter } from './router';
 import { Empty, ErrorView, Loading, Page } from './ui';
 
@@ -60,6 +60,11 @@ export function SignIn({ mode, onDone }: { mode: 'signin' | 'signup'; onDone: ()
         <button type="submit" className="primary" disabled={submit.isPending}>
           {submit.isPending ? 'Please wait…' : mode === 'signin' ? 'Sign in' : 'Sign up'}
         </button>
+        {OIDC_PROVIDER && !ON_TENANT ? (
+          <a className="button" href={`/api/v1/auth/${mode === 'signin' ? 'login' : 'signup'}?return_to=${encodeURIComponent('/orgs')}`}>
+            {mode === 'signin' ? 'Sign in' : 'Sign up'} with {OIDC_PROVIDER}
+          </a>
+        ) : null}
         <p className="muted">
           {mode === 'signin' ? (
             <>
@@ -195,10 +200,38 @@ function OrgView({ slug }: { slug: string }) {
           ) : null}
         </div>
       ) : null}
+      <Members slug={slug} />
       <p>
         <Link to="/orgs">← All organizations</Link>
       </p>
     </Page>
+  );
+}
+
+function Members({ slug }: { slug: string }) {
+  const members = useQuery({
+    queryKey: ['members', slug],
+    queryFn: async () => (await cp.GET('/api/v1/orgs/{slug}/members', { params: { path: { slug } } })).data!,
+  });
+  return (
+    <section aria-labelledby="members-title">
+      <h2 id="members-title">Members</h2>
+      {members.isPending ? <Loading what="members" /> : null}
+      {members.isError ? <ErrorView error={members.error} title="Could not list members" /> : null}
+      {members.data && members.data.members.length === 0 ? <Empty>No members.</Empty> : null}
+      {members.data && members.data.members.length > 0 ? (
+        <ul className="list">
+          {members.data.members.map((m) => (
+            <li key={m.user_id} className="card row">
+              <span>
+                <strong>{m.name ?? m.email ?? m.user_id}</strong> <span className="muted">{m.email}</span>
+              </span>
+              <span className="badge">{m.role}</span>
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </section>
   );
 }
 

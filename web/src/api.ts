@@ -3,6 +3,8 @@ import { ApiError, createControlPlaneClient, createTenantClient, NetworkError } 
 /** The org this page belongs to: the tenant writes its slug into the page's meta tag; empty on the CP host. */
 export const ORG_SLUG = document.querySelector<HTMLMetaElement>('meta[name="molecule-org-slug"]')?.content ?? '';
 export const ON_TENANT = ORG_SLUG !== '';
+/** The CP's OpenID Connect provider, when one is configured (the CP writes it into the page); empty: password only. */
+export const OIDC_PROVIDER = document.querySelector<HTMLMetaElement>('meta[name="molecule-oidc"]')?.content ?? '';
 
 /**
  * The CP's API. On the CP host: /api/v1 on this origin. On a tenant host: the same calls through the tenant's /cp/*

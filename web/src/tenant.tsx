@@ -128,7 +128,7 @@ function MintForm({ onMinted }: { onMinted: (token: string) => void }) {
       </fieldset>
       <label className="check">
         <input type="checkbox" checked={approval} onChange={(e) => setApproval(e.target.checked)} />
-        Deletions with this key need a human’s approval
+        Require a human’s approval for this key’s deletions and gated actions
       </label>
       {mint.isError ? <ErrorView error={mint.error} title="Could not mint the key" /> : null}
       <button type="submit" className="primary" disabled={mint.isPending}>

@@ -53,6 +53,8 @@ export interface ConsoleOptions {
   redirects?: Record<string, string>;
   /** A tenant: its slug, written into the page's `molecule-org-slug` meta tag (the console's org routing header). */
   orgSlug?: string;
+  /** The CP: the OpenID Connect provider's name when sign-in with it is configured (`molecule-oidc` meta tag). */
+  oidcProvider?: string;
   /** Default: dist/web beside the compiled server. */
   root?: string;
 }
@@ -81,8 +83,9 @@ export function registerConsole(app: App, options: ConsoleOptions): void {
     } catch {
       return notBuilt(reply);
     }
-    if (options.orgSlug !== undefined) {
-      html = html.replace('<meta name="molecule-org-slug" content="" />', `<meta name="molecule-org-slug" content="${escapeAttr(options.orgSlug)}" />`);
+    // Facts the page needs before its first call, as meta tags (never inline script: the CSP forbids it).
+    for (const [name, value] of [['molecule-org-slug', options.orgSlug], ['molecule-oidc', options.oidcProvider]] as const) {
+      if (value !== undefined) html = html.replace(`<meta name="${name}" content="" />`, `<meta name="${name}" content="${escapeAttr(value)}" />`);
     }
     return reply
       .header('content-type', 'text/html; charset=utf-8')
