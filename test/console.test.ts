@@ -229,7 +229,7 @@ describe('web console in Chromium', { skip: CHROMIUM ? false : 'Chromium not fou
     assert.match(token, /^mola_/);
     assert.match(await dialog.getByText(/export MOLECULE_API_KEY=/).innerText(), new RegExp(`export MOLECULE_API_KEY=${token}`));
     await dialog.getByRole('button', { name: 'Copy key' }).click();
-    await dialog.getByRole('button', { name: 'Copied' }).waitFor();
+    await dialog.getByRole('button', { name: 'Copied', exact: true }).waitFor();
     const clipboard = await page.evaluate(() => (globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }).navigator.clipboard.readText());
     assert.equal(clipboard, token);
     // The new key is listed with a "soon" badge (7 days) and its creator.
@@ -266,7 +266,18 @@ describe('web console in Chromium', { skip: CHROMIUM ? false : 'Chromium not fou
     const rotate = dialog.getByRole('form', { name: 'Rotate npm start demo key' });
     for (const label of ['now', '1 hour', '24 hours', '7 days']) await rotate.getByLabel(label, { exact: true }).waitFor();
     await check(page, 'tenant-keys-rotate');
-    await rotate.getByRole('button', { name: 'Cancel' }).click();
+    // Rotating with grace "now": the replacement is shown once, and the banner's demo key is refused at once.
+    const demoKey = up.field('Org API key');
+    assert.equal((await curlWorkspaces(tenantUrl, demoKey)).status, 200);
+    await rotate.getByLabel('now', { exact: true }).check();
+    await rotate.getByRole('button', { name: 'Rotate key' }).click();
+    await rotate.waitFor({ state: 'detached' });
+    const replacement = (await dialog.getByTestId('new-key').innerText()).trim();
+    assert.match(replacement, /^mola_/);
+    assert.notEqual(replacement, demoKey);
+    assert.equal((await curlWorkspaces(tenantUrl, demoKey)).status, 401);
+    assert.equal((await curlWorkspaces(tenantUrl, replacement)).status, 200);
+    await dialog.getByRole('button', { name: 'I have copied it' }).click();
 
     // The org key policy, set in the tab, is enforced by the tenant: a mint beyond it shows the server's error and request id.
     const policy = dialog.getByRole('form', { name: 'Key policy' });
