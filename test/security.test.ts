@@ -287,6 +287,8 @@ const ROUTE_CASES: readonly RouteCase[] = [
   // Admin chain: org keys.
   { method: 'POST', route: '/org/tokens', auth: 'admin', minRole: 'admin', orgWide: false, body: () => ({ name: 'security-suite', role: 'reader' }), okStatus: 200 },
   { method: 'GET', route: '/org/tokens', auth: 'admin', minRole: 'reader', orgWide: false, okStatus: 200 },
+  { method: 'GET', route: '/org/settings/key-policy', auth: 'admin', minRole: 'reader', orgWide: true, okStatus: 200 },
+  { method: 'PUT', route: '/org/settings/key-policy', auth: 'admin', minRole: 'admin', orgWide: true, body: () => ({ max_lifetime_days: null, require_expiry: false }), okStatus: 200 },
   { method: 'DELETE', route: '/org/tokens/:id', auth: 'admin', minRole: 'admin', orgWide: false, params: targetKey, fresh: freshKey, okStatus: 200 },
   {
     method: 'POST',
@@ -461,7 +463,20 @@ const ROUTE_CASES: readonly RouteCase[] = [
 
 /** Routes that are deliberately open: probes and the API document. Everything else must be in ROUTE_CASES. */
 // GET and DELETE /mcp serve nothing to anyone: the stateless MCP endpoint answers 405 (test/mcp.test.ts).
-const OPEN_ROUTES: ReadonlySet<string> = new Set(['GET /health', 'GET /metrics', 'GET /openapi.json', 'GET /buildinfo', 'GET /org/identity', 'GET /mcp', 'DELETE /mcp']);
+const OPEN_ROUTES: ReadonlySet<string> = new Set([
+  'GET /health',
+  'GET /metrics',
+  'GET /openapi.json',
+  'GET /buildinfo',
+  'GET /org/identity',
+  'GET /mcp',
+  'DELETE /mcp',
+  // The web console's static pages and assets (no org data; the page's API calls authenticate).
+  'GET /',
+  'GET /app',
+  'GET /app/*',
+  'GET /_console/:file',
+]);
 
 /**
  * Routes outside the tiers that authenticate in the handler (the runtime's own calls, TenantGuard-allowlisted):

@@ -172,7 +172,11 @@ async function prepareDemo(cp: RunningControlPlane, state: UpState, o: DemoOptio
   if (!tenantAdmin) throw new Error('the demo org has no tenant admin token');
   const tenantHeaders = { authorization: `Bearer ${tenantAdmin}`, 'x-molecule-org-id': orgId, 'content-type': 'application/json' };
   if (state.demoKeyId) await fetch(`${instance.url}/org/tokens/${state.demoKeyId}`, { method: 'DELETE', headers: tenantHeaders }).then((r) => r.body?.cancel());
-  const minted = await fetch(`${instance.url}/org/tokens`, { method: 'POST', headers: tenantHeaders, body: JSON.stringify({ name: 'npm start demo key' }) });
+  // The org key policy (set in the console) binds the demo key too: it gets the longest lifetime the policy allows.
+  const policy = await fetch(`${instance.url}/org/settings/key-policy`, { headers: tenantHeaders }).then(async (r) => (r.ok ? ((await r.json()) as { max_lifetime_days: number | null; require_expiry: boolean }) : null));
+  const lifetimeDays = policy?.max_lifetime_days ?? (policy?.require_expiry ? 30 : null);
+  const expiresAt = lifetimeDays === null ? null : new Date(Date.now() + lifetimeDays * 24 * 3600_000 - 60_000).toISOString();
+  const minted = await fetch(`${instance.url}/org/tokens`, { method: 'POST', headers: tenantHeaders, body: JSON.stringify({ name: 'npm start demo key', expires_at: expiresAt }) });
   if (minted.status !== 200 && minted.status !== 201) throw new Error(`could not mint the demo key: ${minted.status} ${await minted.text()}`);
   const key = (await minted.json()) as { id: string; auth_token: string };
   state.demoKeyId = key.id;

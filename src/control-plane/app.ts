@@ -6,6 +6,7 @@ import { auditDb } from '../core/audit/schema.js';
 import { AuditWriter } from '../core/audit/writer.js';
 import { SecretCipher } from '../core/crypto/cipher.js';
 import { createBaseApp, type App } from '../core/http/app.js';
+import { registerConsole } from '../core/http/console.js';
 import { Idempotency, IDEMPOTENCY_DESCRIPTION } from '../core/http/idempotency.js';
 import { idempotencyDb, KyselyIdempotencyStore } from '../core/http/idempotency-store.js';
 import { connectionLimitsOf } from '../core/http/connections.js';
@@ -195,6 +196,8 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
     idempotency.attach(scope as unknown as App);
     for (const register of mount('pages')) register(scope as unknown as App, ctx);
   });
+  // The account pages of the web console (issue 14); their API calls go to /api/v1 with the session cookie.
+  registerConsole(app, { pages: ['/', '/signin', '/signup', '/terms', '/orgs', '/orgs/*'], ...(oidc ? { oidcProvider: oidc.provider } : {}) });
 
   return app;
 }

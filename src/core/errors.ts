@@ -108,6 +108,9 @@ export const ERROR_CODES = {
   // Idempotency-Key (src/core/http/idempotency.ts; issue 13): Stripe's semantics for a reused or busy key.
   IDEMPOTENCY_KEY_REUSED: { status: 422, message: 'this Idempotency-Key was used with a different request' },
   IDEMPOTENCY_KEY_IN_USE: { status: 409, message: 'a request with this Idempotency-Key is still in progress; retry after the Retry-After delay' },
+  // The org key policy (GET/PUT /org/settings/key-policy; issue 14), enforced at mint; the context names the rule.
+  KEY_POLICY_EXPIRY_REQUIRED: { status: 422, message: 'this org requires every new key to expire: set expires_at' },
+  KEY_POLICY_LIFETIME_EXCEEDED: { status: 422, message: "the key would outlive this org's maximum key lifetime" },
   // The server's own refusals, before any route runs (src/core/http/connections.ts and the router).
   REQUEST_TIMEOUT: { status: 408, message: 'request not received in time; the connection is closed' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'request body too large' },
@@ -122,6 +125,8 @@ export const ERROR_CODES = {
   STREAM_LIMIT: { status: 429, message: 'too many open event streams' },
   INTERNAL: { status: 500, message: 'internal server error' },
   PROVISIONER_UNAVAILABLE: { status: 503, message: 'provisioner not available' },
+  // The web console's pages when dist/web was never built (src/core/http/console.ts).
+  CONSOLE_NOT_BUILT: { status: 503, message: 'console not built: run npm run build:web' },
   // An org is deleted only once its tenant is stopped: its slug must not be released while the old tenant runs.
   TENANT_DEPROVISION_FAILED: { status: 503, message: "the org's tenant could not be stopped; nothing was deleted" },
   // Lower-case for wire compatibility: reference clients match `code == "platform_unavailable"`.

@@ -7,6 +7,7 @@ import { AgentSandbox } from '../core/compute/agent-sandbox.js';
 import { auditDb } from '../core/audit/schema.js';
 import { AuditWriter } from '../core/audit/writer.js';
 import { createBaseApp, type App } from '../core/http/app.js';
+import { registerConsole } from '../core/http/console.js';
 import { Idempotency, IDEMPOTENCY_DESCRIPTION } from '../core/http/idempotency.js';
 import { idempotencyDb, KyselyIdempotencyStore } from '../core/http/idempotency-store.js';
 import { LoopTicks } from '../core/liveness.js';
@@ -299,6 +300,9 @@ export async function buildTenantApp(deps: TenantDeps): Promise<App> {
     webSocketEventsRoute(origins)(scope as unknown as App, ctx);
   });
   routeWebSocketUpgrades(app);
+
+  // The org's web console (issue 14): `/` → `/app/`, its pages under /app, assets under /_console/.
+  registerConsole(app, { pages: ['/app', '/app/*'], redirects: { '/': '/app/' }, ...(config.MOLECULE_ORG_SLUG ? { orgSlug: config.MOLECULE_ORG_SLUG } : {}) });
 
   return app;
 }

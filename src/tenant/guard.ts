@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { sendError } from '../core/http/app.js';
+import { isTenantConsolePath } from '../core/http/console.js';
 
 /** Paths that pass TenantGuard with no routing header (DESIGN.md §4): probes and the runtime's self-auth routes. */
 export const TENANT_GUARD_ALLOWLIST: ReadonlySet<string> = new Set(['/health', '/buildinfo', '/metrics', '/registry/register', '/registry/heartbeat']);
@@ -14,6 +15,9 @@ export function tenantGuard(orgId: string | undefined, orgSlug: string | undefin
     if (orgId === undefined) return;
     const path = request.url.split('?')[0] ?? '';
     if (TENANT_GUARD_ALLOWLIST.has(path)) return;
+    // The web console's pages and assets are browser navigations (no header can be set on them); they hold no org
+    // data — the page's own API calls carry the header.
+    if ((request.method === 'GET' || request.method === 'HEAD') && isTenantConsolePath(path)) return;
     const idHeader = request.headers['x-molecule-org-id'];
     const slugHeader = request.headers['x-molecule-org-slug'];
     if (typeof idHeader === 'string') {

@@ -21,8 +21,19 @@ export type OrgRole = 'member' | 'admin' | 'owner';
 export const PREFIXES = ['/api/v1', '/cp'] as const;
 export type Prefix = (typeof PREFIXES)[number];
 
-/** Routes outside every tier on purpose: probes and the API document. */
-export const OPEN_ROUTES: ReadonlySet<string> = new Set(['GET /health', 'GET /metrics', 'GET /openapi.json']);
+/** Routes outside every tier on purpose: probes, the API document and the web console's static pages and assets. */
+export const OPEN_ROUTES: ReadonlySet<string> = new Set([
+  'GET /health',
+  'GET /metrics',
+  'GET /openapi.json',
+  'GET /',
+  'GET /signin',
+  'GET /signup',
+  'GET /terms',
+  'GET /orgs',
+  'GET /orgs/*',
+  'GET /_console/:file',
+]);
 
 /** Routes (prefix stripped) that take no credential. Everything under a prefix not listed here, nor `/admin/…`, is session. */
 export const PUBLIC_ROUTES: ReadonlySet<string> = new Set([

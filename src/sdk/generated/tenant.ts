@@ -69,7 +69,7 @@ export interface paths {
         put?: never;
         /**
          * Mint an org API key (shown once)
-         * @description Returns the plaintext key exactly once. Gated by the approval gate (`org_token_mint`): 202 `pending_approval` until another principal approves, then the identical request mints once. Rate-limited per client (ORG_TOKEN_MINT_LIMIT per hour). A caller can only mint keys no stronger, no wider and no longer-lived than itself: an absent or later `expires_at` is clamped to the caller’s own expiry, and the response shows the effective one. A retiring key (replaced by a rotation) → 403 `KEY_RETIRING`.
+         * @description Returns the plaintext key exactly once. Gated by the approval gate (`org_token_mint`): 202 `pending_approval` until another principal approves, then the identical request mints once. Rate-limited per client (ORG_TOKEN_MINT_LIMIT per hour). A caller can only mint keys no stronger, no wider and no longer-lived than itself: an absent or later `expires_at` is clamped to the caller’s own expiry, and the response shows the effective one. A retiring key (replaced by a rotation) → 403 `KEY_RETIRING`. The org key policy (GET /org/settings/key-policy) judges the effective expiry: 422 `KEY_POLICY_EXPIRY_REQUIRED` or `KEY_POLICY_LIFETIME_EXCEEDED`, naming the rule.
          */
         post: operations["mintOrgToken"];
         delete?: never;
@@ -112,6 +112,30 @@ export interface paths {
          * @description Mints a new key with the same name, role, workspace binding and expiry. The old key keeps working for `grace_seconds` (default 3600; 0 = revoke now) and is retiring meanwhile: it can no longer mint, rotate or revoke keys (403 `KEY_RETIRING`). Only a caller that never expires may give the new key another lifetime by naming `expires_at` (null: none); anyone else’s `expires_at` is clamped to the old key’s expiry and their own.
          */
         post: operations["rotateOrgToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/org/settings/key-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The org key policy
+         * @description Enforced at mint (POST /org/tokens), whoever mints: a key without an expiry where one is required → 422 `KEY_POLICY_EXPIRY_REQUIRED`; one that would live longer than `max_lifetime_days` (or forever) → 422 `KEY_POLICY_LIFETIME_EXCEEDED`. Existing keys are not touched; a rotation keeps its key’s expiry.
+         */
+        get: operations["getKeyPolicy"];
+        /**
+         * Set the org key policy
+         * @description Replaces the whole policy (both fields required). Enforced at mint (POST /org/tokens), whoever mints: a key without an expiry where one is required → 422 `KEY_POLICY_EXPIRY_REQUIRED`; one that would live longer than `max_lifetime_days` (or forever) → 422 `KEY_POLICY_LIFETIME_EXCEEDED`. Existing keys are not touched; a rotation keeps its key’s expiry.
+         */
+        put: operations["setKeyPolicy"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1540,7 +1564,7 @@ export interface components {
              * @description Stable machine code from the closed error table.
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_ID" | "TENANT_ORG_HEADER_REQUIRED" | "ADMIN_AUTH_REQUIRED" | "INVALID_ADMIN_AUTH" | "WORKSPACE_AUTH_REQUIRED" | "INVALID_WORKSPACE_AUTH" | "ROLE_FORBIDDEN" | "WORKSPACE_TOKEN_REQUIRED" | "SCOPE_EXCEEDED" | "KEY_RETIRING" | "ROUTE_NOT_FOUND" | "NOT_FOUND" | "WORKSPACE_NOT_FOUND" | "TOKEN_NOT_FOUND" | "SECRET_NOT_FOUND" | "BUNDLE_NOT_FOUND" | "CONFLICT" | "APPROVAL_NOT_FOUND" | "APPROVAL_ALREADY_DECIDED" | "APPROVAL_NOT_PENDING" | "APPROVAL_NOT_REQUESTER" | "APPROVAL_SELF_DECISION" | "APPROVAL_DECIDER_FORBIDDEN" | "UPGRADE_REQUIRED" | "ENDPOINT_GONE" | "ORG_TEMPLATE_INVALID" | "ORG_TEMPLATE_EXPANSION_FAILED" | "ORG_DIRECTORY_INVALID" | "ORG_TEMPLATE_NOT_FOUND" | "ORG_REQUIRED_ENV_MISSING" | "ORG_TEMPLATE_TOO_LARGE" | "PLUGIN_NOT_FOUND" | "PLUGIN_NOT_INSTALLED" | "PLUGIN_NOT_ALLOWED" | "PLUGIN_ENV_MISSING" | "SESSION_REQUIRED" | "INVALID_CREDENTIALS" | "TENANT_CREDENTIAL_REJECTED" | "ORIGIN_FORBIDDEN" | "INVALID_API_KEY" | "API_KEY_EXPIRED" | "PARTNER_KEY_NOT_ACCEPTED" | "SCOPE_MISSING" | "KEY_TOO_WIDE" | "EMAIL_NOT_VERIFIED" | "EMAIL_VERIFICATION_INVALID" | "DEVICE_AUTHORIZATION_PENDING" | "DEVICE_SLOW_DOWN" | "DEVICE_ACCESS_DENIED" | "DEVICE_CODE_EXPIRED" | "DEVICE_USER_CODE_INVALID" | "PAYMENT_REQUIRED" | "ORG_NOT_FOUND" | "MEMBER_NOT_FOUND" | "INVITATION_NOT_FOUND" | "BILLING_SESSION_NOT_FOUND" | "IDENTITY_PROVIDER_NOT_FOUND" | "IDENTITY_PROVIDER_DENIED" | "SLUG_TAKEN" | "EMAIL_TAKEN" | "EMAIL_ALREADY_VERIFIED" | "ALREADY_MEMBER" | "LAST_OWNER" | "INVITATION_LIMIT" | "BILLING_SESSION_CLOSED" | "PLAN_UNCHANGED" | "RUNTIME_PIN_MISSING" | "TERMS_NOT_ACCEPTED" | "IDENTITY_PROVIDER_FAILED" | "CONFIRMATION_REQUIRED" | "TENANT_NOT_READY" | "TENANT_UNREACHABLE" | "ADMIN_TOKEN_NOT_FOUND" | "PURGE_IN_PROGRESS" | "TENANT_STILL_LIVE" | "TENANT_REQUEST_FAILED" | "TENANT_RESTART_FAILED" | "CONTROL_PLANE_UNAVAILABLE" | "AUDIT_ANCHOR_REGRESSION" | "AUDIT_ANCHOR_NOT_FOUND" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_KEY_IN_USE" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "RATE_LIMITED" | "TOKEN_LIMIT" | "STREAM_LIMIT" | "INTERNAL" | "PROVISIONER_UNAVAILABLE" | "TENANT_DEPROVISION_FAILED" | "platform_unavailable";
+            code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_ID" | "TENANT_ORG_HEADER_REQUIRED" | "ADMIN_AUTH_REQUIRED" | "INVALID_ADMIN_AUTH" | "WORKSPACE_AUTH_REQUIRED" | "INVALID_WORKSPACE_AUTH" | "ROLE_FORBIDDEN" | "WORKSPACE_TOKEN_REQUIRED" | "SCOPE_EXCEEDED" | "KEY_RETIRING" | "ROUTE_NOT_FOUND" | "NOT_FOUND" | "WORKSPACE_NOT_FOUND" | "TOKEN_NOT_FOUND" | "SECRET_NOT_FOUND" | "BUNDLE_NOT_FOUND" | "CONFLICT" | "APPROVAL_NOT_FOUND" | "APPROVAL_ALREADY_DECIDED" | "APPROVAL_NOT_PENDING" | "APPROVAL_NOT_REQUESTER" | "APPROVAL_SELF_DECISION" | "APPROVAL_DECIDER_FORBIDDEN" | "UPGRADE_REQUIRED" | "ENDPOINT_GONE" | "ORG_TEMPLATE_INVALID" | "ORG_TEMPLATE_EXPANSION_FAILED" | "ORG_DIRECTORY_INVALID" | "ORG_TEMPLATE_NOT_FOUND" | "ORG_REQUIRED_ENV_MISSING" | "ORG_TEMPLATE_TOO_LARGE" | "PLUGIN_NOT_FOUND" | "PLUGIN_NOT_INSTALLED" | "PLUGIN_NOT_ALLOWED" | "PLUGIN_ENV_MISSING" | "SESSION_REQUIRED" | "INVALID_CREDENTIALS" | "TENANT_CREDENTIAL_REJECTED" | "ORIGIN_FORBIDDEN" | "INVALID_API_KEY" | "API_KEY_EXPIRED" | "PARTNER_KEY_NOT_ACCEPTED" | "SCOPE_MISSING" | "KEY_TOO_WIDE" | "EMAIL_NOT_VERIFIED" | "EMAIL_VERIFICATION_INVALID" | "DEVICE_AUTHORIZATION_PENDING" | "DEVICE_SLOW_DOWN" | "DEVICE_ACCESS_DENIED" | "DEVICE_CODE_EXPIRED" | "DEVICE_USER_CODE_INVALID" | "PAYMENT_REQUIRED" | "ORG_NOT_FOUND" | "MEMBER_NOT_FOUND" | "INVITATION_NOT_FOUND" | "BILLING_SESSION_NOT_FOUND" | "IDENTITY_PROVIDER_NOT_FOUND" | "IDENTITY_PROVIDER_DENIED" | "SLUG_TAKEN" | "EMAIL_TAKEN" | "EMAIL_ALREADY_VERIFIED" | "ALREADY_MEMBER" | "LAST_OWNER" | "INVITATION_LIMIT" | "BILLING_SESSION_CLOSED" | "PLAN_UNCHANGED" | "RUNTIME_PIN_MISSING" | "TERMS_NOT_ACCEPTED" | "IDENTITY_PROVIDER_FAILED" | "CONFIRMATION_REQUIRED" | "TENANT_NOT_READY" | "TENANT_UNREACHABLE" | "ADMIN_TOKEN_NOT_FOUND" | "PURGE_IN_PROGRESS" | "TENANT_STILL_LIVE" | "TENANT_REQUEST_FAILED" | "TENANT_RESTART_FAILED" | "CONTROL_PLANE_UNAVAILABLE" | "AUDIT_ANCHOR_REGRESSION" | "AUDIT_ANCHOR_NOT_FOUND" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_KEY_IN_USE" | "KEY_POLICY_EXPIRY_REQUIRED" | "KEY_POLICY_LIFETIME_EXCEEDED" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "RATE_LIMITED" | "TOKEN_LIMIT" | "STREAM_LIMIT" | "INTERNAL" | "PROVISIONER_UNAVAILABLE" | "CONSOLE_NOT_BUILT" | "TENANT_DEPROVISION_FAILED" | "platform_unavailable";
             /** @description Echoed in the X-Request-Id header and the server log. */
             request_id: string;
         } & {
@@ -1820,6 +1844,15 @@ export interface operations {
                 };
             };
             /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2027,6 +2060,175 @@ export interface operations {
             };
             /** @description Default Response */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getKeyPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        max_lifetime_days: number | null;
+                        require_expiry: boolean;
+                        /** @description Who set it last; null: never set. */
+                        updated_by: string | null;
+                        updated_at: string | null;
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    setKeyPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The longest a new key may live, in days; null: no limit. */
+                    max_lifetime_days: number | null;
+                    /** @description Every new key must have an expiry. */
+                    require_expiry: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        max_lifetime_days: number | null;
+                        require_expiry: boolean;
+                        /** @description Who set it last; null: never set. */
+                        updated_by: string | null;
+                        updated_at: string | null;
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

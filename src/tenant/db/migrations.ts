@@ -343,4 +343,17 @@ export const tenantMigrations: readonly Migration[] = [
     id: '202611290101_idempotency',
     statements: [...IDEMPOTENCY_MIGRATION_STATEMENTS],
   },
+  {
+    // Issue 14: the org key policy (GET/PUT /org/settings/key-policy), one row; absent = no policy.
+    id: '202611290301_key_policy',
+    statements: [
+      `create table if not exists org_key_policy (
+        id smallint primary key check (id = 1),
+        max_lifetime_days integer check (max_lifetime_days is null or max_lifetime_days between 1 and 3650),
+        require_expiry boolean not null default false,
+        updated_by text not null,
+        updated_at timestamptz not null default now()
+      )`,
+    ],
+  },
 ];

@@ -284,6 +284,16 @@ export interface TenantSchema extends AuditSchema, IdempotencySchema {
   workspace_plugins: WorkspacePluginsTable;
   workspace_plugin_files: WorkspacePluginFilesTable;
   canvas_viewport: CanvasViewportTable;
+  org_key_policy: OrgKeyPolicyTable;
+}
+
+/** The org key policy (one row, id 1; absent: no policy), enforced when a key is minted. */
+export interface OrgKeyPolicyTable {
+  id: number;
+  max_lifetime_days: number | null;
+  require_expiry: boolean;
+  updated_by: string;
+  updated_at: WithDefault<Date>;
 }
 
 /** The canvas's last saved viewport (one row, id 1). */

@@ -6,6 +6,7 @@ import { DomainError, ValidationError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import type { TenantSchema } from '../db/schema.js';
 import { findLiveWorkspaceIds } from '../workspaces/store.js';
+import { enforceKeyPolicy, getKeyPolicy } from './policy.js';
 import { expireOrgTokenWithin, insertOrgToken, lockLiveOrgTokens, markReplaced, revokeOrgToken, type OrgTokenRow } from './store.js';
 
 export interface MintOrgTokenInput {
@@ -95,6 +96,8 @@ export async function mintOrgToken(db: Kysely<TenantSchema>, principal: Principa
   return db.transaction().execute(async (trx) => {
     const caller = callerLifetime(principal, await lockLiveOrgTokens(trx, callerIds(principal)));
     const expiresAt = earlier(requested, caller.expiresAt);
+    // The org key policy judges the key as it would be minted (after the caller's own expiry clamps it).
+    enforceKeyPolicy(await getKeyPolicy(trx), expiresAt);
     const scope = await resolveScope(trx, principal, input);
     const minted = mintCredential('orgKey');
     const row = await insertOrgToken(trx, {

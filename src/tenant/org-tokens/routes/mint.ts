@@ -48,10 +48,10 @@ export default function mintOrgTokenRoute(app: App, ctx: TenantContext) {
         tags: ['org-tokens'],
         summary: 'Mint an org API key (shown once)',
         description:
-          'Returns the plaintext key exactly once. Gated by the approval gate (`org_token_mint`): 202 `pending_approval` until another principal approves, then the identical request mints once. Rate-limited per client (ORG_TOKEN_MINT_LIMIT per hour). A caller can only mint keys no stronger, no wider and no longer-lived than itself: an absent or later `expires_at` is clamped to the caller’s own expiry, and the response shows the effective one. A retiring key (replaced by a rotation) → 403 `KEY_RETIRING`.',
+          'Returns the plaintext key exactly once. Gated by the approval gate (`org_token_mint`): 202 `pending_approval` until another principal approves, then the identical request mints once. Rate-limited per client (ORG_TOKEN_MINT_LIMIT per hour). A caller can only mint keys no stronger, no wider and no longer-lived than itself: an absent or later `expires_at` is clamped to the caller’s own expiry, and the response shows the effective one. A retiring key (replaced by a rotation) → 403 `KEY_RETIRING`. The org key policy (GET /org/settings/key-policy) judges the effective expiry: 422 `KEY_POLICY_EXPIRY_REQUIRED` or `KEY_POLICY_LIFETIME_EXCEEDED`, naming the rule.',
         security: [{ orgApiKey: [] }, { adminToken: [] }, { session: [] }],
         body: OrgTokenMintRequest,
-        response: { 200: MintedOrgToken, 202: PendingApprovalReply, ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'INVALID_ADMIN_AUTH', 'KEY_RETIRING') },
+        response: { 200: MintedOrgToken, 202: PendingApprovalReply, ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'INVALID_ADMIN_AUTH', 'KEY_RETIRING', 'KEY_POLICY_EXPIRY_REQUIRED', 'KEY_POLICY_LIFETIME_EXCEEDED') },
       },
     },
     async (request, reply) => {
