@@ -16,6 +16,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { App } from '../core/http/app.js';
 import { DomainError, type ErrorCode } from '../core/errors.js';
+import { JsonObject, Text } from '../core/http/input.js';
 import { errorResponses } from '../core/http/responses.js';
 import { createTenantClient } from '../sdk/client.js';
 import { resolveToolsets } from './catalogue.js';
@@ -70,9 +71,10 @@ export function injectFetch(app: App, outer: FastifyRequest): (request: Request)
 const JsonRpcMessage = Type.Object(
   {
     jsonrpc: Type.Literal('2.0'),
-    id: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Integer(), Type.Null()])),
-    method: Type.Optional(Type.String({ maxLength: 200 })),
-    params: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    id: Type.Optional(Type.Union([Text({ maxLength: 200 }), Type.Integer({ minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER }), Type.Null()])),
+    // MCP method names: `initialize`, `tools/list`, `notifications/initialized`, …
+    method: Type.Optional(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_\\./-]{0,199}$' })),
+    params: Type.Optional(JsonObject({ description: 'The method\'s parameters (a tool call\'s name and arguments, …).' })),
     result: Type.Optional(Type.Unknown()),
     error: Type.Optional(Type.Unknown()),
   },
@@ -80,7 +82,7 @@ const JsonRpcMessage = Type.Object(
 );
 
 const McpQuery = Type.Object({
-  toolsets: Type.Optional(Type.String({ maxLength: 500, description: 'Comma-separated toolsets, or `all` (default: self, workspaces, secrets, approvals).' })),
+  toolsets: Type.Optional(Text({ maxLength: 500, description: 'Comma-separated toolsets, or `all` (default: self, workspaces, secrets, approvals).' })),
   read_only: Type.Optional(Type.Boolean({ description: 'Only read-only tools.' })),
 });
 

@@ -11183,9 +11183,8 @@ export interface operations {
                     jsonrpc: "2.0";
                     id?: string | number | null;
                     method?: string;
-                    params?: {
-                        [key: string]: unknown;
-                    };
+                    /** @description The method's parameters (a tool call's name and arguments, …). At most 32 levels deep and 65536 bytes of JSON; no NUL or unpaired surrogate in any key or string. */
+                    params?: Record<string, never>;
                     result?: unknown;
                     error?: unknown;
                 } & {
