@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { action, examples } from '../command.js';
 import { CliError, EXIT } from '../exit-codes.js';
-import { emit, heldForApproval, readLocalFile, workspaceId } from '../resources/common.js';
+import { emit, heldForApproval, readLocalFile } from '../resources/common.js';
+import { workspaceId } from '../workspace/resolve.js';
 
 /** `molecule bundle …`: a workspace (and its sub-workspaces) as one portable JSON file, and back. */
 export function register(program: Command): void {

@@ -3,7 +3,8 @@ import { action, examples, positiveInt } from '../command.js';
 import type { CliContext } from '../context.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { confirmByName, readSecret } from '../prompts.js';
-import { heldForApproval, workspaceId } from '../resources/common.js';
+import { heldForApproval } from '../resources/common.js';
+import { workspaceId } from '../workspace/resolve.js';
 
 type ChannelType = 'slack' | 'discord' | 'webhook';
 

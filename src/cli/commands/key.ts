@@ -5,6 +5,7 @@ import { CliError, EXIT } from '../exit-codes.js';
 import type { Column } from '../output.js';
 import { confirmByName } from '../prompts.js';
 import { durationSeconds } from '../key/duration.js';
+import { heldForApproval } from '../resources/common.js';
 import { resolveWorkspace } from '../workspace/resolve.js';
 
 interface KeyRow {
@@ -120,11 +121,7 @@ export function register(program: Command): void {
               ...(opts.approvalRequired ? { approval_required: true } : {}),
             },
           });
-          const body = data as unknown as Record<string, unknown>;
-          if (body['status'] === 'pending_approval') {
-            if (ctx.out.json) return ctx.out.data(body);
-            return ctx.out.note(`waiting for approval ${String(body['approval_id'])} — see \`molecule approval list\``);
-          }
+          if (heldForApproval(ctx, data)) return;
           printMinted(ctx, data as never, 'created');
         }),
       ),

@@ -4,7 +4,8 @@ import { action, examples } from '../command.js';
 import type { CliContext } from '../context.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { confirmByName } from '../prompts.js';
-import { heldForApproval, workspaceId } from '../resources/common.js';
+import { heldForApproval } from '../resources/common.js';
+import { workspaceId } from '../workspace/resolve.js';
 
 /** The allowlist routes are keyed by the org id (the reference's shape); a slug alone cannot name it. */
 function orgIdOf(ctx: CliContext): string {

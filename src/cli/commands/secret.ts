@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { action, examples } from '../command.js';
 import { confirmByName, readSecret } from '../prompts.js';
+import { heldForApproval } from '../resources/common.js';
 import { resolveWorkspace } from '../workspace/resolve.js';
 
 interface SecretRow {
@@ -57,9 +58,8 @@ export function register(program: Command): void {
           const { data } = w
             ? await ctx.tenant().PUT('/workspaces/{id}/secrets', { params: { path: { id: w.id } }, body: { key, value } })
             : await ctx.tenant().PUT('/settings/secrets', { body: { key, value } });
-          const body = data as { status?: string; approval_id?: string };
-          if (ctx.out.json) return ctx.out.data(body);
-          if (body.status === 'pending_approval') return ctx.out.note(`waiting for approval ${body.approval_id} — see \`molecule approval list\``);
+          if (heldForApproval(ctx, data)) return;
+          if (ctx.out.json) return ctx.out.data(data);
           ctx.out.success(`set ${key} ${w ? `on workspace ${w.name}` : 'org-wide'}`);
         }),
       ),
@@ -79,9 +79,8 @@ export function register(program: Command): void {
           const { data } = w
             ? await ctx.tenant().DELETE('/workspaces/{id}/secrets/{key}', { params: { path: { id: w.id, key } } })
             : await ctx.tenant().DELETE('/settings/secrets/{key}', { params: { path: { key } } });
-          const body = data as { status?: string; approval_id?: string };
-          if (ctx.out.json) return ctx.out.data(body);
-          if (body.status === 'pending_approval') return ctx.out.note(`waiting for approval ${body.approval_id} — see \`molecule approval list\``);
+          if (heldForApproval(ctx, data)) return;
+          if (ctx.out.json) return ctx.out.data(data);
           ctx.out.success(`deleted ${key} ${w ? `of workspace ${w.name}` : 'org-wide'}`);
         }),
       ),

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { action, examples } from '../command.js';
 import { confirmByName } from '../prompts.js';
-import { heldForApproval, readTemplateDir, workspaceId } from '../resources/common.js';
+import { heldForApproval, readTemplateDir } from '../resources/common.js';
+import { workspaceId } from '../workspace/resolve.js';
 
 /** The template's name: --name, else config.yaml's `name:`, else the folder's name. */
 function templateName(dir: string, files: Record<string, string>, name?: string): string {

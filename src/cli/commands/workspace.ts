@@ -1,8 +1,8 @@
 import { Option, type Command } from 'commander';
 import { action, examples, positiveInt } from '../command.js';
-import type { CliContext } from '../context.js';
 import type { Column } from '../output.js';
 import { confirmByName } from '../prompts.js';
+import { heldForApproval } from '../resources/common.js';
 import { resolveWorkspace } from '../workspace/resolve.js';
 import { followEvents, newLines, printEvent, type EventRow } from '../workspace/stream.js';
 
@@ -37,15 +37,6 @@ interface CreateOptions {
   role?: string;
 }
 
-/** 202 `pending_approval`: the action waits for a human; say so and where to look. */
-function pending(ctx: CliContext, data: unknown): boolean {
-  const body = data as { status?: string; approval_id?: string } | undefined;
-  if (body?.status !== 'pending_approval') return false;
-  if (ctx.out.json) ctx.out.data(body);
-  else ctx.out.note(`waiting for approval ${body.approval_id} — see \`molecule approval list\``);
-  return true;
-}
-
 /** Pause, resume and restart: the same shape (POST /workspaces/{id}/<verb>[?cascade=true]). */
 function lifecycle(parent: Command, verb: 'pause' | 'resume' | 'restart', description: string): void {
   examples(
@@ -64,7 +55,7 @@ function lifecycle(parent: Command, verb: 'pause' | 'resume' | 'restart', descri
               : verb === 'resume'
                 ? await tenant.POST('/workspaces/{id}/resume', { params })
                 : await tenant.POST('/workspaces/{id}/restart', { params });
-          if (pending(ctx, data)) return;
+          if (heldForApproval(ctx, data)) return;
           if (ctx.out.json) return ctx.out.data(data);
           const past = { pause: 'paused', resume: 'resumed', restart: 'restarting' }[verb];
           ctx.out.success(`${past} ${w.name} (${w.id})`);
@@ -118,7 +109,7 @@ export function register(program: Command): void {
               ...(opts.role ? { role: opts.role } : {}),
             },
           });
-          if (pending(ctx, data)) return;
+          if (heldForApproval(ctx, data)) return;
           if (ctx.out.json) return ctx.out.data(data);
           const w = data as unknown as WorkspaceRow & { auth_token?: string };
           ctx.out.success(`created workspace ${w.name} (${w.id}), status ${w.status}`);
@@ -163,7 +154,7 @@ export function register(program: Command): void {
             // The server checks the name too, so a stale id never removes a workspace that was renamed meanwhile.
             headers: { 'x-confirm-name': w.name },
           });
-          if (pending(ctx, data)) return;
+          if (heldForApproval(ctx, data)) return;
           if (ctx.out.json) return ctx.out.data(data);
           const cascaded = (data as { cascade_deleted?: number }).cascade_deleted ?? 0;
           ctx.out.success(`deleted workspace ${w.name} (${w.id})${cascaded ? ` and ${cascaded} descendant(s)` : ''}`);

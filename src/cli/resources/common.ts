@@ -3,18 +3,6 @@ import path from 'node:path';
 import type { CliContext } from '../context.js';
 import { CliError, EXIT } from '../exit-codes.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** A workspace named by id, or by its exact name (looked up in GET /workspaces): one id, or a clear error. */
-export async function workspaceId(ctx: CliContext, ref: string): Promise<string> {
-  if (UUID.test(ref)) return ref;
-  const { data } = await ctx.tenant().GET('/workspaces');
-  const matches = (data ?? []).filter((w) => w.name === ref);
-  if (matches.length === 1) return matches[0]!.id;
-  if (matches.length === 0) throw new CliError(`no workspace named "${ref}" — see \`molecule workspace list\``, EXIT.NOT_FOUND, 'WORKSPACE_NOT_FOUND');
-  throw new CliError(`${matches.length} workspaces are named "${ref}" (${matches.map((w) => w.id).join(', ')}): pass the id`, EXIT.USAGE);
-}
-
 /**
  * A gated request answers 202 `pending_approval` and changes nothing until another principal approves it. Prints
  * what to do next and returns true; false for any other body.
