@@ -9,109 +9,26 @@
  * Without Chromium (CHROMIUM_PATH, else /usr/bin/chromium) this file is skipped outside CI and fails under CI=true.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { promisify } from 'node:util';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { DEFAULT_WEB_ROOT } from '../src/core/http/console.js';
-import { startUp, type StartedUp } from './support/binary.js';
-import { descendants, http, killAll, killTenants, tenantProcesses, within } from './support/platform.js';
-
-/** A tenant-host request from Node: to loopback with the tenant's Host header (Node does not resolve *.localhost). */
-function onTenant(tenantUrl: string, p: string, init: { headers?: Record<string, string> } = {}) {
-  const u = new URL(tenantUrl);
-  return http('GET', `http://127.0.0.1:${u.port}${p}`, { host: u.host, ...init });
-}
+import { check, consoleSkip, curlTenant, onTenant, startConsole, type ConsoleRig } from './support/console.js';
 
 /** curl, as the terminal in the seed's instructions: the HTTP status of GET <tenant>/workspaces with the key. */
-async function curlWorkspaces(tenantUrl: string, key: string): Promise<{ status: number; body: string }> {
-  const { stdout } = await promisify(execFile)('curl', ['-s', '-w', '\\n%{http_code}', `${tenantUrl}/workspaces`, '-H', `Authorization: Bearer ${key}`, '-H', 'X-Molecule-Org-Slug: acme']);
-  const at = stdout.lastIndexOf('\n');
-  return { status: Number(stdout.slice(at + 1)), body: stdout.slice(0, at) };
-}
+const curlWorkspaces = (tenantUrl: string, key: string) => curlTenant(tenantUrl, key, '/workspaces');
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CHROMIUM = [process.env['CHROMIUM_PATH'], '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p): p is string => !!p && existsSync(p));
-const OUT = path.join(REPO, 'test-output', 'console');
-const axeSource = readFileSync(path.join(REPO, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-
-if (!CHROMIUM) {
-  if (process.env['CI'] === 'true') throw new Error('Chromium not found (set CHROMIUM_PATH or install Debian’s chromium): the browser tests are mandatory under CI=true');
-  console.log('# console browser tests skipped: Chromium not found (set CHROMIUM_PATH or install Debian’s chromium package)');
-}
-
-/** axe-core on the page as it is now: no serious or critical violation. */
-async function assertAccessible(page: Page, what: string): Promise<void> {
-  // Evaluated through the DevTools protocol, not added as a <script>: the page's CSP (rightly) refuses inline scripts.
-  await page.evaluate(`${axeSource}\n;undefined`);
-  const violations = (await page.evaluate(async () => {
-    const axe = (globalThis as unknown as { axe: { run: (ctx: unknown) => Promise<{ violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: unknown }> }> }> } }).axe;
-    return (await axe.run((globalThis as unknown as { document: unknown }).document)).violations;
-  })) as Array<{ id: string; impact: string; help: string; nodes: Array<{ target: unknown }> }>;
-  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(
-    bad.map((v) => `${v.impact} ${v.id}: ${v.help} at ${JSON.stringify(v.nodes.map((n) => n.target))}`),
-    [],
-    `${what}: axe-core violations`,
-  );
-}
-
-/** Screenshots at 1280 px and 390 px wide, then back to 1280. */
-async function shoot(page: Page, name: string): Promise<void> {
-  for (const width of [1280, 390]) {
-    await page.setViewportSize({ width, height: width === 390 ? 844 : 800 });
-    await page.screenshot({ path: path.join(OUT, `${name}-${width}.png`), fullPage: true });
-  }
-  await page.setViewportSize({ width: 1280, height: 800 });
-}
-
-/** Every page visited: accessible, and screenshotted. */
-async function check(page: Page, name: string): Promise<void> {
-  await assertAccessible(page, name);
-  await shoot(page, name);
-}
-
-describe('web console in Chromium', { skip: CHROMIUM ? false : 'Chromium not found' }, () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'molecule-console-'));
-  let up: StartedUp;
-  let browser: Browser;
-  let context: BrowserContext;
+describe('web console in Chromium', { skip: consoleSkip() }, () => {
+  let rig: ConsoleRig;
+  let up: ConsoleRig['up'];
+  let context: ConsoleRig['context'];
   let cpUrl: string;
   let tenantUrl: string;
-  const cspViolations: string[] = [];
 
   before(async () => {
-    assert.ok(existsSync(path.join(DEFAULT_WEB_ROOT, 'index.html')), 'the console is not built: run npm run build:web');
-    mkdirSync(OUT, { recursive: true });
-    up = await startUp(dir);
-    cpUrl = up.field('Control plane');
-    tenantUrl = up.field('Org tenant');
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM!, args: ['--no-sandbox'] });
-    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: tenantUrl });
-    context.on('console', (m) => {
-      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
-    });
+    rig = await startConsole();
+    ({ up, context, cpUrl, tenantUrl } = rig);
   });
 
   after(async () => {
-    await browser?.close();
-    if (up) {
-      const orgId = up.field('Org id');
-      const left = [...descendants(up.proc.pid!), ...tenantProcesses(orgId)];
-      if (up.proc.exitCode === null && up.proc.signalCode === null) {
-        up.proc.kill('SIGINT');
-        await within(up.exited, 60_000);
-      }
-      await killAll(left);
-      await killTenants([orgId]);
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await rig?.stop();
   });
 
   it('serves the pages with a strict CSP and long-cached hashed assets; API paths never get the page', async () => {
@@ -295,7 +212,7 @@ describe('web console in Chromium', { skip: CHROMIUM ? false : 'Chromium not fou
     await policy.getByRole('button', { name: 'Save policy' }).click();
     await policy.getByText('Saved.').waitFor();
 
-    assert.deepEqual(cspViolations, [], 'no CSP violation on any page');
+    assert.deepEqual(rig.cspViolations, [], 'no CSP violation on any page');
     await page.close();
   });
 });

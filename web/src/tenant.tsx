@@ -1,9 +1,15 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useMemo, useRef, useState, type FormEvent, type ReactElement } from 'react';
 import { cp, ORG_SLUG, tenant } from './api';
 import { SignIn, useMe } from './account';
 import { Link, useRouter } from './router';
-import { Empty, ErrorView, Loading, Page } from './ui';
+import { Empty, ErrorView, Loading } from './ui';
+import { useWorkspaces } from './queries';
+import { ApprovalsPage } from './pages/approvals';
+import { AuditPage } from './pages/audit';
+import { SecretsPage } from './pages/secrets';
+import { TemplatesPage } from './pages/templates';
+import { WorkspacesPage } from './pages/workspaces';
 
 type Role = 'reader' | 'editor' | 'admin';
 const DAY = 24 * 3600_000;
@@ -12,9 +18,6 @@ function fmt(at: string | null): string {
   return at ? new Date(at).toLocaleString() : '—';
 }
 
-function useWorkspaces() {
-  return useQuery({ queryKey: ['workspaces'], queryFn: async () => (await tenant.GET('/workspaces')).data! });
-}
 
 /** A minted or rotated key's plaintext, shown once. */
 function Plaintext({ token, onClose }: { token: string; onClose: () => void }) {
@@ -422,32 +425,15 @@ function Settings({ onClose }: { onClose: () => void }) {
   );
 }
 
-function Home() {
-  const workspaces = useWorkspaces();
-  return (
-    <Page title={`${ORG_SLUG} console`}>
-      <p className="muted">
-        Press <kbd>Ctrl</kbd>+<kbd>,</kbd> (<kbd>⌘</kbd>+<kbd>,</kbd> on a Mac) or <Link to="/app/settings/keys">open Settings</Link> to manage Org API Keys.
-      </p>
-      <section aria-labelledby="ws-title">
-        <h2 id="ws-title">Workspaces</h2>
-        {workspaces.isPending ? <Loading what="workspaces" /> : null}
-        {workspaces.isError ? <ErrorView error={workspaces.error} title="Could not list workspaces" /> : null}
-        {workspaces.data && workspaces.data.length === 0 ? <Empty>No workspaces yet.</Empty> : null}
-        {workspaces.data && workspaces.data.length > 0 ? (
-          <ul className="list">
-            {workspaces.data.map((w) => (
-              <li key={w.id} className="card row">
-                <strong>{w.name}</strong>
-                <span className={`badge status-${w.status}`}>{w.status}</span>
-              </li>
-            ))}
-          </ul>
-        ) : null}
-      </section>
-    </Page>
-  );
-}
+/** The tenant console's pages, by path under /app (each page module owns its own sub-paths). */
+const PAGES: Array<{ prefix: string; label: string; render: (path: string) => ReactElement }> = [
+  { prefix: '/app/secrets', label: 'Secrets', render: () => <SecretsPage /> },
+  { prefix: '/app/audit', label: 'Audit', render: () => <AuditPage /> },
+  { prefix: '/app/approvals', label: 'Approvals', render: () => <ApprovalsPage /> },
+  { prefix: '/app/templates', label: 'Templates', render: () => <TemplatesPage /> },
+  // Workspaces last: it owns / and /app/workspaces/*.
+  { prefix: '/app/', label: 'Workspaces', render: (path) => <WorkspacesPage path={path} /> },
+];
 
 export function TenantApp() {
   const { path, navigate } = useRouter();
@@ -475,7 +461,7 @@ export function TenantApp() {
   if (me.isPending) body = <Loading what="your session" />;
   else if (me.isError) body = <ErrorView error={me.error} />;
   else if (!me.data) body = <SignIn mode="signin" onDone={() => undefined} />;
-  else body = <Home />;
+  else body = (PAGES.find((p) => !settingsOpen && path.startsWith(p.prefix)) ?? PAGES[PAGES.length - 1]!).render(path);
 
   return (
     <>
@@ -485,6 +471,13 @@ export function TenantApp() {
         </Link>
         {me.data ? (
           <nav aria-label="Console">
+            {PAGES.slice()
+              .reverse()
+              .map((p) => (
+                <Link key={p.prefix} to={p.prefix}>
+                  {p.label}
+                </Link>
+              ))}
             <Link to="/app/settings/keys">Settings</Link>
             <span className="muted who">{me.data.email}</span>
             <button onClick={() => signout.mutate()}>Sign out</button>
