@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Principal } from '../../core/auth/principal.js';
+import { BatchedLookup } from '../../core/batched-lookup.js';
 import { hashCredential, isWellFormed } from '../../core/credentials/format.js';
 import { UsageTracker } from '../../core/credentials/usage.js';
 import { isDatastoreOutage } from '../../core/db/index.js';
@@ -11,7 +12,7 @@ import { enforceRateLimit } from '../../core/http/rate-limit.js';
 import type { RateLimiter } from '../../core/rate-limit.js';
 import type { ControlPlaneSchema } from '../db/schema.js';
 import { grants, scopesOf, type PartnerScope } from './scopes.js';
-import { findLiveKeyByHash, touchPartnerKeys, type PartnerKeyRow } from './store.js';
+import { findLiveKeysByHashes, touchPartnerKeys, type PartnerKeyRow } from './store.js';
 
 /** A partner key's principal: its row's id, partner, scopes and org binding. */
 export interface PartnerPrincipal extends Principal {
@@ -36,7 +37,8 @@ const RATE_WINDOW_MS = 60_000;
  * 1. the checksum, offline: a mistyped or made-up key never reaches the database (401 `invalid API key`);
  * 2. one indexed equality on sha256(key) over live rows, then a constant-time compare of the stored hash. Unknown and
  *    revoked keys are the same 401 (nothing to enumerate); a datastore outage is 503, never 401. No positive cache:
- *    a revoke is seen by the next request on every replica;
+ *    a revoke is seen by the next request on every replica. Concurrent requests share lookups (BatchedLookup: those
+ *    arriving while one query runs go together in the next), which keeps that guarantee;
  * 3. expiry → 401 `API key expired`;
  * 4. the key's own rate limit (`rate_limit` per minute, its own counter in the shared limiter — Redis when
  *    REDIS_URL is set, so every replica counts against one budget): past it, 429 with Retry-After and X-RateLimit-*;
@@ -46,6 +48,7 @@ const RATE_WINDOW_MS = 60_000;
  */
 export class PartnerKeyAuthenticator {
   readonly usage: UsageTracker;
+  private readonly lookups: BatchedLookup<PartnerKeyRow>;
 
   constructor(
     private readonly db: Kysely<ControlPlaneSchema>,
@@ -53,6 +56,7 @@ export class PartnerKeyAuthenticator {
     log: Logger,
   ) {
     this.usage = new UsageTracker((uses) => touchPartnerKeys(db, uses), log);
+    this.lookups = new BatchedLookup((hashes) => findLiveKeysByHashes(this.db, hashes));
   }
 
   async close(): Promise<void> {
@@ -65,7 +69,7 @@ export class PartnerKeyAuthenticator {
     const hash = hashCredential(bearer);
     let row: PartnerKeyRow | undefined;
     try {
-      row = await findLiveKeyByHash(this.db, hash);
+      row = await this.lookups.lookup(hash);
     } catch (err) {
       if (isDatastoreOutage(err)) throw new DatastoreUnavailableError(err);
       throw err;

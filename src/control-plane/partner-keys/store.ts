@@ -8,9 +8,13 @@ export type PartnerKeyRow = Selectable<PartnerApiKeysTable>;
 const PUBLIC_COLUMNS = ['id', 'name', 'key_prefix', 'partner_id', 'org_id', 'scopes', 'rate_limit', 'created_by', 'created_at', 'expires_at', 'revoked_at', 'last_used_at'] as const;
 export type PartnerKeyListRow = Omit<PartnerKeyRow, 'key_hash'>;
 
-/** The auth lookup: one equality on the hash over live rows (the partial index `partner_api_keys_live_hash`). */
-export async function findLiveKeyByHash(db: Db, hash: string): Promise<PartnerKeyRow | undefined> {
-  return db.selectFrom('partner_api_keys').selectAll().where('key_hash', '=', hash).where('revoked_at', 'is', null).executeTakeFirst();
+/**
+ * The auth lookup for the hashes presented meanwhile (BatchedLookup), keyed by hash: equality on the hash over live
+ * rows (the partial index `partner_api_keys_live_hash`).
+ */
+export async function findLiveKeysByHashes(db: Db, hashes: string[]): Promise<Map<string, PartnerKeyRow>> {
+  const rows = await db.selectFrom('partner_api_keys').selectAll().where('key_hash', 'in', hashes).where('revoked_at', 'is', null).execute();
+  return new Map(rows.map((r) => [r.key_hash, r]));
 }
 
 export async function insertPartnerKey(db: Db, row: Omit<PartnerKeyRow, 'created_at' | 'revoked_at' | 'last_used_at'>): Promise<PartnerKeyRow> {
