@@ -78,9 +78,9 @@ function TemplateList() {
             <thead>
               <tr>
                 <th scope="col">Name</th>
-                <th scope="col">Id</th>
-                <th scope="col">Tier</th>
-                <th scope="col">Runtime / model</th>
+                <th scope="col" className="tpl-wide">Id</th>
+                <th scope="col" className="tpl-wide">Tier</th>
+                <th scope="col" className="tpl-wide">Runtime / model</th>
                 <th scope="col">Needs</th>
                 <th scope="col">
                   <span className="sr-only">Actions</span>
@@ -94,11 +94,11 @@ function TemplateList() {
                     <Link to={`/app/templates/${encodeURIComponent(t.id)}`}>{t.name}</Link>
                     {t.description ? <div className="muted tpl-desc">{t.description}</div> : null}
                   </td>
-                  <td>
+                  <td className="tpl-wide">
                     <code>{t.id}</code>
                   </td>
-                  <td>{t.tier}</td>
-                  <td>{[t.runtime, t.model].filter(Boolean).join(' / ') || '—'}</td>
+                  <td className="tpl-wide">{t.tier}</td>
+                  <td className="tpl-wide">{[t.runtime, t.model].filter(Boolean).join(' / ') || '—'}</td>
                   <td>{t.required_env && t.required_env.length > 0 ? t.required_env.map(envLabel).join('; ') : '—'}</td>
                   <td className="actions">
                     <button className="danger" onClick={() => setDeleting(t)} aria-label={`Delete ${t.name}`}>
