@@ -1,6 +1,7 @@
 import { printControlPlaneFigures, runControlPlaneBench } from './control-plane.js';
 import { printProvisioningFigures, runProvisioningBench } from './provisioning.js';
 import { printPartnerKeyFigures, runPartnerKeysBench } from './partner-keys.js';
+import { printIdempotencyFigures, runIdempotencyBench } from './idempotency.js';
 import { measureLifecycle } from './lifecycle.js';
 import { printOrgImportFigures, runOrgImportBench } from './orgimport.js';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -37,9 +38,11 @@ import { freePort, spawnTenant, type TenantProcess } from './tenant-process.js';
  * tenant RSS, edge ÷ direct throughput; under `provisioning`. Then partner API keys (bench/partner-keys.ts): the same CP
  * route with a partner key ÷ with the CP admin bearer, and with its limit in Redis ÷ in memory; under `partnerKeys`.
  *
- * Last, org import (bench/orgimport.ts): 100 workspaces imported → all online, and the re-import; under `orgImport`.
+ * Then org import (bench/orgimport.ts): 100 workspaces imported → all online, and the re-import; under `orgImport`.
+ * Last, Idempotency-Key (bench/idempotency.ts): the same POST with no key, a fresh key per request, and one key
+ * replayed, as keyed ÷ plain and replay ÷ plain; under `idempotency`.
  *
- * BENCH_PARTS=tenant,cp,provisioning,orgimport,partnerkeys (any of them, comma-separated) runs some parts only; their figures then go to
+ * BENCH_PARTS=tenant,cp,provisioning,orgimport,partnerkeys,idempotency (any of them, comma-separated) runs some parts only; their figures then go to
  * latest.<parts>.json, so a partial run never overwrites a full one.
  */
 
@@ -60,7 +63,7 @@ const POOL_SIZE = 10; // the tenant's default DATABASE_POOL_SIZE: measure what s
 const TARGETS = { orgKeyOverHealth: 0.5, largeOverSmall: 0.9 } as const;
 
 /** The parts of the run, in the order they run; BENCH_PARTS (comma-separated) selects some, e.g. `provisioning`. */
-const PARTS = ['tenant', 'cp', 'provisioning', 'orgimport', 'partnerkeys'] as const;
+const PARTS = ['tenant', 'cp', 'provisioning', 'orgimport', 'partnerkeys', 'idempotency'] as const;
 type Part = (typeof PARTS)[number];
 
 interface Config {
@@ -758,13 +761,34 @@ async function main(): Promise<number> {
       printPartnerKeyFigures(partnerKeys, printAligned);
     }
 
+    // Idempotency-Key (bench/idempotency.ts): a fresh key per POST ÷ no key, one key replayed ÷ no key.
+    let idempotency: Awaited<ReturnType<typeof runIdempotencyBench>> | null = null;
+    if (config.parts.has('idempotency')) {
+      const printedMachine: Part[] = ['tenant', 'provisioning', 'orgimport', 'partnerkeys'];
+      if (!printedMachine.some((p) => config.parts.has(p))) printMachine(machine);
+      idempotency = await runIdempotencyBench({
+        bin: TENANT_BIN,
+        host: HOST,
+        adminDatabaseUrl: config.adminDatabaseUrl,
+        connections: config.connections,
+        windowSeconds: config.windowSeconds,
+        rounds: ROUNDS,
+        roundWarmupSeconds: ROUND_WARMUP_SECONDS,
+        cleanup,
+        runLoad,
+        assertClean,
+        aggregate,
+      });
+      printIdempotencyFigures(idempotency, printAligned);
+    }
+
     mkdirSync(RESULTS_DIR, { recursive: true });
     // A run of some parts only does not overwrite the full run's file.
     const all = PARTS.every((p) => config.parts.has(p));
     const resultsFile = `${RESULTS_DIR}/${all ? 'latest' : `latest.${[...config.parts].join('+')}`}.json`;
     writeFileSync(
       resultsFile,
-      JSON.stringify({ generatedAt: new Date().toISOString(), machine, parts: [...config.parts], ...(tenant ?? {}), controlPlane, provisioning, orgImport, partnerKeys }, null, 2) + '\n',
+      JSON.stringify({ generatedAt: new Date().toISOString(), machine, parts: [...config.parts], ...(tenant ?? {}), controlPlane, provisioning, orgImport, partnerKeys, idempotency }, null, 2) + '\n',
     );
     console.log(`\nWritten: ${resultsFile}`);
   } catch (err) {
