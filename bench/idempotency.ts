@@ -6,7 +6,8 @@ import pg from 'pg';
 import { mintCredential } from '../src/core/credentials/format.js';
 import { IDEMPOTENCY_HEADER, REPLAYED_HEADER } from '../src/core/http/idempotency.js';
 import { createBenchDatabase } from './database.js';
-import type { LoadArgs, LoadOutput, LoadSummary } from './protocol.js';
+import { printScenarioTable, runInterleavedRounds, type InterleavedLoadContext, type InterleavedScenario, type RoundWindow } from './interleaved.js';
+import type { LoadSummary } from './protocol.js';
 import { fmt, interleavedRatio, rate, type InterleavedRatio } from './stats.js';
 import { freePort, spawnTenant } from './tenant-process.js';
 
@@ -24,18 +25,11 @@ import { freePort, spawnTenant } from './tenant-process.js';
  * ratios' numerators): keyed ÷ plain and replay ÷ plain, figures without targets. Any non-2xx fails the run.
  */
 
-export interface IdempotencyBenchContext {
+export interface IdempotencyBenchContext extends InterleavedLoadContext {
   bin: string;
   host: string;
   adminDatabaseUrl: string;
-  connections: number;
-  windowSeconds: number;
-  rounds: number;
-  roundWarmupSeconds: number;
   cleanup: { add(name: string, fn: () => Promise<void>): void };
-  runLoad(args: LoadArgs): Promise<LoadOutput>;
-  assertClean(scenario: string, phase: string, s: LoadSummary): void;
-  aggregate(windows: LoadSummary[]): LoadSummary;
 }
 
 const PRIME_SECONDS = 3;
@@ -49,7 +43,7 @@ export interface IdempotencyScenario {
   idempotencyKey: 'none' | 'fresh per request' | 'one key, replayed';
   responseBodyBytes: number;
   measured: LoadSummary;
-  windows: Array<{ round: number; position: number; measured: LoadSummary; warmup: LoadSummary | null }>;
+  windows: RoundWindow[];
 }
 
 export interface IdempotencyFigures {
@@ -153,52 +147,34 @@ export async function runIdempotencyBench(ctx: IdempotencyBenchContext): Promise
   const replay = ok('second POST of the replayed key', await post(url, replayHeaders, body), true);
   if (first.text !== plain.text || replay.text !== first.text) throw new Error(`the replayed key answers another body: ${first.text.slice(0, 200)} / ${replay.text.slice(0, 200)}`);
 
-  const scenarioList = [
-    { meta: { id: 1, name: 'POST, no Idempotency-Key', request: `POST ${ROUTE}`, idempotencyKey: 'none' as const }, load: { headers } },
-    { meta: { id: 2, name: 'POST, fresh key per request', request: `POST ${ROUTE}`, idempotencyKey: 'fresh per request' as const }, load: { headers, uniqueHeader: IDEMPOTENCY_HEADER } },
-    { meta: { id: 3, name: 'POST, one key replayed', request: `POST ${ROUTE}`, idempotencyKey: 'one key, replayed' as const }, load: { headers: replayHeaders } },
+  const request = `POST ${ROUTE}`;
+  const metas: Array<Pick<IdempotencyScenario, 'id' | 'name' | 'request' | 'idempotencyKey'>> = [
+    { id: 1, name: 'POST, no Idempotency-Key', request, idempotencyKey: 'none' },
+    { id: 2, name: 'POST, fresh key per request', request, idempotencyKey: 'fresh per request' },
+    { id: 3, name: 'POST, one key replayed', request, idempotencyKey: 'one key, replayed' },
   ];
-  const byId = new Map(scenarioList.map((s) => [s.meta.id, s]));
-  const loadArgs = (s: (typeof scenarioList)[number], warmupSeconds: number, durationSeconds: number): LoadArgs => ({
-    url,
-    method: 'POST',
-    body,
-    ...s.load,
-    connections: ctx.connections,
-    warmupSeconds,
-    durationSeconds,
-  });
+  const loads: InterleavedScenario[] = [
+    { id: 1, name: metas[0]!.name, load: { url, method: 'POST', body, headers } },
+    { id: 2, name: metas[1]!.name, load: { url, method: 'POST', body, headers, uniqueHeader: IDEMPOTENCY_HEADER } },
+    { id: 3, name: metas[2]!.name, load: { url, method: 'POST', body, headers: replayHeaders } },
+  ];
   // Scenario 2's responses in every run (priming, warm-ups, windows): each stored one row, which is checked at the end.
   let keyedResponses = 0;
   const countKeyed = (id: number, ...summaries: Array<LoadSummary | null>) => {
     if (id === 2) for (const s of summaries) keyedResponses += s?.requestsTotal ?? 0;
   };
 
-  for (const s of scenarioList) {
-    process.stdout.write(`  priming    ${PRIME_SECONDS} s of ${s.meta.name}, not measured …`);
-    const prime = await ctx.runLoad(loadArgs(s, 0, PRIME_SECONDS));
-    ctx.assertClean(`priming ${s.meta.name}`, 'prime', prime.measured);
-    countKeyed(s.meta.id, prime.measured);
+  for (const s of loads) {
+    process.stdout.write(`  priming    ${PRIME_SECONDS} s of ${s.name}, not measured …`);
+    const prime = await ctx.runLoad({ ...s.load, connections: ctx.connections, warmupSeconds: 0, durationSeconds: PRIME_SECONDS });
+    ctx.assertClean(`priming ${s.name}`, 'prime', prime.measured);
+    countKeyed(s.id, prime.measured);
     process.stdout.write(` ${fmt(rate(prime.measured), 1)} req/s\n`);
   }
 
-  const windows = new Map<number, IdempotencyScenario['windows']>([...byId.keys()].map((id) => [id, []]));
-  const roundOrder: number[][] = [];
-  for (let round = 1; round <= ctx.rounds; round++) {
-    const order = round % 2 === 1 ? [2, 1, 3] : [3, 1, 2];
-    roundOrder.push(order);
-    process.stdout.write(`  round ${round}/${ctx.rounds}:`);
-    for (const [index, id] of order.entries()) {
-      const s = byId.get(id)!;
-      const out = await ctx.runLoad(loadArgs(s, ctx.roundWarmupSeconds, ctx.windowSeconds));
-      if (out.warmup) ctx.assertClean(s.meta.name, `round ${round} warm-up`, out.warmup);
-      ctx.assertClean(s.meta.name, `round ${round}`, out.measured);
-      countKeyed(id, out.warmup, out.measured);
-      windows.get(id)!.push({ round, position: index + 1, measured: out.measured, warmup: out.warmup });
-      process.stdout.write(`  #${id} ${fmt(rate(out.measured), 1)}`);
-    }
-    process.stdout.write(' req/s\n');
-  }
+  const { windows, roundOrder } = await runInterleavedRounds(ctx, loads, (round) => (round % 2 === 1 ? [2, 1, 3] : [3, 1, 2]), (id, out) =>
+    countKeyed(id, out.warmup, out.measured),
+  );
 
   // Afterwards: the replayed key still replays (so its windows measured replays), and scenario 2 really sent a new
   // key each time — one stored row per keyed response at least (plus the preflight's and the replayed key's).
@@ -206,9 +182,9 @@ export async function runIdempotencyBench(ctx: IdempotencyBenchContext): Promise
   const rows = await countStoredRows(dbUrl);
   if (rows.total < keyedResponses + 3) throw new Error(`idempotency_keys holds ${rows.total} rows after ${keyedResponses} keyed responses: the keys were not fresh`);
 
-  const scenarios: IdempotencyScenario[] = scenarioList.map((s) => {
-    const w = windows.get(s.meta.id)!;
-    return { ...s.meta, responseBodyBytes: Buffer.byteLength(plain.text), measured: ctx.aggregate(w.map((x) => x.measured)), windows: w };
+  const scenarios: IdempotencyScenario[] = metas.map((meta) => {
+    const w = windows.get(meta.id)!;
+    return { ...meta, responseBodyBytes: Buffer.byteLength(plain.text), measured: ctx.aggregate(w.map((x) => x.measured)), windows: w };
   });
   const [r1, r2, r3] = scenarios as [IdempotencyScenario, IdempotencyScenario, IdempotencyScenario];
   return {
@@ -233,20 +209,7 @@ export async function runIdempotencyBench(ctx: IdempotencyBenchContext): Promise
 
 export function printIdempotencyFigures(f: IdempotencyFigures, printAligned: (header: string[], rows: string[][], leftColumns: number) => void) {
   console.log(`\nIdempotency-Key results (measured windows only; all ${f.rounds} rounds summed)\n`);
-  printAligned(
-    ['#', 'scenario', 'req/s (mean)', 'p50 ms', 'p99 ms', 'non-2xx', 'responses', 'seconds'],
-    f.scenarios.map((s) => [
-      String(s.id),
-      s.name,
-      fmt(rate(s.measured), 1),
-      fmt(s.measured.latencyMs.p50, 0),
-      fmt(s.measured.latencyMs.p99, 0),
-      String(s.measured.non2xx),
-      fmt(s.measured.requestsTotal, 0),
-      fmt(s.measured.durationSeconds, 0),
-    ]),
-    2,
-  );
+  printScenarioTable(f.scenarios, printAligned);
   console.log(`\n  stored     idempotency_keys: ${fmt(f.storedRows.total, 0)} rows (${fmt(f.storedRows.done, 0)} done) after ${fmt(f.storedRows.keyedResponses, 0)} fresh-key responses`);
   console.log('\nIdempotency-Key ratios measured side by side in this run (figures, not tests)\n');
   for (const r of f.ratios) {

@@ -692,23 +692,25 @@ async function main(): Promise<number> {
 
     const tenant = config.parts.has('tenant') ? await runTenantBench(config, cleanup, machine) : null;
 
+    // What the later parts share: their server binary and host, the PostgreSQL server, and the interleaved windows.
+    const part = {
+      bin: TENANT_BIN,
+      host: HOST,
+      adminDatabaseUrl: config.adminDatabaseUrl,
+      connections: config.connections,
+      windowSeconds: config.windowSeconds,
+      rounds: ROUNDS,
+      roundWarmupSeconds: ROUND_WARMUP_SECONDS,
+      cleanup,
+      runLoad,
+      assertClean,
+      aggregate,
+    };
+
     // The control plane (bench/control-plane.ts), alone on the machine: the tenants are stopped by now.
     let controlPlane: Awaited<ReturnType<typeof runControlPlaneBench>> | null = null;
     if (config.parts.has('cp')) {
-      controlPlane = await runControlPlaneBench({
-        bin: TENANT_BIN,
-        host: HOST,
-        adminDatabaseUrl: config.adminDatabaseUrl,
-        connections: config.connections,
-        durationSeconds: config.durationSeconds,
-        windowSeconds: config.windowSeconds,
-        rounds: ROUNDS,
-        roundWarmupSeconds: ROUND_WARMUP_SECONDS,
-        cleanup,
-        runLoad,
-        assertClean,
-        aggregate,
-      });
+      controlPlane = await runControlPlaneBench({ ...part, durationSeconds: config.durationSeconds });
       printControlPlaneFigures(controlPlane, printAligned);
     }
 
@@ -716,19 +718,7 @@ async function main(): Promise<number> {
     let provisioning: Awaited<ReturnType<typeof runProvisioningBench>> | null = null;
     if (config.parts.has('provisioning')) {
       if (!config.parts.has('tenant')) printMachine(machine);
-      provisioning = await runProvisioningBench({
-        bin: TENANT_BIN,
-        host: HOST,
-        adminDatabaseUrl: config.adminDatabaseUrl,
-        connections: config.connections,
-        windowSeconds: config.windowSeconds,
-        rounds: ROUNDS,
-        roundWarmupSeconds: ROUND_WARMUP_SECONDS,
-        cleanup,
-        runLoad,
-        assertClean,
-        aggregate,
-      });
+      provisioning = await runProvisioningBench(part);
       printProvisioningFigures(provisioning, printAligned);
     }
 
@@ -736,7 +726,7 @@ async function main(): Promise<number> {
     let orgImport: Awaited<ReturnType<typeof runOrgImportBench>> | null = null;
     if (config.parts.has('orgimport')) {
       if (!config.parts.has('tenant') && !config.parts.has('provisioning')) printMachine(machine);
-      orgImport = await runOrgImportBench({ bin: TENANT_BIN, host: HOST, adminDatabaseUrl: config.adminDatabaseUrl, cleanup });
+      orgImport = await runOrgImportBench(part);
       printOrgImportFigures(orgImport);
     }
 
@@ -744,20 +734,7 @@ async function main(): Promise<number> {
     let partnerKeys: Awaited<ReturnType<typeof runPartnerKeysBench>> | null = null;
     if (config.parts.has('partnerkeys')) {
       if (!config.parts.has('tenant') && !config.parts.has('provisioning') && !config.parts.has('orgimport')) printMachine(machine);
-      partnerKeys = await runPartnerKeysBench({
-        bin: TENANT_BIN,
-        host: HOST,
-        adminDatabaseUrl: config.adminDatabaseUrl,
-        redisUrl: config.redisUrl,
-        connections: config.connections,
-        windowSeconds: config.windowSeconds,
-        rounds: ROUNDS,
-        roundWarmupSeconds: ROUND_WARMUP_SECONDS,
-        cleanup,
-        runLoad,
-        assertClean,
-        aggregate,
-      });
+      partnerKeys = await runPartnerKeysBench({ ...part, redisUrl: config.redisUrl });
       printPartnerKeyFigures(partnerKeys, printAligned);
     }
 
@@ -766,19 +743,7 @@ async function main(): Promise<number> {
     if (config.parts.has('idempotency')) {
       const printedMachine: Part[] = ['tenant', 'provisioning', 'orgimport', 'partnerkeys'];
       if (!printedMachine.some((p) => config.parts.has(p))) printMachine(machine);
-      idempotency = await runIdempotencyBench({
-        bin: TENANT_BIN,
-        host: HOST,
-        adminDatabaseUrl: config.adminDatabaseUrl,
-        connections: config.connections,
-        windowSeconds: config.windowSeconds,
-        rounds: ROUNDS,
-        roundWarmupSeconds: ROUND_WARMUP_SECONDS,
-        cleanup,
-        runLoad,
-        assertClean,
-        aggregate,
-      });
+      idempotency = await runIdempotencyBench(part);
       printIdempotencyFigures(idempotency, printAligned);
     }
 
