@@ -5,10 +5,25 @@
  */
 declare module 'autocannon' {
   namespace autocannon {
+    /** The request as autocannon builds it; `setupRequest` may change it before each send. */
+    interface RequestParams {
+      method: string;
+      path: string;
+      headers: Record<string, string>;
+      body?: string | Buffer;
+    }
+
+    /** One entry of `requests`: with a `setupRequest`, autocannon rebuilds that request before every send. */
+    interface RequestSpec {
+      setupRequest?: (req: RequestParams, context: Record<string, unknown>) => RequestParams;
+    }
+
     interface Options {
       url: string;
       method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD';
+      body?: string;
       headers?: Record<string, string>;
+      requests?: RequestSpec[];
       connections?: number;
       /** Seconds. */
       duration?: number;

@@ -4,7 +4,8 @@ import { createBenchDatabase } from './database.js';
 import { hashPassword } from '../src/control-plane/auth/passwords.js';
 import { mintCredential } from '../src/core/credentials/format.js';
 import { ID_PREFIXES, ulid } from '../src/core/ids.js';
-import { type LoadArgs, type LoadOutput, type LoadSummary } from './protocol.js';
+import type { InterleavedLoadContext } from './interleaved.js';
+import { type LoadSummary } from './protocol.js';
 import { fmt, interleavedRatio, rate, type InterleavedRatio } from './stats.js';
 import { freePort, spawnControlPlane, type ServerProcess } from './tenant-process.js';
 
@@ -22,20 +23,12 @@ import { freePort, spawnControlPlane, type ServerProcess } from './tenant-proces
  */
 
 /** What run.ts lends this part: its settings, its cleanup, its load runner and its formatting. */
-export interface ControlPlaneBenchContext {
+export interface ControlPlaneBenchContext extends InterleavedLoadContext {
   bin: string;
   host: string;
   adminDatabaseUrl: string;
-  connections: number;
   durationSeconds: number;
-  windowSeconds: number;
-  rounds: number;
-  roundWarmupSeconds: number;
   cleanup: { add(name: string, fn: () => Promise<void>): void };
-  /** One window (with its warm-up) in bench/load.ts. */
-  runLoad(args: LoadArgs): Promise<LoadOutput>;
-  assertClean(scenario: string, phase: string, s: LoadSummary): void;
-  aggregate(windows: LoadSummary[]): LoadSummary;
 }
 
 export interface ControlPlaneWindow {

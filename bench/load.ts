@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import { randomBytes } from 'node:crypto';
 import type { LoadArgs, LoadOutput, LoadSummary } from './protocol.js';
 
 /**
@@ -18,11 +19,13 @@ function parseArgs(raw: string | undefined): LoadArgs {
   if (typeof args.warmupSeconds !== 'number' || args.warmupSeconds < 0) throw new Error('warmupSeconds must be ≥ 0');
   if (args.method !== undefined && args.method !== 'GET' && args.method !== 'POST') throw new Error('method must be GET or POST');
   if (args.body !== undefined && typeof args.body !== 'string') throw new Error('body must be a string');
+  if (args.uniqueHeader !== undefined && (typeof args.uniqueHeader !== 'string' || !/^[a-z0-9-]+$/i.test(args.uniqueHeader))) throw new Error('uniqueHeader must be a header name');
   return {
     url: args.url,
     method: args.method ?? 'GET',
     ...(args.body !== undefined ? { body: args.body } : {}),
     headers: args.headers ?? {},
+    ...(args.uniqueHeader !== undefined ? { uniqueHeader: args.uniqueHeader } : {}),
     connections: args.connections,
     warmupSeconds: args.warmupSeconds,
     durationSeconds: args.durationSeconds,
@@ -56,6 +59,24 @@ function autocannonDuration(seconds: number): number {
   return Math.max(1, Math.ceil(seconds)) - 0.5;
 }
 
+/**
+ * For `uniqueHeader`: autocannon's per-request hook, which rebuilds each request with the header set to the next value.
+ * The prefix is random per load process and the counter runs across its warm-up and measured window, so no two
+ * requests of a run share a value, whichever window or process sent them.
+ */
+const uniquePrefix = randomBytes(9).toString('base64url');
+let uniqueCounter = 0;
+function uniqueRequests(header: string): autocannon.RequestSpec[] {
+  return [
+    {
+      setupRequest: (req) => {
+        req.headers = { ...req.headers, [header]: `bench-${uniquePrefix}-${++uniqueCounter}` };
+        return req;
+      },
+    },
+  ];
+}
+
 async function run(args: LoadArgs): Promise<LoadSummary> {
   // A 10 s request timeout: any request that slow is a failure worth seeing, not a latency sample.
   return summarize(
@@ -64,6 +85,7 @@ async function run(args: LoadArgs): Promise<LoadSummary> {
       method: args.method ?? 'GET',
       ...(args.body !== undefined ? { body: args.body } : {}),
       headers: args.headers,
+      ...(args.uniqueHeader !== undefined ? { requests: uniqueRequests(args.uniqueHeader) } : {}),
       connections: args.connections,
       duration: autocannonDuration(args.durationSeconds),
       timeout: 10,

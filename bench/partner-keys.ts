@@ -3,7 +3,8 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createBenchDatabase } from './database.js';
-import type { LoadArgs, LoadOutput, LoadSummary } from './protocol.js';
+import { printScenarioTable, runInterleavedRounds, type InterleavedLoadContext, type RoundWindow } from './interleaved.js';
+import type { LoadSummary } from './protocol.js';
 import { fmt, interleavedRatio, rate, type InterleavedRatio } from './stats.js';
 import { freePort, spawnControlPlane, type ServerProcess } from './tenant-process.js';
 
@@ -22,19 +23,12 @@ import { freePort, spawnControlPlane, type ServerProcess } from './tenant-proces
  * ≥ 0.8). The key's rate_limit is the maximum (100,000 a minute): a 429 would fail the run, not flatter a ratio.
  */
 
-export interface PartnerKeysBenchContext {
+export interface PartnerKeysBenchContext extends InterleavedLoadContext {
   bin: string;
   host: string;
   adminDatabaseUrl: string;
   redisUrl: string;
-  connections: number;
-  windowSeconds: number;
-  rounds: number;
-  roundWarmupSeconds: number;
   cleanup: { add(name: string, fn: () => Promise<void>): void };
-  runLoad(args: LoadArgs): Promise<LoadOutput>;
-  assertClean(scenario: string, phase: string, s: LoadSummary): void;
-  aggregate(windows: LoadSummary[]): LoadSummary;
 }
 
 export const PARTNER_KEY_TARGETS = { partnerOverAdmin: 0.9, redisOverMemory: 0.8 } as const;
@@ -50,7 +44,7 @@ export interface PartnerKeyScenario {
   limiter: 'memory' | 'redis' | 'none';
   responseBodyBytes: number;
   measured: LoadSummary;
-  windows: Array<{ round: number; position: number; measured: LoadSummary; warmup: LoadSummary | null }>;
+  windows: RoundWindow[];
 }
 
 export interface PartnerKeyFigures {
@@ -141,23 +135,11 @@ export async function runPartnerKeysBench(ctx: PartnerKeysBenchContext): Promise
     process.stdout.write(` ${fmt(rate(prime.measured), 1)} req/s\n`);
   }
 
-  const byId = new Map([s1, s2, s3].map((s) => [s.meta.id, s]));
-  const windows = new Map<number, PartnerKeyScenario['windows']>([...byId.keys()].map((id) => [id, []]));
-  const roundOrder: number[][] = [];
-  for (let round = 1; round <= ctx.rounds; round++) {
-    const order = round % 2 === 1 ? [1, 2, 3] : [3, 2, 1];
-    roundOrder.push(order);
-    process.stdout.write(`  round ${round}/${ctx.rounds}:`);
-    for (const [index, id] of order.entries()) {
-      const s = byId.get(id)!;
-      const out = await ctx.runLoad({ url: s.url, headers: s.headers, connections: ctx.connections, warmupSeconds: ctx.roundWarmupSeconds, durationSeconds: ctx.windowSeconds });
-      if (out.warmup) ctx.assertClean(s.meta.name, `round ${round} warm-up`, out.warmup);
-      ctx.assertClean(s.meta.name, `round ${round}`, out.measured);
-      windows.get(id)!.push({ round, position: index + 1, measured: out.measured, warmup: out.warmup });
-      process.stdout.write(`  #${id} ${fmt(rate(out.measured), 1)}`);
-    }
-    process.stdout.write(' req/s\n');
-  }
+  const { windows, roundOrder } = await runInterleavedRounds(
+    ctx,
+    [s1, s2, s3].map((s) => ({ id: s.meta.id, name: s.meta.name, load: { url: s.url, headers: s.headers } })),
+    (round) => (round % 2 === 1 ? [1, 2, 3] : [3, 2, 1]),
+  );
   const scenarios: PartnerKeyScenario[] = [s1, s2, s3].map((s) => {
     const w = windows.get(s.meta.id)!;
     return { ...s.meta, responseBodyBytes: Buffer.byteLength(s.body), measured: ctx.aggregate(w.map((x) => x.measured)), windows: w };
@@ -187,20 +169,7 @@ export async function runPartnerKeysBench(ctx: PartnerKeysBenchContext): Promise
 
 export function printPartnerKeyFigures(f: PartnerKeyFigures, printAligned: (header: string[], rows: string[][], leftColumns: number) => void) {
   console.log(`\nPartner-key results (measured windows only; all ${f.rounds} rounds summed)\n`);
-  printAligned(
-    ['#', 'scenario', 'req/s (mean)', 'p50 ms', 'p99 ms', 'non-2xx', 'responses', 'seconds'],
-    f.scenarios.map((s) => [
-      String(s.id),
-      s.name,
-      fmt(rate(s.measured), 1),
-      fmt(s.measured.latencyMs.p50, 0),
-      fmt(s.measured.latencyMs.p99, 0),
-      String(s.measured.non2xx),
-      fmt(s.measured.requestsTotal, 0),
-      fmt(s.measured.durationSeconds, 0),
-    ]),
-    2,
-  );
+  printScenarioTable(f.scenarios, printAligned);
   console.log('\nPartner-key ratios measured side by side in this run (figures, not tests)\n');
   for (const r of f.ratios) {
     console.log(

@@ -9,6 +9,11 @@ export interface LoadArgs {
   method?: 'GET' | 'POST';
   body?: string;
   headers: Record<string, string>;
+  /**
+   * A header set to a new value on every request (a random per-process prefix and a counter): the idempotency part's
+   * fresh `Idempotency-Key` per POST, as the SDK sends it. Absent: every request is the same bytes.
+   */
+  uniqueHeader?: string;
   connections: number;
   warmupSeconds: number;
   /** Measured seconds, rounded up to whole seconds: the window ends on autocannon's one-second sample tick. */

@@ -8,7 +8,8 @@ import pg from 'pg';
 import { createBenchDatabase } from './database.js';
 import { EmbeddedPostgresServer } from '../src/core/db/embedded-server.js';
 import { dropTenantDatabase } from '../src/core/db/tenant-databases.js';
-import type { LoadArgs, LoadOutput, LoadSummary } from './protocol.js';
+import type { InterleavedLoadContext } from './interleaved.js';
+import type { LoadSummary } from './protocol.js';
 import { fmt, interleavedRatio, median, rate, type InterleavedRatio } from './stats.js';
 import { freePort, spawnControlPlane, type ServerProcess } from './tenant-process.js';
 
@@ -26,18 +27,11 @@ import { freePort, spawnControlPlane, type ServerProcess } from './tenant-proces
  * Targets are printed beside the figures; nothing here fails on a figure.
  */
 
-export interface ProvisioningBenchContext {
+export interface ProvisioningBenchContext extends InterleavedLoadContext {
   bin: string;
   host: string;
   adminDatabaseUrl: string;
-  connections: number;
-  windowSeconds: number;
-  rounds: number;
-  roundWarmupSeconds: number;
   cleanup: { add(name: string, fn: () => Promise<void>): void };
-  runLoad(args: LoadArgs): Promise<LoadOutput>;
-  assertClean(scenario: string, phase: string, s: LoadSummary): void;
-  aggregate(windows: LoadSummary[]): LoadSummary;
 }
 
 export const PROVISIONING_TARGETS = { readyPostgresMs: 1000, readyEmbeddedMs: 1500, idleRssMiB: 80, edgeOverDirect: 0.8 } as const;

@@ -1,6 +1,7 @@
 import { printControlPlaneFigures, runControlPlaneBench } from './control-plane.js';
 import { printProvisioningFigures, runProvisioningBench } from './provisioning.js';
 import { printPartnerKeyFigures, runPartnerKeysBench } from './partner-keys.js';
+import { printIdempotencyFigures, runIdempotencyBench } from './idempotency.js';
 import { measureLifecycle } from './lifecycle.js';
 import { printOrgImportFigures, runOrgImportBench } from './orgimport.js';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -37,9 +38,11 @@ import { freePort, spawnTenant, type TenantProcess } from './tenant-process.js';
  * tenant RSS, edge ÷ direct throughput; under `provisioning`. Then partner API keys (bench/partner-keys.ts): the same CP
  * route with a partner key ÷ with the CP admin bearer, and with its limit in Redis ÷ in memory; under `partnerKeys`.
  *
- * Last, org import (bench/orgimport.ts): 100 workspaces imported → all online, and the re-import; under `orgImport`.
+ * Then org import (bench/orgimport.ts): 100 workspaces imported → all online, and the re-import; under `orgImport`.
+ * Last, Idempotency-Key (bench/idempotency.ts): the same POST with no key, a fresh key per request, and one key
+ * replayed, as keyed ÷ plain and replay ÷ plain; under `idempotency`.
  *
- * BENCH_PARTS=tenant,cp,provisioning,orgimport,partnerkeys (any of them, comma-separated) runs some parts only; their figures then go to
+ * BENCH_PARTS=tenant,cp,provisioning,orgimport,partnerkeys,idempotency (any of them, comma-separated) runs some parts only; their figures then go to
  * latest.<parts>.json, so a partial run never overwrites a full one.
  */
 
@@ -60,7 +63,7 @@ const POOL_SIZE = 10; // the tenant's default DATABASE_POOL_SIZE: measure what s
 const TARGETS = { orgKeyOverHealth: 0.5, largeOverSmall: 0.9 } as const;
 
 /** The parts of the run, in the order they run; BENCH_PARTS (comma-separated) selects some, e.g. `provisioning`. */
-const PARTS = ['tenant', 'cp', 'provisioning', 'orgimport', 'partnerkeys'] as const;
+const PARTS = ['tenant', 'cp', 'provisioning', 'orgimport', 'partnerkeys', 'idempotency'] as const;
 type Part = (typeof PARTS)[number];
 
 interface Config {
@@ -689,23 +692,25 @@ async function main(): Promise<number> {
 
     const tenant = config.parts.has('tenant') ? await runTenantBench(config, cleanup, machine) : null;
 
+    // What the later parts share: their server binary and host, the PostgreSQL server, and the interleaved windows.
+    const part = {
+      bin: TENANT_BIN,
+      host: HOST,
+      adminDatabaseUrl: config.adminDatabaseUrl,
+      connections: config.connections,
+      windowSeconds: config.windowSeconds,
+      rounds: ROUNDS,
+      roundWarmupSeconds: ROUND_WARMUP_SECONDS,
+      cleanup,
+      runLoad,
+      assertClean,
+      aggregate,
+    };
+
     // The control plane (bench/control-plane.ts), alone on the machine: the tenants are stopped by now.
     let controlPlane: Awaited<ReturnType<typeof runControlPlaneBench>> | null = null;
     if (config.parts.has('cp')) {
-      controlPlane = await runControlPlaneBench({
-        bin: TENANT_BIN,
-        host: HOST,
-        adminDatabaseUrl: config.adminDatabaseUrl,
-        connections: config.connections,
-        durationSeconds: config.durationSeconds,
-        windowSeconds: config.windowSeconds,
-        rounds: ROUNDS,
-        roundWarmupSeconds: ROUND_WARMUP_SECONDS,
-        cleanup,
-        runLoad,
-        assertClean,
-        aggregate,
-      });
+      controlPlane = await runControlPlaneBench({ ...part, durationSeconds: config.durationSeconds });
       printControlPlaneFigures(controlPlane, printAligned);
     }
 
@@ -713,19 +718,7 @@ async function main(): Promise<number> {
     let provisioning: Awaited<ReturnType<typeof runProvisioningBench>> | null = null;
     if (config.parts.has('provisioning')) {
       if (!config.parts.has('tenant')) printMachine(machine);
-      provisioning = await runProvisioningBench({
-        bin: TENANT_BIN,
-        host: HOST,
-        adminDatabaseUrl: config.adminDatabaseUrl,
-        connections: config.connections,
-        windowSeconds: config.windowSeconds,
-        rounds: ROUNDS,
-        roundWarmupSeconds: ROUND_WARMUP_SECONDS,
-        cleanup,
-        runLoad,
-        assertClean,
-        aggregate,
-      });
+      provisioning = await runProvisioningBench(part);
       printProvisioningFigures(provisioning, printAligned);
     }
 
@@ -733,7 +726,7 @@ async function main(): Promise<number> {
     let orgImport: Awaited<ReturnType<typeof runOrgImportBench>> | null = null;
     if (config.parts.has('orgimport')) {
       if (!config.parts.has('tenant') && !config.parts.has('provisioning')) printMachine(machine);
-      orgImport = await runOrgImportBench({ bin: TENANT_BIN, host: HOST, adminDatabaseUrl: config.adminDatabaseUrl, cleanup });
+      orgImport = await runOrgImportBench(part);
       printOrgImportFigures(orgImport);
     }
 
@@ -741,21 +734,17 @@ async function main(): Promise<number> {
     let partnerKeys: Awaited<ReturnType<typeof runPartnerKeysBench>> | null = null;
     if (config.parts.has('partnerkeys')) {
       if (!config.parts.has('tenant') && !config.parts.has('provisioning') && !config.parts.has('orgimport')) printMachine(machine);
-      partnerKeys = await runPartnerKeysBench({
-        bin: TENANT_BIN,
-        host: HOST,
-        adminDatabaseUrl: config.adminDatabaseUrl,
-        redisUrl: config.redisUrl,
-        connections: config.connections,
-        windowSeconds: config.windowSeconds,
-        rounds: ROUNDS,
-        roundWarmupSeconds: ROUND_WARMUP_SECONDS,
-        cleanup,
-        runLoad,
-        assertClean,
-        aggregate,
-      });
+      partnerKeys = await runPartnerKeysBench({ ...part, redisUrl: config.redisUrl });
       printPartnerKeyFigures(partnerKeys, printAligned);
+    }
+
+    // Idempotency-Key (bench/idempotency.ts): a fresh key per POST ÷ no key, one key replayed ÷ no key.
+    let idempotency: Awaited<ReturnType<typeof runIdempotencyBench>> | null = null;
+    if (config.parts.has('idempotency')) {
+      const printedMachine: Part[] = ['tenant', 'provisioning', 'orgimport', 'partnerkeys'];
+      if (!printedMachine.some((p) => config.parts.has(p))) printMachine(machine);
+      idempotency = await runIdempotencyBench(part);
+      printIdempotencyFigures(idempotency, printAligned);
     }
 
     mkdirSync(RESULTS_DIR, { recursive: true });
@@ -764,7 +753,7 @@ async function main(): Promise<number> {
     const resultsFile = `${RESULTS_DIR}/${all ? 'latest' : `latest.${[...config.parts].join('+')}`}.json`;
     writeFileSync(
       resultsFile,
-      JSON.stringify({ generatedAt: new Date().toISOString(), machine, parts: [...config.parts], ...(tenant ?? {}), controlPlane, provisioning, orgImport, partnerKeys }, null, 2) + '\n',
+      JSON.stringify({ generatedAt: new Date().toISOString(), machine, parts: [...config.parts], ...(tenant ?? {}), controlPlane, provisioning, orgImport, partnerKeys, idempotency }, null, 2) + '\n',
     );
     console.log(`\nWritten: ${resultsFile}`);
   } catch (err) {
