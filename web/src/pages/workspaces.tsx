@@ -19,7 +19,7 @@ function CreatedNotice({ ws, token, onClose }: { ws: Workspace; token: string; o
     <section className="card reveal" aria-labelledby="created-title">
       <h3 id="created-title">Created {ws.name}</h3>
       <p>
-        It is provisioning now; its status below changes by itself. <Link to={`/app/workspaces/${ws.id}`}>Open {ws.name}</Link>
+        Its status in the list changes by itself as it starts. <Link to={`/app/workspaces/${ws.id}`}>Open {ws.name}</Link>
       </p>
       <details>
         <summary>Its workspace token (shown once)</summary>
@@ -81,7 +81,7 @@ function CreateForm() {
   };
   const models = (chosen?.models ?? []).filter((m): m is string => typeof m === 'string');
   return (
-    <>
+    <div className="ws-side">
       {created ? <CreatedNotice ws={created.ws} token={created.token} onClose={() => setCreated(null)} /> : null}
       <form className="card form" onSubmit={onSubmit} aria-labelledby="create-title">
         <h2 id="create-title">New workspace</h2>
@@ -141,7 +141,7 @@ function CreateForm() {
           {create.isPending ? 'Creating…' : 'Create workspace'}
         </button>
       </form>
-    </>
+    </div>
   );
 }
 

@@ -214,28 +214,15 @@ function RecentEvents({ id }: { id: string }) {
       {events.isError ? <ErrorView error={events.error} title="Could not list the events" /> : null}
       {events.data && events.data.length === 0 ? <Empty>No events yet.</Empty> : null}
       {events.data && events.data.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Event</th>
-                <th scope="col">Details</th>
-              </tr>
-            </thead>
-            <tbody>
-              {events.data.map((e) => (
-                <tr key={e.id}>
-                  <td>{fmt(e.created_at)}</td>
-                  <td>
-                    <code>{e.event_type}</code>
-                  </td>
-                  <td className="muted">{summary(e.payload)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <ol className="ws-events">
+          {events.data.map((e) => (
+            <li key={e.id}>
+              <time dateTime={e.created_at}>{fmt(e.created_at)}</time>
+              <code className="ws-event-type">{e.event_type}</code>
+              {Object.keys(e.payload).length > 0 ? <span className="muted ws-event-details">{summary(e.payload)}</span> : null}
+            </li>
+          ))}
+        </ol>
       ) : null}
     </section>
   );
