@@ -2,7 +2,8 @@
  * The console's Workspaces page in a real browser (issue 14): the empty list, a refused create showing the server's
  * message and request id, a create from a built-in template whose row goes online by itself (the page's event stream,
  * no reload), the workspace's process facts and events, restart (a new process id), pause and resume, and a delete
- * confirmed by typing the name — held by the approval gate first (202), then approved by another principal and run.
+ * confirmed by typing the name — held by the approval gate first (202), then approved by another principal and run —,
+ * the stream indicator going "reconnecting…" and back to "live", the loading state, and a missing workspace's error.
  * Every state passes axe-core and is screenshotted at 1280 px and 390 px (test-output/console/tenant-workspaces-*).
  *
  * Without Chromium (CHROMIUM_PATH, else /usr/bin/chromium) this file is skipped outside CI and fails under CI=true.
@@ -99,7 +100,7 @@ describe('console: workspaces', { skip: consoleSkip() }, () => {
 
     // Restart: a new process comes up and the page shows it online again by itself.
     await page.getByRole('button', { name: 'Restart console-ws' }).click();
-    await page.getByText('Restart requested').waitFor();
+    await page.getByText('Restart requested: the workspace is starting again.').waitFor();
     await page.waitForFunction(
       (old) => {
         const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<{ textContent: string | null }> } }).document;
@@ -162,6 +163,31 @@ describe('console: workspaces', { skip: consoleSkip() }, () => {
       (JSON.parse(list.body) as Array<{ id: string }>).map((w) => w.id),
       [],
     );
+
+    // The stream cannot be reached (refused while the page comes back to the list): the indicator says so, and turns
+    // live by itself once the stream answers again.
+    await page.route('**/events/stream', (route) => route.abort('connectionrefused'));
+    await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Templates' }).click();
+    await page.waitForURL(`${rig.tenantUrl}/app/templates`);
+    await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Workspaces' }).click();
+    await live.getByText('reconnecting…').waitFor();
+    await check(page, 'tenant-workspaces-reconnecting');
+    await page.unroute('**/events/stream');
+    await live.getByText('live', { exact: true }).waitFor({ timeout: 60_000 });
+
+    // Loading: a fresh load whose list answer is held back until the screenshot is taken.
+    let release = () => {};
+    const listHeld = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/workspaces', async (route) => {
+      await listHeld;
+      await route.continue();
+    });
+    await page.reload();
+    await page.getByText('Loading workspaces…').waitFor();
+    await check(page, 'tenant-workspaces-loading');
+    release();
+    await page.getByText('No workspaces yet.').waitFor();
+    await page.unroute('**/workspaces');
 
     // A workspace that is not there: the server's message and request id.
     await page.goto(`${rig.tenantUrl}/app/workspaces/${id}`);
