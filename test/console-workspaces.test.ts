@@ -96,6 +96,9 @@ describe('console: workspaces', { skip: consoleSkip() }, () => {
     const events = page.getByRole('region', { name: 'Recent events' });
     await events.getByText('WORKSPACE_ONLINE').first().waitFor();
     assert.match(await events.innerText(), /WORKSPACE_PROVISIONING/);
+    // The runtime's own output, on demand (admin only; the server redacts secrets).
+    await page.getByText('Recent output').click();
+    await page.getByLabel('Last output lines, oldest first').getByText(/shell-agent: workspace \S+ started/).waitFor();
     await check(page, 'tenant-workspaces-detail');
 
     // Restart: a new process comes up and the page shows it online again by itself.
@@ -130,6 +133,11 @@ describe('console: workspaces', { skip: consoleSkip() }, () => {
     const id = new URL(page.url()).pathname.split('/').pop()!;
     await page.getByRole('button', { name: 'Delete console-ws' }).click();
     const confirm = page.getByRole('form', { name: 'Delete console-ws' });
+    await confirm.waitFor();
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    await confirm.waitFor({ state: 'detached' });
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { getAttribute(n: string): string | null } | null } }).document.activeElement?.getAttribute('aria-label')), 'Delete console-ws');
+    await page.keyboard.press('Enter');
     await confirm.waitFor();
     const remove = confirm.getByRole('button', { name: 'Delete workspace' });
     assert.equal(await remove.isDisabled(), true);

@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState, type ReactNode } from 'react';
+import { useRef, useState, type ReactNode } from 'react';
 import { ApiError, tenant } from '../../api';
 import { Link, useRouter } from '../../router';
 import { Empty, ErrorView, Loading, Page } from '../../ui';
@@ -108,6 +108,7 @@ function DeleteDialog({ ws, onClose }: { ws: Workspace; onClose: () => void }) {
 function Actions({ ws }: { ws: Workspace }) {
   const qc = useQueryClient();
   const [deleting, setDeleting] = useState(false);
+  const deleteButton = useRef<HTMLButtonElement>(null);
   const act = useMutation({
     mutationFn: async (action: Action) => ({ action, data: await run(action, ws.id) }),
     onSettled: async () => {
@@ -127,7 +128,7 @@ function Actions({ ws }: { ws: Workspace }) {
         {button('restart', 'Restart')}
         {asleep ? button('resume', 'Resume') : button('pause', 'Pause')}
         {ws.status === 'online' || ws.status === 'degraded' ? button('hibernate', 'Hibernate') : null}
-        <button className="danger" onClick={() => setDeleting(true)} aria-label={`Delete ${ws.name}`} aria-expanded={deleting}>
+        <button ref={deleteButton} className="danger" onClick={() => setDeleting(true)} aria-label={`Delete ${ws.name}`} aria-expanded={deleting}>
           Delete…
         </button>
       </div>
@@ -136,7 +137,15 @@ function Actions({ ws }: { ws: Workspace }) {
       </p>
       {held ? <HeldForApproval held={held} what="The request" /> : null}
       {act.isError ? <ErrorView error={withDetail(act.error)} title={`Could not ${act.variables ?? 'do that'}`} /> : null}
-      {deleting ? <DeleteDialog ws={ws} onClose={() => setDeleting(false)} /> : null}
+      {deleting ? (
+        <DeleteDialog
+          ws={ws}
+          onClose={() => {
+            setDeleting(false);
+            deleteButton.current?.focus();
+          }}
+        />
+      ) : null}
     </section>
   );
 }
@@ -228,6 +237,35 @@ function RecentEvents({ id }: { id: string }) {
   );
 }
 
+/** The runtime's last output lines (admin only, secrets redacted by the server), fetched when opened. */
+function RecentOutput({ id }: { id: string }) {
+  const [open, setOpen] = useState(false);
+  const logs = useQuery({
+    queryKey: ['workspace-logs', id],
+    queryFn: async () => (await tenant.GET('/workspaces/{id}/logs', { params: { path: { id }, query: { tail: 50 } } })).data!,
+    enabled: open,
+  });
+  return (
+    <details className="card ws-output" onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary>Recent output</summary>
+      {logs.isFetching ? <Loading what="the output" /> : null}
+      {logs.isError ? <ErrorView error={logs.error} title="Could not read the output" /> : null}
+      {logs.data && logs.data.lines.length === 0 ? <Empty>No output yet.</Empty> : null}
+      {logs.data && logs.data.lines.length > 0 ? (
+        <pre className="ws-logs" tabIndex={0} aria-label="Last output lines, oldest first">
+          {logs.data.lines.join('\n')}
+        </pre>
+      ) : null}
+      {logs.data?.last_sample_error ? <p className="ws-error">Last reported error: {logs.data.last_sample_error}</p> : null}
+      {logs.data ? (
+        <button type="button" onClick={() => void logs.refetch()} disabled={logs.isFetching}>
+          Refresh output
+        </button>
+      ) : null}
+    </details>
+  );
+}
+
 /** `/app/workspaces/<id>`: one workspace, its actions, its process facts and its recent events, kept live. */
 export function WorkspaceView({ id }: { id: string }) {
   const live = useLiveEvents();
@@ -249,6 +287,7 @@ export function WorkspaceView({ id }: { id: string }) {
           </p>
           <Actions ws={ws.data} />
           <Facts ws={ws.data} />
+          <RecentOutput id={id} />
           <RecentEvents id={id} />
         </>
       ) : null}
