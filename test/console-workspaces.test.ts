@@ -41,11 +41,12 @@ describe('console: workspaces', { skip: consoleSkip() }, () => {
   });
 
   it('lists live, creates from a template, shows process facts, restarts, pauses, resumes and deletes with the typed name', async () => {
-    const page = await rig.tenantPage();
+    // On the context before the page exists: the page opens its stream as soon as it shows.
     const streams: string[] = [];
-    page.on('request', (r) => {
+    rig.context.on('request', (r) => {
       if (new URL(r.url()).pathname === '/events/stream') streams.push(r.url());
     });
+    const page = await rig.tenantPage();
     let navigations = 0;
     page.on('framenavigated', (f) => {
       if (f === page.mainFrame()) navigations++;
