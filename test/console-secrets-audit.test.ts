@@ -33,9 +33,10 @@ describe('console: Secrets and Audit pages in Chromium', { skip: consoleSkip() }
   const first = `s3cr3t-first-${randomBytes(8).toString('hex')}`;
   const second = `s3cr3t-second-${randomBytes(8).toString('hex')}`;
   const wsValue = `s3cr3t-ws-${randomBytes(8).toString('hex')}`;
+  const sharedValue = `s3cr3t-shared-${randomBytes(8).toString('hex')}`;
   const assertNoValue = async (page: Page) => {
     const html = await page.content();
-    for (const v of [first, second, wsValue]) assert.ok(!html.includes(v), `the page's DOM holds a secret value (${v.slice(0, 16)}…)`);
+    for (const v of [first, second, wsValue, sharedValue]) assert.ok(!html.includes(v), `the page's DOM holds a secret value (${v.slice(0, 16)}…)`);
   };
 
   before(async () => {
@@ -144,10 +145,15 @@ describe('console: Secrets and Audit pages in Chromium', { skip: consoleSkip() }
     const gone = await curlTenant(rig.tenantUrl, rig.orgKey, '/settings/secrets');
     assert.deepEqual(JSON.parse(gone.body), []);
 
-    // A workspace's own secret.
+    // A workspace's own secret, next to an org-wide one it inherits (set over HTTP: listed, not editable there).
+    const shared = await onTenant(rig.tenantUrl, '/settings/secrets', { method: 'POST', headers: asKey(), body: { key: 'ORG_SHARED', value: sharedValue } });
+    assert.equal(shared.status, 200, shared.text);
     await page.getByLabel('Scope').selectOption({ label: 'Workspace: secrets-ws' });
     await page.getByRole('heading', { name: 'Workspace secrets' }).waitFor();
-    await page.getByText('No secrets yet. Add one above.').waitFor();
+    const inherited = page.getByRole('row').filter({ hasText: 'ORG_SHARED' });
+    await inherited.waitFor();
+    assert.match(await inherited.innerText(), /org-wide[\s\S]*inherited/);
+    assert.equal(await inherited.getByRole('button').count(), 0);
     await form.getByLabel('Key', { exact: true }).fill('WS_ONLY');
     await form.getByLabel('Value', { exact: true }).fill(wsValue);
     await form.getByRole('button', { name: 'Save secret' }).click();
@@ -157,7 +163,7 @@ describe('console: Secrets and Audit pages in Chromium', { skip: consoleSkip() }
     assert.match(await wsRow.innerText(), /this workspace/);
     const wsListed = await curlTenant(rig.tenantUrl, rig.orgKey, `/workspaces/${workspaceId}/secrets`);
     assert.equal(wsListed.status, 200, wsListed.body);
-    assert.deepEqual((JSON.parse(wsListed.body) as Array<{ key: string }>).map((s) => s.key), ['WS_ONLY']);
+    assert.deepEqual((JSON.parse(wsListed.body) as Array<{ key: string }>).map((s) => s.key).sort(), ['ORG_SHARED', 'WS_ONLY']);
     await assertNoValue(page);
     await check(page, 'tenant-secrets-workspace');
     await wsRow.getByRole('button', { name: 'Delete WS_ONLY' }).click();
@@ -165,7 +171,9 @@ describe('console: Secrets and Audit pages in Chromium', { skip: consoleSkip() }
     await wsConfirm.getByLabel('Key to delete').fill('WS_ONLY');
     await wsConfirm.getByRole('button', { name: 'Delete secret' }).click();
     await wsRow.waitFor({ state: 'detached' });
-    assert.deepEqual(JSON.parse((await curlTenant(rig.tenantUrl, rig.orgKey, `/workspaces/${workspaceId}/secrets`)).body), []);
+    const wsLeft = JSON.parse((await curlTenant(rig.tenantUrl, rig.orgKey, `/workspaces/${workspaceId}/secrets`)).body) as Array<{ key: string }>;
+    assert.deepEqual(wsLeft.map((s) => s.key), ['ORG_SHARED']);
+    assert.equal((await curlTenant(rig.tenantUrl, rig.orgKey, '/settings/secrets/ORG_SHARED', 'DELETE')).status, 200);
     await assertNoValue(page);
     await page.close();
   });
@@ -189,6 +197,7 @@ describe('console: Secrets and Audit pages in Chromium', { skip: consoleSkip() }
         .getByRole('row')
         .filter({ has: page.getByRole('cell', { name: method!, exact: true }) })
         .filter({ has: page.getByRole('cell', { name: p!, exact: true }) })
+        .filter({ hasText: 'session:' })
         .first();
       // Older than the pages shown: page back until it shows (by the cursor the API returned).
       while ((await r.count()) === 0) {
@@ -213,7 +222,10 @@ describe('console: Secrets and Audit pages in Chromium', { skip: consoleSkip() }
     const filters = page.getByRole('form', { name: 'Filter' });
     await filters.getByLabel('Path starts with').fill('/workspaces/');
     await filters.getByRole('button', { name: 'Apply filters' }).click();
-    await until('the path filter', async () => (await pathCells()).every((p) => p.startsWith('/workspaces/')));
+    await until('the path filter', async () => {
+      const paths = await pathCells();
+      return paths.length > 0 && paths.every((p) => p.startsWith('/workspaces/'));
+    });
     const narrowed = await pathCells();
     assert.ok(narrowed.length > 0 && narrowed.length < firstPage, `${narrowed.length} rows`);
     assert.ok(narrowed.every((p) => p.startsWith('/workspaces/')), narrowed.join(' '));

@@ -168,7 +168,11 @@ function VerifyChain() {
     result = (
       <p className="audit-verified">
         <strong>Chain intact.</strong> {v.count} entries checked, every hash matches; head <code>{v.head.slice(0, 16)}…</code>
-        {anchor?.checked ? ` It matches the anchor reported to the control plane (${anchor.count} entries).` : anchor ? ` Anchor not checked: ${anchor.reason}.` : null}
+        {anchor?.checked
+          ? ` Consistent with the anchor last reported to the control plane (${anchor.count} entries, ${new Date(anchor.reported_at).toLocaleString()}).`
+          : anchor
+            ? ` Anchor not checked: ${anchor.reason}.`
+            : null}
       </p>
     );
   } else if (v) {

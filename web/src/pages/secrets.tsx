@@ -217,13 +217,17 @@ function SecretTable({ scope }: { scope: Scope }) {
         ) : null}
         {secrets.data && secrets.data.length > 0 ? (
           <div className="table-wrap">
-            <table>
+            <table className="secrets-table">
               <thead>
                 <tr>
                   <th scope="col">Key</th>
-                  <th scope="col">Value</th>
+                  <th scope="col" className="secrets-value">
+                    Value
+                  </th>
                   {scope === 'global' ? null : <th scope="col">From</th>}
-                  <th scope="col">Created</th>
+                  <th scope="col" className="secrets-created">
+                    Created
+                  </th>
                   <th scope="col">Updated</th>
                   <th scope="col">
                     <span className="sr-only">Actions</span>
@@ -238,9 +242,9 @@ function SecretTable({ scope }: { scope: Scope }) {
                       <td>
                         <code>{s.key}</code>
                       </td>
-                      <td className="muted">set (hidden)</td>
+                      <td className="muted secrets-value">set (hidden)</td>
                       {scope === 'global' ? null : <td>{own ? 'this workspace' : 'org-wide'}</td>}
-                      <td>{fmt(s.created_at)}</td>
+                      <td className="secrets-created">{fmt(s.created_at)}</td>
                       <td>{fmt(s.updated_at)}</td>
                       <td className="actions">
                         {own ? (
