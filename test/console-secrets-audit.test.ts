@@ -142,6 +142,8 @@ describe('console: Secrets and Audit pages in Chromium', { skip: consoleSkip() }
     await del.click();
     await row.waitFor({ state: 'detached' });
     await page.getByText('Deleted CONSOLE_TOKEN.').waitFor();
+    // Keyboard focus returns to the list, not to the top of the page.
+    await page.locator('#secrets-title:focus').waitFor();
     const gone = await curlTenant(rig.tenantUrl, rig.orgKey, '/settings/secrets');
     assert.deepEqual(JSON.parse(gone.body), []);
 

@@ -81,7 +81,7 @@ function SetSecretForm({ scope, replacing, onDone, onResult }: { scope: Scope; r
       onResult(result);
       if (result.status === 'saved') {
         setKey('');
-        onDone();
+        if (replacing) onDone();
       }
       await qc.invalidateQueries({ queryKey: ['secrets', scope] });
     },
@@ -186,9 +186,15 @@ function SecretTable({ scope }: { scope: Scope }) {
     setOutcome(null);
     setActing({ kind, key });
   };
+  // When a dialog or the replace form closes, keyboard focus goes back to the list rather than to the page's top.
+  const heading = useRef<HTMLHeadingElement>(null);
+  const done = () => {
+    setActing(null);
+    heading.current?.focus();
+  };
   return (
     <>
-      <SetSecretForm key={replacing ?? ''} scope={scope} replacing={replacing} onDone={() => setActing(null)} onResult={setOutcome} />
+      <SetSecretForm key={replacing ?? ''} scope={scope} replacing={replacing} onDone={done} onResult={setOutcome} />
       <div aria-live="polite" className="secrets-outcome">
         {outcome?.status === 'deleted' ? (
           <p className="muted">
@@ -199,7 +205,7 @@ function SecretTable({ scope }: { scope: Scope }) {
         ) : null}
       </div>
       <section aria-labelledby="secrets-title">
-        <h2 id="secrets-title">{scope === 'global' ? 'Org-wide secrets' : 'Workspace secrets'}</h2>
+        <h2 id="secrets-title" ref={heading} tabIndex={-1}>{scope === 'global' ? 'Org-wide secrets' : 'Workspace secrets'}</h2>
         <p className="muted">Key names only: values are write-only.{scope === 'global' ? '' : ' A workspace value shadows the org-wide one of the same key.'}</p>
         {secrets.isPending ? <Loading what="secrets" /> : null}
         {secrets.isError ? <ErrorView error={secrets.error} title="Could not list secrets" /> : null}
@@ -208,10 +214,10 @@ function SecretTable({ scope }: { scope: Scope }) {
           <DeleteDialog
             scope={scope}
             secret={acting.key}
-            onClose={() => setActing(null)}
+            onClose={done}
             onDeleted={() => {
               setOutcome({ status: 'deleted', key: acting.key });
-              setActing(null);
+              done();
             }}
           />
         ) : null}
