@@ -338,6 +338,8 @@ export async function runControlPlaneBench(ctx: ControlPlaneBenchContext): Promi
     PORT: String(port),
     DATABASE_URL: dbUrl.toString(),
     MOLECULE_ENV: 'production',
+    // Production refuses to boot without a keyring (secrets at rest).
+    SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     LOG_LEVEL: 'warn',
     LOGIN_ATTEMPT_LIMIT: '100000',
     LOGIN_ADDRESS_LIMIT: '100000',
