@@ -3,7 +3,7 @@ import { useEffect, useMemo, useRef, useState, type FormEvent, type ReactElement
 import { cp, ORG_SLUG, tenant } from './api';
 import { SignIn, useMe } from './account';
 import { Link, useRouter } from './router';
-import { Empty, ErrorView, Loading } from './ui';
+import { Empty, ErrorView, Loading, TypedConfirm } from './ui';
 import { useWorkspaces } from './queries';
 import { ApprovalsPage } from './pages/approvals';
 import { AuditPage } from './pages/audit';
@@ -148,7 +148,6 @@ async function listTokens() {
 
 function RevokeDialog({ token, onClose }: { token: Token; onClose: () => void }) {
   const qc = useQueryClient();
-  const [typed, setTyped] = useState('');
   const expected = token.name ?? token.prefix;
   const revoke = useMutation({
     mutationFn: async () => (await tenant.DELETE('/org/tokens/{id}', { params: { path: { id: token.id } } })).data!,
@@ -158,31 +157,19 @@ function RevokeDialog({ token, onClose }: { token: Token; onClose: () => void })
     },
   });
   return (
-    <form
-      className="card confirm"
-      aria-label={`Revoke ${expected}`}
-      onSubmit={(e) => {
-        e.preventDefault();
-        if (typed === expected) revoke.mutate();
-      }}
+    <TypedConfirm
+      label={`Revoke ${expected}`}
+      expected={expected}
+      inputLabel="Key name"
+      submitLabel="Revoke key"
+      busy={revoke.isPending}
+      error={revoke.error}
+      errorTitle="Could not revoke the key"
+      onConfirm={() => revoke.mutate()}
+      onCancel={onClose}
     >
-      <p>
-        Revoking <strong>{expected}</strong> refuses its next request. Type its name to confirm.
-      </p>
-      <label>
-        Key name
-        <input autoFocus value={typed} onChange={(e) => setTyped(e.target.value)} />
-      </label>
-      {revoke.isError ? <ErrorView error={revoke.error} title="Could not revoke the key" /> : null}
-      <div className="row">
-        <button type="submit" className="danger" disabled={typed !== expected || revoke.isPending}>
-          Revoke key
-        </button>
-        <button type="button" onClick={onClose}>
-          Cancel
-        </button>
-      </div>
-    </form>
+      Revoking <strong>{expected}</strong> refuses its next request. Type its name to confirm.
+    </TypedConfirm>
   );
 }
 

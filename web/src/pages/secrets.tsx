@@ -3,7 +3,7 @@ import { useRef, useState, type FormEvent } from 'react';
 import { tenant } from '../api';
 import { useWorkspaces } from '../queries';
 import { Link } from '../router';
-import { Empty, ErrorView, Loading, Page } from '../ui';
+import { Empty, ErrorView, Loading, Page, TypedConfirm } from '../ui';
 import './secrets/secrets.css';
 
 /** `global`: the org-wide secrets; otherwise a workspace id. */
@@ -138,7 +138,6 @@ function SetSecretForm({ scope, replacing, onDone, onResult }: { scope: Scope; r
 
 function DeleteDialog({ scope, secret, onClose, onDeleted }: { scope: Scope; secret: string; onClose: () => void; onDeleted: () => void }) {
   const qc = useQueryClient();
-  const [typed, setTyped] = useState('');
   const remove = useMutation({
     mutationFn: () => deleteSecret(scope, secret),
     onSuccess: async () => {
@@ -147,32 +146,20 @@ function DeleteDialog({ scope, secret, onClose, onDeleted }: { scope: Scope; sec
     },
   });
   return (
-    <form
-      className="card confirm"
-      aria-label={`Delete ${secret}`}
-      onSubmit={(e) => {
-        e.preventDefault();
-        if (typed === secret) remove.mutate();
-      }}
+    <TypedConfirm
+      label={`Delete ${secret}`}
+      expected={secret}
+      inputLabel="Key to delete"
+      submitLabel="Delete secret"
+      busy={remove.isPending}
+      error={remove.error}
+      errorTitle={`Could not delete ${secret}`}
+      onConfirm={() => remove.mutate()}
+      onCancel={onClose}
     >
-      <p>
-        Deleting <strong>{secret}</strong> restarts {scope === 'global' ? 'every running workspace without a value of its own for it' : 'this workspace'}. Type the key to
-        confirm.
-      </p>
-      <label>
-        Key to delete
-        <input autoFocus value={typed} onChange={(e) => setTyped(e.target.value)} spellCheck={false} />
-      </label>
-      {remove.isError ? <ErrorView error={remove.error} title={`Could not delete ${secret}`} /> : null}
-      <div className="row">
-        <button type="submit" className="danger" disabled={typed !== secret || remove.isPending}>
-          Delete secret
-        </button>
-        <button type="button" onClick={onClose}>
-          Cancel
-        </button>
-      </div>
-    </form>
+      Deleting <strong>{secret}</strong> restarts {scope === 'global' ? 'every running workspace without a value of its own for it' : 'this workspace'}. Type the key to
+      confirm.
+    </TypedConfirm>
   );
 }
 

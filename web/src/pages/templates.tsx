@@ -2,7 +2,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { tenant } from '../api';
 import { Link, useRouter } from '../router';
-import { Empty, ErrorView, Loading, Page } from '../ui';
+import { Empty, ErrorView, Loading, Page, TypedConfirm } from '../ui';
 import { OrgImport } from './templates/org-import';
 import { envLabel } from './templates/env';
 import { TemplateImportForm } from './templates/import-form';
@@ -25,7 +25,6 @@ function useTemplates() {
 
 function DeleteDialog({ template, onClose }: { template: Template; onClose: () => void }) {
   const qc = useQueryClient();
-  const [typed, setTyped] = useState('');
   const remove = useMutation({
     mutationFn: async () => (await tenant.DELETE('/templates/{id}', { params: { path: { id: template.id } } })).data!,
     onSuccess: async () => {
@@ -34,31 +33,19 @@ function DeleteDialog({ template, onClose }: { template: Template; onClose: () =
     },
   });
   return (
-    <form
-      className="card confirm"
-      aria-label={`Delete ${template.name}`}
-      onSubmit={(e) => {
-        e.preventDefault();
-        if (typed === template.name) remove.mutate();
-      }}
+    <TypedConfirm
+      label={`Delete ${template.name}`}
+      expected={template.name}
+      inputLabel="Template name"
+      submitLabel="Delete template"
+      busy={remove.isPending}
+      error={remove.error}
+      errorTitle="Could not delete the template"
+      onConfirm={() => remove.mutate()}
+      onCancel={onClose}
     >
-      <p>
-        Deleting <strong>{template.name}</strong> (<code>{template.id}</code>) cannot be undone; a template a workspace uses is refused. Type its name to confirm.
-      </p>
-      <label>
-        Template name
-        <input autoFocus value={typed} onChange={(e) => setTyped(e.target.value)} />
-      </label>
-      {remove.isError ? <ErrorView error={remove.error} title="Could not delete the template" /> : null}
-      <div className="row">
-        <button type="submit" className="danger" disabled={typed !== template.name || remove.isPending}>
-          Delete template
-        </button>
-        <button type="button" onClick={onClose}>
-          Cancel
-        </button>
-      </div>
-    </form>
+      Deleting <strong>{template.name}</strong> (<code>{template.id}</code>) cannot be undone; a template a workspace uses is refused. Type its name to confirm.
+    </TypedConfirm>
   );
 }
 

@@ -2,7 +2,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useRef, useState, type ReactNode } from 'react';
 import { ApiError, tenant } from '../../api';
 import { Link, useRouter } from '../../router';
-import { Empty, ErrorView, Loading, Page } from '../../ui';
+import { Empty, ErrorView, Loading, Page, TypedConfirm } from '../../ui';
 import { LiveIndicator, useLiveEvents } from './live';
 import { bytes, duration, fmt, pendingApproval, StatusBadge, withDetail, type PendingApproval, type Workspace } from './status';
 
@@ -46,7 +46,6 @@ const HEADER_SAFE = /^[\x20-\x7e]*$/;
 function DeleteDialog({ ws, onClose }: { ws: Workspace; onClose: () => void }) {
   const qc = useQueryClient();
   const { navigate } = useRouter();
-  const [typed, setTyped] = useState('');
   const [cascade, setCascade] = useState(false);
   const [held, setHeld] = useState<PendingApproval | null>(null);
   const remove = useMutation({
@@ -70,38 +69,30 @@ function DeleteDialog({ ws, onClose }: { ws: Workspace; onClose: () => void }) {
   });
   const hasChildren = remove.error instanceof ApiError && remove.error.code === 'CONFIRMATION_REQUIRED';
   return (
-    <form
-      className="card confirm"
-      aria-label={`Delete ${ws.name}`}
-      onSubmit={(e) => {
-        e.preventDefault();
-        if (typed === ws.name) remove.mutate();
-      }}
+    <TypedConfirm
+      label={`Delete ${ws.name}`}
+      expected={ws.name}
+      inputLabel="Workspace name"
+      submitLabel={remove.isPending ? 'Deleting…' : 'Delete workspace'}
+      busy={remove.isPending}
+      error={remove.isError ? withDetail(remove.error) : null}
+      errorTitle="Could not delete the workspace"
+      onConfirm={() => remove.mutate()}
+      onCancel={onClose}
+      extra={
+        <>
+          {hasChildren || cascade ? (
+            <label className="check">
+              <input type="checkbox" checked={cascade} onChange={(e) => setCascade(e.target.checked)} />
+              Also delete its sub-workspaces
+            </label>
+          ) : null}
+          {held ? <HeldForApproval held={held} what="The deletion" /> : null}
+        </>
+      }
     >
-      <p>
-        Deleting <strong>{ws.name}</strong> stops its process, revokes every token it holds and removes it from the list. Type its name to confirm.
-      </p>
-      <label>
-        Workspace name
-        <input autoFocus value={typed} onChange={(e) => setTyped(e.target.value)} autoComplete="off" />
-      </label>
-      {hasChildren || cascade ? (
-        <label className="check">
-          <input type="checkbox" checked={cascade} onChange={(e) => setCascade(e.target.checked)} />
-          Also delete its sub-workspaces
-        </label>
-      ) : null}
-      {remove.isError ? <ErrorView error={withDetail(remove.error)} title="Could not delete the workspace" /> : null}
-      {held ? <HeldForApproval held={held} what="The deletion" /> : null}
-      <div className="row">
-        <button type="submit" className="danger" disabled={typed !== ws.name || remove.isPending}>
-          {remove.isPending ? 'Deleting…' : 'Delete workspace'}
-        </button>
-        <button type="button" onClick={onClose}>
-          Cancel
-        </button>
-      </div>
-    </form>
+      Deleting <strong>{ws.name}</strong> stops its process, revokes every token it holds and removes it from the list. Type its name to confirm.
+    </TypedConfirm>
   );
 }
 
