@@ -12,12 +12,17 @@
  *   opened in the browser, approved there (the token endpoint then answers a session for the chosen org); a second
  *   code, opened signed out, signs in in place and is denied (the token endpoint then answers access_denied).
  *
+ * - OpenID Connect: with a real local provider configured, the sign-in page offers "Sign in with <provider>"; an
+ *   email-bound invitation opened signed out is accepted after the round trip through the provider (its verified
+ *   email is what the invitation asks for), the token surviving the redirects.
+ *
  * Every state passes axe-core and is screenshotted at 1280 px and 390 px; no CSP violation on any page.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { check, consoleSkip, startConsole, type ConsoleRig } from './support/console.js';
+import { freePort, startTestOidcProvider, type TestOidcProvider } from './support/oidc-provider.js';
 
 const GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -233,6 +238,61 @@ describe('web console: account pages in Chromium', { skip: consoleSkip() }, () =
   });
 
   it('no Content-Security-Policy violation on any page', () => {
+    assert.deepEqual(rig.cspViolations, []);
+  });
+});
+
+describe('web console: OpenID Connect sign-in in Chromium', { skip: consoleSkip() }, () => {
+  let op: TestOidcProvider;
+  let rig: ConsoleRig;
+
+  before(async () => {
+    // The provider must know the CP's callback before either starts: the port is chosen here and given to `up`.
+    const port = await freePort();
+    op = await startTestOidcProvider({ redirectUris: [`http://localhost:${port}/api/v1/auth/callback`, `http://localhost:${port}/cp/auth/callback`] });
+    op.accounts.set('ada', { email: 'ada@example.test', email_verified: true, name: 'Ada Lovelace' });
+    rig = await startConsole({ PORT: String(port), OIDC_ISSUER_URL: op.issuer, OIDC_CLIENT_ID: op.clientId, OIDC_CLIENT_SECRET: op.clientSecret, OIDC_PROVIDER_NAME: 'acme-sso' });
+  });
+
+  after(async () => {
+    await rig?.stop();
+    await op?.close();
+  });
+
+  it('an email-bound invitation, opened signed out, is accepted after signing in with the provider', async () => {
+    // The demo owner invites Ada by email, over the API as the console does.
+    const login = await fetch(`${rig.cpUrl}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: rig.up.field('Demo owner'), password: rig.up.field('Demo password') }),
+    });
+    assert.equal(login.status, 200);
+    const cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const invite = await fetch(`${rig.cpUrl}/api/v1/orgs/acme/members/invitations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie },
+      body: JSON.stringify({ email: 'ada@example.test', role: 'admin' }),
+    });
+    assert.equal(invite.status, 201, await invite.clone().text());
+    const token = ((await invite.json()) as { invite_token: string }).invite_token;
+
+    const page = await rig.context.newPage();
+    await page.goto(`${rig.cpUrl}/invitations/accept#token=${token}`);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    const sso = page.getByRole('link', { name: 'Sign in with acme-sso' });
+    await sso.waitFor();
+    await check(page, 'cp-signin-oidc');
+    await sso.click();
+    // At the provider: its interaction step, where the user says who they are (the test provider takes `?account=`).
+    await page.waitForURL((u) => u.origin === op.issuer && u.pathname.startsWith('/interaction/'), { timeout: 60_000 });
+    await page.goto(`${page.url()}?account=ada`);
+    await page.getByRole('heading', { name: 'Accept an invitation' }).waitFor({ timeout: 60_000 });
+    assert.equal(new URL(page.url()).pathname, '/invitations/accept');
+    assert.equal(await page.getByLabel('Invite token').inputValue(), token, 'the token came through the redirects');
+    await page.getByRole('button', { name: 'Accept invitation' }).click();
+    await page.getByRole('heading', { name: 'Invitation accepted' }).waitFor();
+    await page.getByText('as admin').waitFor();
+    await check(page, 'cp-invitation-accepted-oidc');
     assert.deepEqual(rig.cspViolations, []);
   });
 });

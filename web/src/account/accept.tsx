@@ -4,9 +4,18 @@ import { cp } from '../api';
 import { Link } from '../router';
 import { ErrorView, Page } from '../ui';
 
-/** The token from an invitation link (`/invitations/accept#token=…`): in the fragment, so it never reaches a server log. */
+const STASH = 'molecule-invite-token';
+
+/**
+ * The token from an invitation link (`/invitations/accept#token=…`): in the fragment, so it never reaches a server
+ * log. Kept for this tab as the page loads, so a sign-in through the identity provider (which cannot carry the
+ * fragment through its redirects) comes back to it.
+ */
+const fromHash = new URLSearchParams(window.location.hash.replace(/^#/, '')).get('token');
+if (fromHash && window.location.pathname === '/invitations/accept') sessionStorage.setItem(STASH, fromHash);
+
 function tokenFromLink(): string {
-  return new URLSearchParams(window.location.hash.replace(/^#/, '')).get('token') ?? '';
+  return new URLSearchParams(window.location.hash.replace(/^#/, '')).get('token') ?? sessionStorage.getItem(STASH) ?? '';
 }
 
 export function AcceptInvitation() {
@@ -17,6 +26,7 @@ export function AcceptInvitation() {
     onSuccess: async () => {
       // Used up: drop it from the address bar and history.
       window.history.replaceState(null, '', window.location.pathname);
+      sessionStorage.removeItem(STASH);
       await qc.invalidateQueries({ queryKey: ['orgs'] });
     },
   });
