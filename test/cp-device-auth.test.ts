@@ -393,6 +393,12 @@ forEachDatabase('control plane: device authorization (RFC 8628)', (kind) => {
         payload: new URLSearchParams({ user_code: live, decision: 'approve' }).toString(),
       });
       assert.equal(post.statusCode, 429, 'a decision counts too');
+      // The console's JSON routes share the budget: the same user is refused there too.
+      const pending = await limited.app.inject({ method: 'GET', url: `/api/v1/auth/device/pending?user_code=${live}`, headers: limited.as(user) });
+      assert.equal(pending.statusCode, 429, pending.body);
+      assert.equal((pending.json() as { code: string }).code, 'RATE_LIMITED');
+      const approve = await limited.app.inject({ method: 'POST', url: '/api/v1/auth/device/approve', headers: limited.as(user), payload: { user_code: live, decision: 'approve' } });
+      assert.equal(approve.statusCode, 429, approve.body);
       const rows = await limited.db.selectFrom('device_authorizations').select('status').execute();
       assert.deepEqual(rows.map((r) => r.status), ['pending']);
     });
