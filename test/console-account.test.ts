@@ -125,9 +125,12 @@ describe('web console: account pages in Chromium', { skip: consoleSkip() }, () =
     const row = members.getByRole('listitem').filter({ hasText: second.email });
     await row.waitFor();
     await invitations.getByText('No pending invitations.').waitFor();
-    await row.getByLabel(`Role of ${second.email}`).selectOption('admin');
+    await row.getByRole('combobox', { name: `Role of ${second.email}` }).selectOption('admin');
+    await check(page, 'cp-members-role-pick');
+    await row.getByRole('button', { name: `Save role of ${second.email}` }).click();
+    await row.getByRole('button', { name: /^Save role/ }).waitFor({ state: 'detached', timeout: 30_000 });
     // The select follows the server: it shows admin once the list is read again.
-    await until(async () => (await row.getByLabel(`Role of ${second.email}`).inputValue()) === 'admin', 'the role reads admin');
+    await until(async () => (await row.getByRole('combobox', { name: `Role of ${second.email}` }).inputValue()) === 'admin', 'the role reads admin');
     await check(page, 'cp-members-role-changed');
 
     await row.getByRole('button', { name: `Remove ${second.email}` }).click();

@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { cp } from '../api';
 import { useMe } from '../account';
 import { Empty, ErrorView, Loading } from '../ui';
@@ -62,6 +62,9 @@ function MemberRow({ slug, member, myRole, self, manage, onRemove }: { slug: str
     onSuccess: () => qc.invalidateQueries({ queryKey: ['members', slug] }).then(() => qc.invalidateQueries({ queryKey: ['org', slug] })),
   });
   const options = Array.from(new Set([member.role, ...grantable(myRole)]));
+  // Chosen first, saved with the button: arrowing through a closed select must not change the role at each step.
+  const [pick, setPick] = useState<Role>(member.role);
+  useEffect(() => setPick(member.role), [member.role]);
   return (
     <li className="card member">
       <div className="row">
@@ -72,16 +75,30 @@ function MemberRow({ slug, member, myRole, self, manage, onRemove }: { slug: str
         </span>
         <span className="row">
           {editable ? (
-            <label className="inline">
-              <span className="sr-only">Role of {label}</span>
-              <select value={member.role} disabled={change.isPending} onChange={(e) => change.mutate(e.target.value as Role)}>
-                {options.map((r) => (
-                  <option key={r} value={r}>
-                    {r}
-                  </option>
-                ))}
-              </select>
-            </label>
+            <form
+              className="inline"
+              aria-label={`Role of ${label}`}
+              onSubmit={(e) => {
+                e.preventDefault();
+                if (pick !== member.role) change.mutate(pick);
+              }}
+            >
+              <label className="inline">
+                <span className="sr-only">Role of {label}</span>
+                <select value={pick} disabled={change.isPending} onChange={(e) => setPick(e.target.value as Role)}>
+                  {options.map((r) => (
+                    <option key={r} value={r}>
+                      {r}
+                    </option>
+                  ))}
+                </select>
+              </label>
+              {pick !== member.role ? (
+                <button type="submit" className="primary" disabled={change.isPending}>
+                  Save role<span className="sr-only"> of {label}</span>
+                </button>
+              ) : null}
+            </form>
           ) : (
             <span className="badge">{member.role}</span>
           )}
