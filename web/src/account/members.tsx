@@ -2,6 +2,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { cp } from '../api';
 import { useMe } from '../account';
+import { useRouter } from '../router';
 import { Empty, ErrorView, Loading } from '../ui';
 import { CopyOnce, fmtTime, useOrg } from './shared';
 
@@ -45,7 +46,7 @@ export function Members({ slug }: { slug: string }) {
           ))}
         </ul>
       ) : null}
-      {removing ? <RemoveMember slug={slug} member={removing} onClose={() => setRemoving(null)} /> : null}
+      {removing ? <RemoveMember slug={slug} member={removing} self={removing.user_id === me.data?.user_id} onClose={() => setRemoving(null)} /> : null}
     </section>
     {manage ? <Invitations slug={slug} myRole={myRole!} /> : null}
     </>
@@ -102,7 +103,7 @@ function MemberRow({ slug, member, myRole, self, manage, onRemove }: { slug: str
           ) : (
             <span className="badge">{member.role}</span>
           )}
-          {manage && (editable || self) ? (
+          {(manage && editable) || self ? (
             <button type="button" className="danger" onClick={onRemove}>
               {self ? 'Leave' : 'Remove'}
               <span className="sr-only"> {label}</span>
@@ -116,8 +117,9 @@ function MemberRow({ slug, member, myRole, self, manage, onRemove }: { slug: str
 }
 
 /** Removal with the member's email typed back (their user id when they have no email). */
-function RemoveMember({ slug, member, onClose }: { slug: string; member: Member; onClose: () => void }) {
+function RemoveMember({ slug, member, self, onClose }: { slug: string; member: Member; self: boolean; onClose: () => void }) {
   const qc = useQueryClient();
+  const { navigate } = useRouter();
   const expected = member.email ?? member.user_id;
   const [typed, setTyped] = useState('');
   const remove = useMutation({
@@ -125,6 +127,12 @@ function RemoveMember({ slug, member, onClose }: { slug: string; member: Member;
       await cp.DELETE('/api/v1/orgs/{slug}/members/{user_id}', { params: { path: { slug, user_id: member.user_id } } });
     },
     onSuccess: async () => {
+      if (self) {
+        // Gone from the org: back to the list of the ones left.
+        await qc.invalidateQueries({ queryKey: ['orgs'] });
+        navigate('/orgs');
+        return;
+      }
       await qc.invalidateQueries({ queryKey: ['members', slug] });
       onClose();
     },
@@ -139,7 +147,15 @@ function RemoveMember({ slug, member, onClose }: { slug: string; member: Member;
       }}
     >
       <p>
-        Removing <strong>{expected}</strong> ends their access to {slug} at once, and revokes the invitations they sent. Type their email to confirm.
+        {self ? (
+          <>
+            Leaving ends your access to {slug} at once, and revokes the invitations you sent. Type your email (<strong>{expected}</strong>) to confirm.
+          </>
+        ) : (
+          <>
+            Removing <strong>{expected}</strong> ends their access to {slug} at once, and revokes the invitations they sent. Type their email to confirm.
+          </>
+        )}
       </p>
       <label>
         Member’s email
