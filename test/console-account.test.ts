@@ -71,8 +71,7 @@ describe('web console: account pages in Chromium', { skip: consoleSkip() }, () =
   it('members: invite, accept in another browser, read-only for a member, change role, remove with the typed email; the last owner cannot leave', async () => {
     const page = await rig.cpPage();
     await page.getByRole('link', { name: 'Acme' }).click();
-    // The org pages need the terms accepted (the demo owner has not yet).
-    await page.getByRole('button', { name: 'Accept the terms' }).click();
+    await acceptTermsIfAsked(page, 'acme');
     const members = page.getByRole('region', { name: 'Members' });
     await members.getByRole('listitem').filter({ hasText: ownerEmail }).waitFor();
     const invitations = page.getByRole('region', { name: 'Invitations' });
@@ -113,7 +112,7 @@ describe('web console: account pages in Chromium', { skip: consoleSkip() }, () =
     await check(theirs, 'cp-invitation-accepted');
     // A member reads the list, without controls.
     await theirs.getByRole('link', { name: 'Open acme' }).click();
-    await theirs.getByRole('button', { name: 'Accept the terms' }).click();
+    await acceptTermsIfAsked(theirs, 'acme');
     await theirs.getByRole('region', { name: 'Members' }).getByRole('listitem').filter({ hasText: second.email }).waitFor();
     await theirs.getByText('Your role is member').waitFor();
     assert.equal(await theirs.getByRole('form', { name: 'Invite a member' }).count(), 0);
@@ -149,6 +148,7 @@ describe('web console: account pages in Chromium', { skip: consoleSkip() }, () =
   it('billing: plan, credits and invoices; a top-up through the session flow raises the balance and adds a paid invoice', async () => {
     const page = await rig.cpPage();
     await page.goto(`${cpUrl}/orgs/acme`);
+    await acceptTermsIfAsked(page, 'acme');
     await page.getByRole('link', { name: /^Billing/ }).click();
     await page.getByRole('heading', { name: 'Billing · acme' }).waitFor();
     const credits = page.getByTestId('credits');
@@ -178,6 +178,20 @@ describe('web console: account pages in Chromium', { skip: consoleSkip() }, () =
     await until(async () => Number((await credits.innerText()).replace(/\D/g, '')) === before + 500, `the balance reads ${before + 500}`);
     await until(async () => (await paidRows()) === paidBefore + 1, 'one more paid invoice');
     await check(page, 'cp-billing-topped-up');
+
+    // A plan change: the checkout session, confirmed in the page, moves the org to the plan and grants its credits.
+    const plans = page.getByRole('group', { name: 'Plans' });
+    await plans.getByRole('radio', { name: /^Team/ }).check();
+    await page.getByRole('button', { name: 'Continue to checkout' }).click();
+    const checkout = page.getByRole('region', { name: 'Confirm the plan change' });
+    await checkout.getByText('The Team plan').waitFor();
+    await check(page, 'cp-billing-checkout');
+    await checkout.getByRole('button', { name: 'Confirm and pay' }).click();
+    await checkout.waitFor({ state: 'detached', timeout: 30_000 });
+    await until(async () => (await page.getByTestId('plan').innerText()) === 'Team', 'the plan reads Team');
+    await until(async () => (await paidRows()) === paidBefore + 2, 'the plan’s paid invoice');
+    assert.ok(Number((await credits.innerText()).replace(/\D/g, '')) > before + 500, 'the plan’s monthly credits were granted');
+    await check(page, 'cp-billing-plan-changed');
   });
 
   it('device flow: the verification URI opens the console page; approve hands the CLI a session for the chosen org; deny (signed out first) refuses it', async () => {
@@ -299,6 +313,15 @@ describe('web console: OpenID Connect sign-in in Chromium', { skip: consoleSkip(
     assert.deepEqual(rig.cspViolations, []);
   });
 });
+
+/** The org pages need the terms accepted: accepts them when the page asks, then waits for the org's heading. */
+async function acceptTermsIfAsked(page: Page, slug: string): Promise<void> {
+  const terms = page.getByRole('button', { name: 'Accept the terms' });
+  const org = page.getByRole('heading', { name: slug, exact: true });
+  await terms.or(org).first().waitFor({ timeout: 30_000 });
+  if ((await terms.count()) > 0) await terms.click();
+  await org.waitFor({ timeout: 30_000 });
+}
 
 /** Polls `cond` (a UI state) until it holds; generous, for loaded CI machines. */
 async function until(cond: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {

@@ -9,6 +9,11 @@ import { fmtMoney, fmtTime, useOrg } from './shared';
 const TOPUP_MIN = 100;
 const TOPUP_MAX = 1_000_000;
 
+/** The plan catalogue (public, the same for every org). */
+function usePlans() {
+  return useQuery({ queryKey: ['plans'], queryFn: async () => (await cp.GET('/api/v1/billing/plans')).data! });
+}
+
 /**
  * An org's billing: plan, credits, invoices; plan changes and top-ups through the API's session flow. The built-in
  * ledger backend completes a session when an org owner confirms it, which this page does in place
@@ -18,7 +23,7 @@ export function Billing({ slug }: { slug: string }) {
   const org = useOrg(slug);
   const role = org.data?.role;
   const manage = role === 'owner' || role === 'admin';
-  const plans = useQuery({ queryKey: ['plans'], queryFn: async () => (await cp.GET('/api/v1/billing/plans')).data! });
+  const plans = usePlans();
   const invoices = useQuery({
     queryKey: ['invoices', slug],
     enabled: manage,
@@ -98,7 +103,7 @@ export function Billing({ slug }: { slug: string }) {
   );
 }
 
-type Plans = ReturnType<typeof useQuery<Array<{ id: string; label: string; price_cents: number; currency: string; monthly_credits: number; max_workspaces: number | null }>>>;
+type Plans = ReturnType<typeof usePlans>;
 
 function ChangePlan({ slug, currentPlan, plans, onSession }: { slug: string; currentPlan: string; plans: Plans; onSession: (id: string) => void }) {
   const back = `${window.location.origin}/orgs/${slug}/billing`;
@@ -180,6 +185,7 @@ function TopUp({ slug, onSession }: { slug: string; onSession: (id: string) => v
 /** A pending checkout or top-up: what confirming charges, and Confirm (owners) / Cancel. */
 function ConfirmSession({ slug, id, owner, onClose }: { slug: string; id: string; owner: boolean; onClose: () => void }) {
   const qc = useQueryClient();
+  const plans = usePlans();
   const session = useQuery({ queryKey: ['billing-session', id], queryFn: async () => (await cp.GET('/api/v1/billing/sessions/{id}', { params: { path: { id } } })).data! });
   const done = async () => {
     await Promise.all([qc.invalidateQueries({ queryKey: ['org', slug] }), qc.invalidateQueries({ queryKey: ['invoices', slug] }), qc.invalidateQueries({ queryKey: ['orgs'] })]);
@@ -202,7 +208,7 @@ function ConfirmSession({ slug, id, owner, onClose }: { slug: string; id: string
       {s ? (
         <>
           <p>
-            {s.kind === 'topup' ? `${(s.credits ?? 0).toLocaleString()} credits` : `The ${s.plan} plan, with ${(s.credits ?? 0).toLocaleString()} credits a month`} for{' '}
+            {s.kind === 'topup' ? `${(s.credits ?? 0).toLocaleString()} credits` : `The ${plans.data?.find((p) => p.id === s.plan)?.label ?? s.plan} plan, with ${(s.credits ?? 0).toLocaleString()} credits a month`} for{' '}
             <strong>{s.amount_cents === null ? '—' : fmtMoney(s.amount_cents, s.currency)}</strong>. This platform’s built-in billing records the payment in its own ledger and
             writes a paid invoice.
           </p>
