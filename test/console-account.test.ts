@@ -55,6 +55,7 @@ describe('web console: account pages in Chromium', { skip: consoleSkip() }, () =
     rig = await startConsole();
     cpUrl = rig.cpUrl;
     ownerEmail = rig.up.field('Demo owner');
+    await rig.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: cpUrl });
     const signup = await api('POST', '/api/v1/auth/signup', { email: second.email, password: second.password, name: 'Second User' });
     assert.equal(signup.status, 201, JSON.stringify(signup.json));
     secondContext = await rig.browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -95,6 +96,10 @@ describe('web console: account pages in Chromium', { skip: consoleSkip() }, () =
     await form.getByRole('button', { name: 'Invite' }).click();
     const link = (await page.getByTestId('invite-link').innerText()).trim();
     assert.match(link, new RegExp(`^${cpUrl}/invitations/accept#token=moli_`));
+    await page.getByRole('button', { name: 'Copy link' }).click();
+    await page.getByRole('button', { name: 'Copied', exact: true }).waitFor();
+    const clipboard = await page.evaluate(() => (globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }).navigator.clipboard.readText());
+    assert.equal(clipboard, link);
     await invitations.getByRole('row').filter({ hasText: 'anyone with the link' }).waitFor();
     await check(page, 'cp-members-invited');
     await page.getByRole('button', { name: 'Done' }).click();
