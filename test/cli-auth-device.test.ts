@@ -1,9 +1,8 @@
 /**
  * `molecule auth login` by the device code flow (RFC 8628) against a real control plane, with a tenant that verifies
- * the resulting session through it. The CLI prints a code; a signed-in user approves it on the CP's /device page (the
- * test fills in the page's own form, whatever its hidden fields); the CLI, polling, gets a session, picks the org
- * chosen on the page and mints its key. Needs the CP's device endpoints (built on another branch): until they are
- * merged this suite fails at the first call.
+ * the resulting session through it. The CLI prints a code; a signed-in user approves it on the console's /device page
+ * (the test makes the page's two JSON calls: GET /auth/device/pending, POST /auth/device/approve); the CLI, polling,
+ * gets a session, picks the org chosen on the page and mints its key.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -12,27 +11,6 @@ import { after, before, it } from 'node:test';
 import { freshConfigDir, runCliInTerminal } from './support/cli.js';
 import { startTestControlPlane, type TestControlPlane, type TestOrg, type TestUser } from './cp-harness.js';
 import { forEachDatabase, startTestTenant, type TestTenant } from './harness.js';
-
-/** The page's POST form as name → value pairs (inputs, the first option of each select), and its submit buttons. */
-function formOf(html: string): { action: string | null; fields: Record<string, string>; buttons: Array<{ name: string; value: string }> } {
-  const form = /<form[^>]*method="post"[^>]*>([\s\S]*?)<\/form>/i.exec(html);
-  assert.ok(form, `no POST form on the page:\n${html}`);
-  const action = /action="([^"]*)"/i.exec(form[0])?.[1] ?? null;
-  const fields: Record<string, string> = {};
-  for (const m of form[1]!.matchAll(/<input\b[^>]*>/gi)) {
-    const name = /name="([^"]+)"/.exec(m[0])?.[1];
-    const type = /type="([^"]+)"/.exec(m[0])?.[1] ?? 'text';
-    if (name && type !== 'submit') fields[name] = /value="([^"]*)"/.exec(m[0])?.[1] ?? '';
-  }
-  for (const m of form[1]!.matchAll(/<select\b[^>]*name="([^"]+)"[^>]*>([\s\S]*?)<\/select>/gi)) {
-    fields[m[1]!] = /<option[^>]*value="([^"]*)"/.exec(m[2]!)?.[1] ?? '';
-  }
-  const buttons = [...form[1]!.matchAll(/<(?:button|input)\b[^>]*type="submit"[^>]*>/gi)].map((b) => ({
-    name: /name="([^"]+)"/.exec(b[0])?.[1] ?? '',
-    value: /value="([^"]*)"/.exec(b[0])?.[1] ?? '',
-  }));
-  return { action, fields, buttons };
-}
 
 forEachDatabase('CLI auth login (device code)', (kind) => {
   let cp: TestControlPlane;
@@ -55,25 +33,17 @@ forEachDatabase('CLI auth login (device code)', (kind) => {
     await cp.close();
   });
 
-  /** Answers the device page as the signed-in user would: approve (choosing `org`) or deny. */
+  /** Answers as the console's /device page does for the signed-in user: looks the code up, then approves (choosing `org`) or denies. */
   async function decide(userCode: string, decision: 'approve' | 'deny'): Promise<void> {
-    const page = await fetch(`${cp.url}/device?user_code=${encodeURIComponent(userCode)}`, { headers: { cookie: user.cookie } });
-    assert.equal(page.status, 200);
-    const html = await page.text();
-    assert.ok(html.includes(userCode), 'the page shows the code');
-    const { action, fields, buttons } = formOf(html);
-    const orgField = Object.keys(fields).find((k) => /org/.test(k));
-    if (orgField) fields[orgField] = org.slug;
-    const button = buttons.find((b) => new RegExp(decision, 'i').test(`${b.name} ${b.value}`));
-    assert.ok(button, `no ${decision} button: ${JSON.stringify(buttons)}`);
-    if (button.name) fields[button.name] = button.value;
-    const res = await fetch(new URL(action || '/device', cp.url), {
+    const pending = await fetch(`${cp.url}/api/v1/auth/device/pending?user_code=${encodeURIComponent(userCode)}`, { headers: { cookie: user.cookie } });
+    assert.equal(pending.status, 200, await pending.clone().text());
+    assert.equal(((await pending.json()) as { user_code: string }).user_code, userCode, 'the page shows the code');
+    const res = await fetch(`${cp.url}/api/v1/auth/device/approve`, {
       method: 'POST',
-      headers: { cookie: user.cookie, origin, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(fields).toString(),
-      redirect: 'manual',
+      headers: { cookie: user.cookie, origin, 'content-type': 'application/json' },
+      body: JSON.stringify({ user_code: userCode, decision, ...(decision === 'approve' ? { org_slug: org.slug } : {}) }),
     });
-    assert.ok(res.status < 400, `${decision}: ${res.status} ${await res.text()}`);
+    assert.equal(res.status, 200, `${decision}: ${res.status} ${await res.text()}`);
   }
 
   it('prints the URL and code, polls until approved in the browser, then signs in to the org chosen there', async () => {

@@ -1,6 +1,7 @@
 /**
  * Device authorization for the `molecule` CLI (issue 13, RFC 8628), server side: POST /auth/device/code, the polling
- * POST /auth/device/token, and the `/device` approval page with its sign-in form — over real HTTP on loopback, on both
+ * POST /auth/device/token, the console's JSON routes (GET /auth/device/pending, POST /auth/device/approve) and the no-JS
+ * approval page (`/device/form`) with its sign-in form — over real HTTP on loopback, on both
  * databases. The session the flow hands out must work like any other (GET /auth/me, the tenant-member check), the
  * page must refuse cross-site and origin-less forms, guessing user codes is rate limited, and the database never holds
  * a plaintext code.
@@ -112,8 +113,8 @@ forEachDatabase('control plane: device authorization (RFC 8628)', (kind) => {
     const user = await cp.signup();
     const org = await cp.createOrg(user, { name: 'Device Org' });
     const other = await cp.createOrg(await cp.signup());
-    const completePath = new URL(code.verification_uri_complete).pathname + new URL(code.verification_uri_complete).search;
-    const page = await http('GET', completePath, { headers: { cookie: user.cookie } });
+    // The verification URI is the console's page; the no-JS form at /device/form shows the same request.
+    const page = await http('GET', `/device/form${new URL(code.verification_uri_complete).search}`, { headers: { cookie: user.cookie } });
     assertHtml(page, 200, 'Connect a device');
     assert.ok(page.text.includes(code.user_code), 'the page shows the code');
     assert.ok(page.text.includes('cli:build-host-1'), "the page names the requesting client");
@@ -189,7 +190,7 @@ forEachDatabase('control plane: device authorization (RFC 8628)', (kind) => {
 
     const pending = await requestCode();
     await cp.db.updateTable('device_authorizations').set({ expires_at: new Date(Date.now() - 1000) }).where('device_code_hash', '=', hashDeviceCode(pending.device_code)).execute();
-    const page = await http('GET', `/device?user_code=${pending.user_code}`, { headers: { cookie: user.cookie } });
+    const page = await http('GET', `/device/form?user_code=${pending.user_code}`, { headers: { cookie: user.cookie } });
     assertHtml(page, 400, 'Connect a device');
     assert.ok(page.text.includes('this code is unknown, expired or already used'), page.text);
     assertHtml(await decide(user, { user_code: pending.user_code, decision: 'approve' }), 400, 'Connect a device');
@@ -232,7 +233,7 @@ forEachDatabase('control plane: device authorization (RFC 8628)', (kind) => {
   it('a wrong or malformed user code gets the page again with a message (4xx); an org the user is not in → 404, nothing approved', async () => {
     const user = await cp.signup();
     for (const wrong of ['ZZZZ-ZZZZ', 'AAAA-AAAA', 'bcd']) {
-      const page = await http('GET', `/device?user_code=${encodeURIComponent(wrong)}`, { headers: { cookie: user.cookie } });
+      const page = await http('GET', `/device/form?user_code=${encodeURIComponent(wrong)}`, { headers: { cookie: user.cookie } });
       assertHtml(page, 400, 'Connect a device');
       assert.ok(page.text.includes('this code is unknown, expired or already used'), page.text);
       assert.ok(page.text.includes('name="user_code"'), 'the code field again');
@@ -247,7 +248,7 @@ forEachDatabase('control plane: device authorization (RFC 8628)', (kind) => {
     // Lower case and a space instead of the dash are the same code.
     const code = await requestCode();
     const typed = code.user_code.toLowerCase().replace('-', ' ');
-    const shown = await http('GET', `/device?user_code=${encodeURIComponent(typed)}`, { headers: { cookie: user.cookie } });
+    const shown = await http('GET', `/device/form?user_code=${encodeURIComponent(typed)}`, { headers: { cookie: user.cookie } });
     assertHtml(shown, 200, 'Connect a device');
     assert.ok(shown.text.includes(code.user_code));
 
@@ -261,7 +262,7 @@ forEachDatabase('control plane: device authorization (RFC 8628)', (kind) => {
   it('without a session the page shows a sign-in form; signing in there sets the cookie and comes back to the code', async () => {
     const code = await requestCode();
     const user = await cp.signup();
-    const page = await http('GET', `/device?user_code=${code.user_code}`);
+    const page = await http('GET', `/device/form?user_code=${code.user_code}`);
     assertHtml(page, 401, 'Sign in required');
     assert.ok(page.text.includes('action="/device/sign-in"'), page.text);
     assert.ok(page.text.includes(`name="user_code" value="${code.user_code}"`), 'the code rides along');
@@ -279,7 +280,7 @@ forEachDatabase('control plane: device authorization (RFC 8628)', (kind) => {
 
     const signedIn = await http('POST', '/device/sign-in', { headers: { origin }, form: { email: user.email, password: user.password, user_code: code.user_code } });
     assert.equal(signedIn.status, 303, signedIn.text);
-    assert.equal(signedIn.headers.get('location'), `/device?user_code=${code.user_code}`);
+    assert.equal(signedIn.headers.get('location'), `/device/form?user_code=${code.user_code}`);
     const cookie = cookieFrom(signedIn.headers.getSetCookie());
     const back = await http('GET', String(signedIn.headers.get('location')), { headers: { cookie } });
     assertHtml(back, 200, 'Connect a device');
@@ -297,10 +298,61 @@ forEachDatabase('control plane: device authorization (RFC 8628)', (kind) => {
     for (const secret of [code.device_code, code.user_code, code.user_code.replace('-', '')]) assert.equal(dump.includes(secret), false, `no ${secret} at rest`);
   });
 
-  it('/device on the CP host is the CP’s page even with an org routing header (the edge never proxies it)', async () => {
+  it('/device on the CP host is the console’s page even with an org routing header (the edge never proxies it)', async () => {
     const org = await cp.createOrg(await cp.signup());
     const res = await http('GET', '/device', { headers: { 'x-molecule-org-slug': org.slug } });
-    assertHtml(res, 401, 'Sign in required');
+    // The SPA's page (503 CONSOLE_NOT_BUILT when the suite runs without `npm run build:web`), never the tenant's answer.
+    assert.ok(res.status === 200 || (res.status === 503 && res.json()['code'] === 'CONSOLE_NOT_BUILT'), `${res.status} ${res.text}`);
+    const form = await http('GET', '/device/form', { headers: { 'x-molecule-org-slug': org.slug } });
+    assertHtml(form, 401, 'Sign in required');
+  });
+
+  it('the console’s JSON routes: pending shows what asks (never the device code); approve and deny decide it once; tenant origins are refused', async () => {
+    const user = await cp.signup();
+    const org = await cp.createOrg(user);
+    const code = await requestCode('cli:json-route');
+    const jsonAs = (method: 'GET' | 'POST', url: string, json?: unknown, headers: Record<string, string> = {}) =>
+      http(method, url, { headers: { cookie: user.cookie, ...headers }, ...(json === undefined ? {} : { json }) });
+    const anonymous = await http('GET', `/api/v1/auth/device/pending?user_code=${code.user_code}`);
+    assert.equal(anonymous.status, 401, anonymous.text);
+    const typed = code.user_code.toLowerCase().replace('-', ' ');
+    const pending = await jsonAs('GET', `/api/v1/auth/device/pending?user_code=${encodeURIComponent(typed)}`);
+    assert.equal(pending.status, 200, pending.text);
+    assert.equal(pending.json()['user_code'], code.user_code);
+    assert.equal(pending.json()['client_name'], 'cli:json-route');
+    assert.ok(Date.parse(String(pending.json()['expires_at'])) > Date.now());
+    assert.equal(pending.text.includes(code.device_code), false, 'never the device code');
+    for (const wrong of ['ZZZZ-ZZZZ', 'BBBB-BBBB']) {
+      const res = await jsonAs('GET', `/api/v1/auth/device/pending?user_code=${wrong}`);
+      assert.equal(res.status, 400, res.text);
+      assert.equal(res.json()['code'], 'DEVICE_USER_CODE_INVALID');
+    }
+    const malformed = await jsonAs('GET', '/api/v1/auth/device/pending?user_code=nope');
+    assert.equal(malformed.json()['code'], 'VALIDATION_FAILED');
+
+    // A tenant host (same site, allowed for other session writes) may not approve: the approval hands out a session.
+    const fromTenant = await jsonAs('POST', '/api/v1/auth/device/approve', { user_code: code.user_code, decision: 'approve' }, { origin: `http://${org.slug}.localhost:${new URL(origin).port || '80'}` });
+    assert.equal(fromTenant.status, 403, fromTenant.text);
+    assert.equal(fromTenant.json()['code'], 'ORIGIN_FORBIDDEN');
+    const foreign = await cp.createOrg(await cp.signup());
+    const notMine = await jsonAs('POST', '/api/v1/auth/device/approve', { user_code: code.user_code, decision: 'approve', org_slug: foreign.slug }, { origin });
+    assert.equal(notMine.status, 404, notMine.text);
+    assert.equal((await rowOf(code.device_code))?.status, 'pending');
+
+    const approved = await jsonAs('POST', '/api/v1/auth/device/approve', { user_code: code.user_code, decision: 'approve', org_slug: org.slug }, { origin });
+    assert.equal(approved.status, 200, approved.text);
+    assert.deepEqual(approved.json(), { user_code: code.user_code, decision: 'approve', client_name: 'cli:json-route', org_slug: org.slug });
+    const again = await jsonAs('POST', '/api/v1/auth/device/approve', { user_code: code.user_code, decision: 'deny' }, { origin });
+    assert.equal(again.json()['code'], 'DEVICE_USER_CODE_INVALID', 'decided once');
+    const token = await poll(code.device_code);
+    assert.equal(token.status, 200, token.text);
+    assert.equal(token.json()['org_slug'], org.slug);
+
+    const denied = await requestCode('cli:json-deny');
+    const deny = await jsonAs('POST', '/api/v1/auth/device/approve', { user_code: denied.user_code, decision: 'deny', org_slug: org.slug });
+    assert.equal(deny.status, 200, deny.text);
+    assert.equal(deny.json()['org_slug'], null);
+    assertDeviceError(await poll(denied.device_code), 'access_denied', 'DEVICE_ACCESS_DENIED');
   });
 
   it('the session sweep deletes expired device authorizations, and only those', async () => {
@@ -327,10 +379,10 @@ forEachDatabase('control plane: device authorization (RFC 8628)', (kind) => {
       const live = (issued.json() as IssuedCode).user_code;
       const user = await limited.signup();
       for (const guess of ['BBBB-BBBB', 'CCCC-CCCC', 'DDDD-DDDD']) {
-        const res = await limited.app.inject({ method: 'GET', url: `/device?user_code=${guess}`, headers: limited.as(user) });
+        const res = await limited.app.inject({ method: 'GET', url: `/device/form?user_code=${guess}`, headers: limited.as(user) });
         assert.equal(res.statusCode, 400, res.body);
       }
-      const blocked = await limited.app.inject({ method: 'GET', url: `/device?user_code=${live}`, headers: limited.as(user) });
+      const blocked = await limited.app.inject({ method: 'GET', url: `/device/form?user_code=${live}`, headers: limited.as(user) });
       assert.equal(blocked.statusCode, 429, blocked.body);
       assert.ok(blocked.body.includes('<h1>Too many attempts</h1>'), blocked.body);
       assert.ok(Number(blocked.headers['retry-after']) > 0);
@@ -341,6 +393,12 @@ forEachDatabase('control plane: device authorization (RFC 8628)', (kind) => {
         payload: new URLSearchParams({ user_code: live, decision: 'approve' }).toString(),
       });
       assert.equal(post.statusCode, 429, 'a decision counts too');
+      // The console's JSON routes share the budget: the same user is refused there too.
+      const pending = await limited.app.inject({ method: 'GET', url: `/api/v1/auth/device/pending?user_code=${live}`, headers: limited.as(user) });
+      assert.equal(pending.statusCode, 429, pending.body);
+      assert.equal((pending.json() as { code: string }).code, 'RATE_LIMITED');
+      const approve = await limited.app.inject({ method: 'POST', url: '/api/v1/auth/device/approve', headers: limited.as(user), payload: { user_code: live, decision: 'approve' } });
+      assert.equal(approve.statusCode, 429, approve.body);
       const rows = await limited.db.selectFrom('device_authorizations').select('status').execute();
       assert.deepEqual(rows.map((r) => r.status), ['pending']);
     });

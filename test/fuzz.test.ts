@@ -41,7 +41,7 @@ import {
 
 /** The web console's static pages and assets (src/core/http/console.ts): hidden from the OpenAPI documents. */
 const TENANT_CONSOLE_ROUTES = ['GET /', 'GET /app', 'GET /app/*', 'GET /_console/:file'];
-const CP_CONSOLE_ROUTES = ['GET /', 'GET /signin', 'GET /signup', 'GET /terms', 'GET /orgs', 'GET /orgs/*', 'GET /_console/:file'];
+const CP_CONSOLE_ROUTES = ['GET /', 'GET /signin', 'GET /signup', 'GET /terms', 'GET /orgs', 'GET /orgs/*', 'GET /invitations/accept', 'GET /device', 'GET /_console/:file'];
 
 /**
  * The channel outbox (its cursor over the event log, its delivery rows and attempts) is written by the delivery

@@ -197,7 +197,7 @@ export async function buildControlPlaneApp(deps: ControlPlaneDeps): Promise<App>
     for (const register of mount('pages')) register(scope as unknown as App, ctx);
   });
   // The account pages of the web console (issue 14); their API calls go to /api/v1 with the session cookie.
-  registerConsole(app, { pages: ['/', '/signin', '/signup', '/terms', '/orgs', '/orgs/*'], ...(oidc ? { oidcProvider: oidc.provider } : {}) });
+  registerConsole(app, { pages: ['/', '/signin', '/signup', '/terms', '/orgs', '/orgs/*', '/invitations/accept', '/device'], ...(oidc ? { oidcProvider: oidc.provider } : {}) });
 
   return app;
 }

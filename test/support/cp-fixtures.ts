@@ -32,6 +32,8 @@ export const OPEN_ROUTES: ReadonlySet<string> = new Set([
   'GET /terms',
   'GET /orgs',
   'GET /orgs/*',
+  'GET /invitations/accept',
+  'GET /device',
   'GET /_console/:file',
 ]);
 
@@ -56,7 +58,7 @@ export const PAGE_ROUTES: ReadonlySet<string> = new Set([
   'POST /billing/portal/:id',
   'GET /auth/confirm-email',
   'POST /auth/confirm-email',
-  'GET /device',
+  'GET /device/form',
   'POST /device',
 ]);
 
@@ -321,6 +323,13 @@ export const CP_ROUTE_FIXTURES: Record<string, RouteFixture> = {
   'GET /billing/plans': { datastoreFree: true, ok: { status: 200 } },
 
   // --- session: identity ----------------------------------------------------------------------------------------
+  // The console's device approval page (RFC 8628): looks a pending code up, then decides it. Negative checks name
+  // the world's pending code, so one let through would decide it (and the no-JS page's positive control would fail).
+  'GET /auth/device/pending': { query: (w) => `?user_code=${w.deviceUserCode}`, ok: { status: 200 } },
+  'POST /auth/device/approve': {
+    body: (w) => ({ user_code: w.deviceUserCode, decision: 'approve' }),
+    ok: { status: 200, prepare: async (w) => ({ body: { user_code: (await w.freshDeviceCode()).user_code, decision: 'approve' } }) },
+  },
   'GET /auth/me': { ok: { status: 200 } },
   // Its own user: a positive control signs that session out.
   'POST /auth/signout': { ok: { status: 200, prepare: async (w) => ({ user: await w.newUser() }) } },
@@ -533,7 +542,7 @@ export const CP_ROUTE_FIXTURES: Record<string, RouteFixture> = {
 
   // The device authorization approval page (RFC 8628): GET looks a code up, POST decides it. The form is refused
   // without the CP's own Origin (every request here carries it, so only the credential can be what refuses).
-  'GET /device': { query: (w) => `?user_code=${w.deviceUserCode}`, ok: { status: 200 } },
+  'GET /device/form': { query: (w) => `?user_code=${w.deviceUserCode}`, ok: { status: 200 } },
   'POST /device': {
     body: (w) => ({ user_code: w.deviceUserCode, decision: 'approve' }),
     headers: (w) => ({ origin: publicOrigin(w) }),

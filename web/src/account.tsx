@@ -2,7 +2,14 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
 import { cp, OIDC_PROVIDER, ON_TENANT, SLUG_PATTERN, SLUG_RULE } from './api';
 import { Link, useRouter } from './router';
+import { AcceptInvitation } from './account/accept';
+import { Billing } from './account/billing';
+import { DeviceApproval } from './account/device';
+import { Members } from './account/members';
 import { Empty, ErrorView, Loading, Page } from './ui';
+
+/** Pages a link from elsewhere opens (an invitation, `molecule auth login`): signed out, they sign in in place. */
+const SIGN_IN_IN_PLACE = new Set(['/invitations/accept', '/device']);
 
 /** The signed-in user, or null when there is no session (401). */
 export function useMe() {
@@ -61,7 +68,7 @@ export function SignIn({ mode, onDone }: { mode: 'signin' | 'signup'; onDone: ()
           {submit.isPending ? 'Please wait…' : mode === 'signin' ? 'Sign in' : 'Sign up'}
         </button>
         {OIDC_PROVIDER && !ON_TENANT ? (
-          <a className="button" href={`/api/v1/auth/${mode === 'signin' ? 'login' : 'signup'}?return_to=${encodeURIComponent('/orgs')}`}>
+          <a className="button" href={`/api/v1/auth/${mode === 'signin' ? 'login' : 'signup'}?return_to=${encodeURIComponent(SIGN_IN_IN_PLACE.has(window.location.pathname) ? window.location.pathname + window.location.search : '/orgs')}`}>
             {mode === 'signin' ? 'Sign in' : 'Sign up'} with {OIDC_PROVIDER}
           </a>
         ) : null}
@@ -200,38 +207,16 @@ function OrgView({ slug }: { slug: string }) {
           ) : null}
         </div>
       ) : null}
+      <p>
+        <Link to={`/orgs/${slug}/billing`} className="button">
+          Billing: plan, credits and invoices
+        </Link>
+      </p>
       <Members slug={slug} />
       <p>
         <Link to="/orgs">← All organizations</Link>
       </p>
     </Page>
-  );
-}
-
-function Members({ slug }: { slug: string }) {
-  const members = useQuery({
-    queryKey: ['members', slug],
-    queryFn: async () => (await cp.GET('/api/v1/orgs/{slug}/members', { params: { path: { slug } } })).data!,
-  });
-  return (
-    <section aria-labelledby="members-title">
-      <h2 id="members-title">Members</h2>
-      {members.isPending ? <Loading what="members" /> : null}
-      {members.isError ? <ErrorView error={members.error} title="Could not list members" /> : null}
-      {members.data && members.data.members.length === 0 ? <Empty>No members.</Empty> : null}
-      {members.data && members.data.members.length > 0 ? (
-        <ul className="list">
-          {members.data.members.map((m) => (
-            <li key={m.user_id} className="card row">
-              <span>
-                <strong>{m.name ?? m.email ?? m.user_id}</strong> <span className="muted">{m.email}</span>
-              </span>
-              <span className="badge">{m.role}</span>
-            </li>
-          ))}
-        </ul>
-      ) : null}
-    </section>
   );
 }
 
@@ -251,16 +236,20 @@ export function AccountApp() {
   const signedIn = !!me.data;
   useEffect(() => {
     if (me.isPending || me.isError) return;
-    if (!signedIn && path !== '/signin' && path !== '/signup') navigate('/signin');
+    if (!signedIn && path !== '/signin' && path !== '/signup' && !SIGN_IN_IN_PLACE.has(path)) navigate('/signin');
     if (signedIn && (path === '/' || path === '/signin' || path === '/signup')) navigate('/orgs');
   }, [me.isPending, me.isError, signedIn, path, navigate]);
 
   let body;
   if (me.isPending) body = <Loading what="your account" />;
   else if (me.isError) body = <ErrorView error={me.error} />;
+  else if (!me.data && SIGN_IN_IN_PLACE.has(path)) body = <SignIn mode="signin" onDone={() => undefined} />;
   else if (!me.data) body = <SignIn mode={path === '/signup' ? 'signup' : 'signin'} onDone={() => navigate('/orgs')} />;
+  else if (path === '/device') body = <DeviceApproval />;
+  else if (path === '/invitations/accept') body = <AcceptInvitation />;
   else if (!me.data.terms_accepted && path !== '/orgs' && path !== '/') body = <Terms />;
   else if (path === '/orgs/new') body = me.data.terms_accepted ? <NewOrg /> : <Terms />;
+  else if (/^\/orgs\/[^/]+\/billing$/.test(path)) body = <Billing slug={decodeURIComponent(path.split('/')[2]!)} />;
   else if (path.startsWith('/orgs/')) body = <OrgView slug={decodeURIComponent(path.slice('/orgs/'.length))} />;
   else body = <OrgList />;
 

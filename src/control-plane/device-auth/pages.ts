@@ -4,10 +4,10 @@ import { escapeHtml, paragraph } from '../billing/html.js';
 import type { ControlPlaneContext } from '../context.js';
 import type { MemberRole } from '../db/schema.js';
 import { API_PREFIX } from '../routes.js';
-import { DEVICE_PAGE_PATH } from './service.js';
+import { DEVICE_FORM_PATH, DEVICE_PAGE_PATH } from './service.js';
 
 /**
- * The approval page's pieces (GET/POST /device, POST /device/sign-in): small, escaped HTML without any script, sent
+ * The approval page's pieces (GET /device/form, POST /device, POST /device/sign-in: the no-JS fallback of the console's `/device` page): small, escaped HTML without any script, sent
  * through the billing pages' `sendPage` (its CSP allows nothing but that page's one hashed style block).
  */
 
@@ -41,7 +41,7 @@ const codeInput = (userCode: string | null) =>
 
 /** No session: email and password, posted to the sign-in route, which comes back to this page with the code. */
 export function signInBody(ctx: ControlPlaneContext, userCode: string | null, error?: string): string {
-  const back = userCode ? `${DEVICE_PAGE_PATH}?user_code=${encodeURIComponent(userCode)}` : DEVICE_PAGE_PATH;
+  const back = userCode ? `${DEVICE_FORM_PATH}?user_code=${encodeURIComponent(userCode)}` : DEVICE_FORM_PATH;
   let html = error ? paragraph(error, 'error') : '';
   html += paragraph('Sign in to Molecule to approve the device that is asking to use your account.');
   html +=
@@ -61,7 +61,7 @@ export function codeEntryBody(userCode: string | null, error?: string): string {
   return (
     (error ? paragraph(error, 'error') : '') +
     paragraph('Enter the code your device shows (for example in the terminal where you ran `molecule auth login`).') +
-    `<form method="get" action="${escapeHtml(DEVICE_PAGE_PATH)}">${codeInput(userCode)}<button class="primary" type="submit">Continue</button></form>`
+    `<form method="get" action="${escapeHtml(DEVICE_FORM_PATH)}">${codeInput(userCode)}<button class="primary" type="submit">Continue</button></form>`
   );
 }
 

@@ -1,3 +1,4 @@
+import { appendAuditEvents, type AuditEventInput } from '../../core/audit/chain.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isUniqueViolation } from '../../core/db/index.js';
 import { DomainError } from '../../core/errors.js';
@@ -6,7 +7,7 @@ import type { ControlPlaneContext } from '../context.js';
 import { createSession } from '../identity/service.js';
 import { findUserById } from '../identity/store.js';
 import { hashDeviceCode, hashUserCode, newDeviceCode, newUserCode, normalizeUserCode } from './codes.js';
-import { deleteByDeviceCode, deleteExpiredDeviceAuthorizations, insertDeviceAuthorization, lockByDeviceCode, recordPoll } from './store.js';
+import { decideDeviceAuthorization, deleteByDeviceCode, deleteExpiredDeviceAuthorizations, insertDeviceAuthorization, lockByDeviceCode, recordPoll } from './store.js';
 
 /** RFC 8628 §3.2: how long the codes live and how often the client may poll (each slow_down adds 5 s, §3.5). */
 export const DEVICE_CODE_TTL_SECONDS = 900;
@@ -15,6 +16,8 @@ export const SLOW_DOWN_STEP_SECONDS = 5;
 
 /** The path of the approval page, on the CP's public origin. */
 export const DEVICE_PAGE_PATH = '/device';
+/** The server-rendered approval page: the no-JS fallback of the console's `/device` page. */
+export const DEVICE_FORM_PATH = '/device/form';
 
 export interface IssuedDeviceCode {
   device_code: string;
@@ -132,4 +135,23 @@ const GUESS_WINDOW_MS = 15 * 60_000;
 export async function limitCodeGuessing(ctx: ControlPlaneContext, request: FastifyRequest, reply: FastifyReply, userId: string): Promise<void> {
   await enforceRateLimit(reply, ctx.rateLimiter, `cp-device-verify-addr:${request.ip}`, ctx.config.DEVICE_VERIFY_LIMIT, GUESS_WINDOW_MS);
   await enforceRateLimit(reply, ctx.rateLimiter, `cp-device-verify-user:${userId}`, ctx.config.DEVICE_VERIFY_LIMIT, GUESS_WINDOW_MS);
+}
+
+/**
+ * The signed-in user's decision on a live code, shared by the console's JSON route and the no-JS form: the decision
+ * and its audit event in one transaction. Null when the code is no longer pending (decided meanwhile by another tab,
+ * or expired between the look-up and the decision). The caller has checked the org is one of the user's.
+ */
+export async function decideUserCode(
+  ctx: ControlPlaneContext,
+  userCodeHash: string,
+  decision: { approve: boolean; userId: string; orgSlug: string | null },
+  audit: AuditEventInput,
+): Promise<{ client_name: string } | null> {
+  return ctx.db.transaction().execute(async (tx) => {
+    const row = await decideDeviceAuthorization(tx, userCodeHash, new Date(), { status: decision.approve ? 'approved' : 'denied', userId: decision.userId, orgSlug: decision.orgSlug });
+    if (!row) return null;
+    await appendAuditEvents(tx, [audit]);
+    return row;
+  });
 }

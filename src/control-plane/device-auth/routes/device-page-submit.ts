@@ -1,5 +1,4 @@
 import { Type, type Static } from 'typebox';
-import { appendAuditEvents } from '../../../core/audit/chain.js';
 import { auditEventForReply } from '../../../core/audit/request.js';
 import { ERROR_CODES } from '../../../core/errors.js';
 import type { App } from '../../../core/http/app.js';
@@ -10,8 +9,8 @@ import type { ControlPlaneContext } from '../../context.js';
 import { findMembershipBySlug, listOrgsOfUser } from '../../orgs/store.js';
 import { displayUserCode, hashUserCode, normalizeUserCode, USER_CODE_INPUT_PATTERN } from '../codes.js';
 import { APPROVE_TITLE, approvalBody, assertDeviceFormOrigin, codeEntryBody } from '../pages.js';
-import { limitCodeGuessing } from '../service.js';
-import { decideDeviceAuthorization, findPendingByUserCode } from '../store.js';
+import { decideUserCode, limitCodeGuessing } from '../service.js';
+import { findPendingByUserCode } from '../store.js';
 
 export const DeviceDecisionForm = Type.Object(
   {
@@ -59,12 +58,7 @@ export default function devicePageSubmitRoute(app: App, ctx: ControlPlaneContext
         return sendPage(reply, ctx, 404, APPROVE_TITLE, approvalBody(pending, userCode, principal.session.email, orgs, `org ${orgSlug} not found among your organizations`));
       }
 
-      const decided = await ctx.db.transaction().execute(async (tx) => {
-        const row = await decideDeviceAuthorization(tx, userCodeHash, new Date(), { status: approve ? 'approved' : 'denied', userId: principal.userId, orgSlug });
-        if (!row) return null;
-        await appendAuditEvents(tx, [auditEventForReply(reply, 200)]);
-        return row;
-      });
+      const decided = await decideUserCode(ctx, userCodeHash, { approve, userId: principal.userId, orgSlug }, auditEventForReply(reply, 200));
       // Decided meanwhile by another tab, or expired between the look-up and the decision.
       if (!decided) return sendPage(reply, ctx, 400, APPROVE_TITLE, codeEntryBody(userCode, ERROR_CODES.DEVICE_USER_CODE_INVALID.message));
       request.auditWritten = true;

@@ -7,7 +7,7 @@ import type { ControlPlaneContext } from '../../context.js';
 import { listOrgsOfUser } from '../../orgs/store.js';
 import { displayUserCode, hashUserCode, normalizeUserCode } from '../codes.js';
 import { APPROVE_TITLE, approvalBody, codeEntryBody, signInBody, SIGN_IN_TITLE } from '../pages.js';
-import { limitCodeGuessing } from '../service.js';
+import { DEVICE_FORM_PATH, limitCodeGuessing } from '../service.js';
 import { findPendingByUserCode } from '../store.js';
 
 /** Lenient on purpose: a mistyped code gets the form back with a message, not a bare validation page. */
@@ -15,13 +15,13 @@ export const DevicePageQuery = Type.Object({ user_code: Type.Optional(Text({ max
 export type DevicePageQuery = Static<typeof DevicePageQuery>;
 
 /**
- * The approval page (RFC 8628 §3.3): without a session, the sign-in form (401); signed in, the code field, or — for a
+ * The no-JS approval page (RFC 8628 §3.3; the console's `/device` is the primary one): without a session, the sign-in form (401); signed in, the code field, or — for a
  * live code — what asks, when and from where, the user's orgs to pick from, and Approve / Deny. Looking a code up
  * counts against the guessing limit, since the page reveals whether a code is live.
  */
 export default function devicePageRoute(app: App, ctx: ControlPlaneContext) {
   app.get(
-    '/device',
+    DEVICE_FORM_PATH,
     {
       schema: {
         hide: true,

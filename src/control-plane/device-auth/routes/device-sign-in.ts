@@ -11,7 +11,7 @@ import { startSession } from '../../identity/service.js';
 import { findUserByEmail, normalizeEmail } from '../../identity/store.js';
 import { displayUserCode, normalizeUserCode } from '../codes.js';
 import { assertDeviceFormOrigin, signInBody, SIGN_IN_TITLE } from '../pages.js';
-import { DEVICE_PAGE_PATH } from '../service.js';
+import { DEVICE_FORM_PATH } from '../service.js';
 
 export const DeviceSignInForm = Type.Object(
   {
@@ -56,7 +56,7 @@ export default function deviceSignInRoute(app: App, ctx: ControlPlaneContext) {
         : await burnPasswordCheck(request.body.password, ctx.config.PASSWORD_HASH_COST);
       if (!ok || !user) return sendPage(reply, ctx, 401, SIGN_IN_TITLE, signInBody(ctx, userCode, ERROR_CODES.INVALID_CREDENTIALS.message));
       await ctx.db.transaction().execute((tx) => startSession(tx, ctx, request, reply, user, 303));
-      return reply.redirect(userCode ? `${DEVICE_PAGE_PATH}?user_code=${encodeURIComponent(userCode)}` : DEVICE_PAGE_PATH, 303);
+      return reply.redirect(userCode ? `${DEVICE_FORM_PATH}?user_code=${encodeURIComponent(userCode)}` : DEVICE_FORM_PATH, 303);
     },
   );
 }
