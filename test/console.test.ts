@@ -23,7 +23,8 @@ describe('web console in Chromium', { skip: consoleSkip() }, () => {
   let tenantUrl: string;
 
   before(async () => {
-    rig = await startConsole();
+    // Room for the paging check's 100 mints (the default is 10 an hour per client).
+    rig = await startConsole({ TENANT_ENV_ORG_TOKEN_MINT_LIMIT: '1000' });
     ({ up, context, cpUrl, tenantUrl } = rig);
   });
 
@@ -211,6 +212,22 @@ describe('web console in Chromium', { skip: consoleSkip() }, () => {
     await policy.getByLabel('Maximum key lifetime in days', { exact: false }).fill('');
     await policy.getByRole('button', { name: 'Save policy' }).click();
     await policy.getByText('Saved.').waitFor();
+
+    // More keys than one page (100): the rest come behind "Load more keys", none silently missing.
+    const auth = { authorization: `Bearer ${replacement}`, 'x-molecule-org-slug': 'acme' };
+    for (let i = 0; i < 100; i++) {
+      const minted = await onTenant(tenantUrl, '/org/tokens', { method: 'POST', headers: auth, body: { name: `page-${String(i).padStart(3, '0')}`, role: 'reader', expires_at: new Date(Date.now() + 86_400_000).toISOString() } });
+      assert.equal(minted.status, 200, minted.text);
+    }
+    await page.reload();
+    await dialog.getByRole('row').filter({ hasText: 'page-099' }).waitFor();
+    const more = dialog.getByRole('button', { name: 'Load more keys' });
+    await more.waitFor();
+    assert.equal(await dialog.getByRole('row').filter({ hasText: 'npm start demo key' }).count(), 0, 'the oldest live key (the rotated demo key) is on the second page');
+    await check(page, 'tenant-keys-paged');
+    await more.click();
+    await dialog.getByRole('row').filter({ hasText: 'npm start demo key' }).first().waitFor();
+    await more.waitFor({ state: 'detached' });
 
     assert.deepEqual(rig.cspViolations, [], 'no CSP violation on any page');
     await page.close();

@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useMemo, useRef, useState, type FormEvent, type ReactElement } from 'react';
 import { cp, ORG_SLUG, tenant } from './api';
 import { SignIn, useMe } from './account';
@@ -141,9 +141,10 @@ function MintForm({ onMinted }: { onMinted: (token: string) => void }) {
   );
 }
 
-type Token = NonNullable<Awaited<ReturnType<typeof listTokens>>>[number];
-async function listTokens() {
-  return (await tenant.GET('/org/tokens', { params: { query: { limit: 200 } } })).data!.tokens;
+type Token = Awaited<ReturnType<typeof listTokens>>['tokens'][number];
+/** One page of keys, newest first; `next_cursor` is null on the last. */
+async function listTokens(cursor: string | null) {
+  return (await tenant.GET('/org/tokens', { params: { query: { limit: 100, ...(cursor ? { cursor } : {}) } } })).data!;
 }
 
 function RevokeDialog({ token, onClose }: { token: Token; onClose: () => void }) {
@@ -282,14 +283,19 @@ function KeyPolicyForm() {
 type Filter = 'all' | 'expired' | 'unused' | 'no-expiry';
 
 function KeysTab() {
-  const tokens = useQuery({ queryKey: ['org-tokens'], queryFn: listTokens });
+  const tokens = useInfiniteQuery({
+    queryKey: ['org-tokens'],
+    initialPageParam: null as string | null,
+    queryFn: ({ pageParam }) => listTokens(pageParam),
+    getNextPageParam: (last) => last.next_cursor,
+  });
   const workspaces = useWorkspaces();
   const [revealed, setRevealed] = useState<string | null>(null);
   const [filter, setFilter] = useState<Filter>('all');
   const [acting, setActing] = useState<{ kind: 'revoke' | 'rotate'; token: Token } | null>(null);
   const now = Date.now();
   const shown = useMemo(() => {
-    const all = tokens.data ?? [];
+    const all = tokens.data?.pages.flatMap((p) => p.tokens) ?? [];
     switch (filter) {
       case 'expired':
         return all.filter((t) => t.expires_at !== null && new Date(t.expires_at).getTime() <= now);
@@ -377,6 +383,14 @@ function KeysTab() {
                 })}
               </tbody>
             </table>
+          </div>
+        ) : null}
+        {tokens.hasNextPage ? (
+          <div className="row">
+            <span className="muted">Filters apply to the keys loaded so far.</span>
+            <button onClick={() => void tokens.fetchNextPage()} disabled={tokens.isFetchingNextPage}>
+              {tokens.isFetchingNextPage ? 'Loading more keys…' : 'Load more keys'}
+            </button>
           </div>
         ) : null}
       </section>

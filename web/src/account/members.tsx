@@ -3,7 +3,7 @@ import { useEffect, useState } from 'react';
 import { cp } from '../api';
 import { useMe } from '../account';
 import { useRouter } from '../router';
-import { Empty, ErrorView, Loading } from '../ui';
+import { Empty, ErrorView, Loading, TypedConfirm } from '../ui';
 import { CopyOnce, fmtTime, useOrg } from './shared';
 
 type Role = 'owner' | 'admin' | 'member';
@@ -121,7 +121,6 @@ function RemoveMember({ slug, member, self, onClose }: { slug: string; member: M
   const qc = useQueryClient();
   const { navigate } = useRouter();
   const expected = member.email ?? member.user_id;
-  const [typed, setTyped] = useState('');
   const remove = useMutation({
     mutationFn: async () => {
       await cp.DELETE('/api/v1/orgs/{slug}/members/{user_id}', { params: { path: { slug, user_id: member.user_id } } });
@@ -138,39 +137,27 @@ function RemoveMember({ slug, member, self, onClose }: { slug: string; member: M
     },
   });
   return (
-    <form
-      className="card confirm"
-      aria-label={`Remove ${expected}`}
-      onSubmit={(e) => {
-        e.preventDefault();
-        if (typed === expected) remove.mutate();
-      }}
+    <TypedConfirm
+      label={`Remove ${expected}`}
+      expected={expected}
+      inputLabel="Member’s email"
+      submitLabel="Remove member"
+      busy={remove.isPending}
+      error={remove.error}
+      errorTitle="Could not remove the member"
+      onConfirm={() => remove.mutate()}
+      onCancel={onClose}
     >
-      <p>
-        {self ? (
-          <>
-            Leaving ends your access to {slug} at once, and revokes the invitations you sent. Type your email (<strong>{expected}</strong>) to confirm.
-          </>
-        ) : (
-          <>
-            Removing <strong>{expected}</strong> ends their access to {slug} at once, and revokes the invitations they sent. Type their email to confirm.
-          </>
-        )}
-      </p>
-      <label>
-        Member’s email
-        <input autoFocus value={typed} onChange={(e) => setTyped(e.target.value)} autoComplete="off" />
-      </label>
-      {remove.isError ? <ErrorView error={remove.error} title="Could not remove the member" /> : null}
-      <div className="row">
-        <button type="submit" className="danger" disabled={typed !== expected || remove.isPending}>
-          Remove member
-        </button>
-        <button type="button" onClick={onClose}>
-          Cancel
-        </button>
-      </div>
-    </form>
+      {self ? (
+        <>
+          Leaving ends your access to {slug} at once, and revokes the invitations you sent. Type your email (<strong>{expected}</strong>) to confirm.
+        </>
+      ) : (
+        <>
+          Removing <strong>{expected}</strong> ends their access to {slug} at once, and revokes the invitations they sent. Type their email to confirm.
+        </>
+      )}
+    </TypedConfirm>
   );
 }
 
