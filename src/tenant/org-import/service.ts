@@ -97,7 +97,8 @@ function createdAt(base: Date, i: number): string {
 }
 
 /**
- * POST /org/import: every record of the import — the new workspaces and their first tokens, the reconcile's
+ * POST /org/import: every record of the import — the new workspaces, their first tokens, channels and declared
+ * plugins (installed when the catalog and the allowlist permit them, plugins.ts), the reconcile's
  * removals and their revoked tokens, the `org.import.started` event and the audit event — in ONE transaction, so a
  * failure creates nothing. Runtimes start after the commit, at most MOLECULE_PROVISION_CONCURRENCY at a time; a
  * runtime that fails to start makes the answer 207 (the records stand), never a rollback.
