@@ -137,6 +137,18 @@ forEachDatabase('CLI: org import, templates, export', (kind) => {
     assert.deepEqual(piped.plan.map((n) => n.action), ['skip']);
   });
 
+  it('declared plugins: the plan and the result show what is installed per workspace and warn about what is skipped', async () => {
+    const file = path.join(scratch, 'plugged.yaml');
+    writeFileSync(file, 'name: Plugged\nworkspaces:\n  - name: Plugged\n    plugins: [hello-skill, ecc]\n');
+    const dry = ok(await cli(['org', 'import', '--file', file, '--dry-run']));
+    assert.match(dry.stdout, /PLUGINS/);
+    assert.match(dry.stdout, /create\s+Plugged\s+\(new\)\s+-\s+hello-skill/);
+    assert.match(dry.stderr, /Plugged: plugin ecc would not be installed — not in the catalog/);
+    const applied = ok(await cli(['org', 'import', '--file', file, '--yes']));
+    assert.match(applied.stdout, /created\s+Plugged\s+[0-9a-f-]{36}\s+\S+\s+-\s+hello-skill/);
+    assert.match(applied.stderr, /Plugged: plugin ecc not installed — not in the catalog/);
+  });
+
   it('a required env that is not an org-wide secret: exit 7 naming it, nothing created; invalid input is the server\'s 400', async () => {
     const file = path.join(scratch, 'needs-env.yaml');
     writeFileSync(file, 'name: Needs env\nrequired_env: [CLI_TEST_MISSING_KEY]\nworkspaces:\n  - name: Gated\n');

@@ -503,7 +503,7 @@ export interface paths {
         };
         /**
          * Export the org as an org template
-         * @description The live workspace tree as org-template YAML (`application/yaml`; `?format=json` for the same as JSON) that POST /org/import turns back into the same tree: name, role, tier, runtime, model, template, external and url, prompts, canvas, channels (credential fields as `${VAR}` placeholders), children. Never a secret, a token, a status or an id.
+         * @description The live workspace tree as org-template YAML (`application/yaml`; `?format=json` for the same as JSON) that POST /org/import turns back into the same tree: name, role, tier, runtime, model, template, external and url, prompts, plugins (declared, and installed ones too, so an import installs them again), canvas, channels (credential fields as `${VAR}` placeholders), children. Never a secret, a token, a status or an id.
          */
         get: operations["exportOrg"];
         put?: never;
@@ -686,7 +686,7 @@ export interface paths {
         put?: never;
         /**
          * Import an org template
-         * @description Creates the template’s workspace tree: `dir` (a folder under ORG_TEMPLATES_DIR or a built-in example) or an inline `template`; or send the YAML itself with `Content-Type: application/yaml` (no `!include`). A workspace that already exists under the same parent with the same name is `skipped`; `mode=reconcile` also removes, under each parent the file names, the live workspaces it no longer lists (with their subtrees and tokens). Every record is written in one transaction (a failure creates nothing); runtimes start after it. 201; 207 (with `error`) when some runtimes failed to start; 412 when a `required_env` is not an org-wide secret. `?dry_run=true` answers 200 with the plan (`create`/`skip`/`remove` per workspace) and the preflight, changing nothing.
+         * @description Creates the template’s workspace tree: `dir` (a folder under ORG_TEMPLATES_DIR or a built-in example) or an inline `template`; or send the YAML itself with `Content-Type: application/yaml` (no `!include`). A workspace that already exists under the same parent with the same name is `skipped`; `mode=reconcile` also removes, under each parent the file names, the live workspaces it no longer lists (with their subtrees and tokens). Every record is written in one transaction (a failure creates nothing); runtimes start after it. The declared `plugins` of each created workspace are installed with it when the catalog has them and the org allowlist permits them (`plugins_installed`); the others are listed in `plugins_skipped` with the reason, never a failure; the allowlist unreadable → 503, nothing written. 201; 207 (with `error`) when some runtimes failed to start; 412 when a `required_env` is not an org-wide secret. `?dry_run=true` answers 200 with the plan (`create`/`skip`/`remove` per workspace, with the plugins each creation would install or skip) and the preflight, changing nothing.
          */
         post: operations["importOrg"];
         delete?: never;
@@ -5777,6 +5777,16 @@ export interface operations {
                             id?: string;
                             /** @description create: the types of the channels the node names (created unless a `${VAR}` is unresolved). */
                             channels?: string[];
+                            /** @description create: the declared plugins that would be installed (in the catalog and permitted by the org allowlist). */
+                            plugins?: string[];
+                            /** @description Declared plugins (`defaults.plugins` ∪ `plugins`) not installed: not in the catalog (GET /plugins), not permitted by the org allowlist, or needing an org-wide secret that is not set. */
+                            plugins_skipped?: {
+                                /** @description The name as the template declares it. */
+                                name: string;
+                                reason: "not in the catalog" | "not in the org allowlist" | "missing required environment";
+                                /** @description `missing required environment`: the variables no org-wide secret provides. */
+                                missing_env?: string[];
+                            }[];
                         }[];
                         summary: {
                             create: number;
@@ -5829,6 +5839,16 @@ export interface operations {
                                 type: string;
                                 missing: string[];
                             }[];
+                            /** @description A created workspace that declares plugins: the ones installed with it (materialised when its runtime first starts). A skipped (existing) workspace keeps its plugins as they are. */
+                            plugins_installed?: string[];
+                            /** @description Declared plugins (`defaults.plugins` ∪ `plugins`) not installed: not in the catalog (GET /plugins), not permitted by the org allowlist, or needing an org-wide secret that is not set. */
+                            plugins_skipped?: {
+                                /** @description The name as the template declares it. */
+                                name: string;
+                                reason: "not in the catalog" | "not in the org allowlist" | "missing required environment";
+                                /** @description `missing required environment`: the variables no org-wide secret provides. */
+                                missing_env?: string[];
+                            }[];
                         }[];
                         /** @description Entries in `workspaces` (created and skipped). */
                         count: number;
@@ -5874,6 +5894,16 @@ export interface operations {
                                 index: number;
                                 type: string;
                                 missing: string[];
+                            }[];
+                            /** @description A created workspace that declares plugins: the ones installed with it (materialised when its runtime first starts). A skipped (existing) workspace keeps its plugins as they are. */
+                            plugins_installed?: string[];
+                            /** @description Declared plugins (`defaults.plugins` ∪ `plugins`) not installed: not in the catalog (GET /plugins), not permitted by the org allowlist, or needing an org-wide secret that is not set. */
+                            plugins_skipped?: {
+                                /** @description The name as the template declares it. */
+                                name: string;
+                                reason: "not in the catalog" | "not in the org allowlist" | "missing required environment";
+                                /** @description `missing required environment`: the variables no org-wide secret provides. */
+                                missing_env?: string[];
                             }[];
                         }[];
                         /** @description Entries in `workspaces` (created and skipped). */

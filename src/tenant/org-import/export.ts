@@ -23,11 +23,14 @@ export function channelForExport(c: Pick<ChannelRow, 'type' | 'config_masked' | 
   return { type: c.type, config, allowed_users: c.allowed_users, enabled: c.enabled, events: c.events };
 }
 
-function nodeOf(row: WorkspaceRow, children: OrgWorkspaceNode[], channels: OrgChannel[]): OrgWorkspaceNode {
+function nodeOf(row: WorkspaceRow, children: OrgWorkspaceNode[], channels: OrgChannel[], installed: readonly string[]): OrgWorkspaceNode {
   const config = (row.config ?? {}) as Record<string, unknown>;
   const canvas = config['canvas'] as { x: number; y: number } | undefined;
   const str = (k: string) => (typeof config[k] === 'string' ? (config[k] as string) : undefined);
-  const plugins = Array.isArray(config['plugins']) ? (config['plugins'] as string[]) : undefined;
+  // The declared plugins, then the installed ones not declared (installed later through the API): an import of the
+  // export installs them again.
+  const declared = Array.isArray(config['plugins']) ? (config['plugins'] as string[]) : [];
+  const plugins = [...new Set([...declared, ...installed])];
   const idle = typeof config['idle_interval_seconds'] === 'number' ? (config['idle_interval_seconds'] as number) : undefined;
   const memories = Array.isArray(config['initial_memories']) ? (config['initial_memories'] as OrgWorkspaceNode['initial_memories']) : undefined;
   // Key order is the order a person writes a template in; absent values are left out, not written as null.
@@ -44,7 +47,7 @@ function nodeOf(row: WorkspaceRow, children: OrgWorkspaceNode[], channels: OrgCh
     ...(row.workspace_access !== 'none' ? { workspace_access: row.workspace_access } : {}),
     ...(row.max_concurrent_tasks !== 1 ? { max_concurrent_tasks: row.max_concurrent_tasks } : {}),
     ...(str('system_prompt') !== undefined ? { system_prompt: str('system_prompt')! } : {}),
-    ...(plugins && plugins.length > 0 ? { plugins } : {}),
+    ...(plugins.length > 0 ? { plugins } : {}),
     ...(str('initial_prompt') !== undefined ? { initial_prompt: str('initial_prompt')! } : {}),
     ...(str('idle_prompt') !== undefined ? { idle_prompt: str('idle_prompt')! } : {}),
     ...(idle !== undefined ? { idle_interval_seconds: idle } : {}),
@@ -60,6 +63,7 @@ function nodeOf(row: WorkspaceRow, children: OrgWorkspaceNode[], channels: OrgCh
 export async function exportOrg(db: Kysely<TenantSchema>, orgName: string): Promise<OrgTemplate> {
   const rows = await liveTree(db);
   const channelsOf = new Map<string, OrgChannel[]>();
+  const pluginsOf = new Map<string, string[]>();
   if (rows.length > 0) {
     const channels = await db
       .selectFrom('channels')
@@ -73,6 +77,17 @@ export async function exportOrg(db: Kysely<TenantSchema>, orgName: string): Prom
       .orderBy('id', 'asc')
       .execute();
     for (const c of channels) channelsOf.set(c.workspace_id, [...(channelsOf.get(c.workspace_id) ?? []), channelForExport(c)]);
+    const installed = await db
+      .selectFrom('workspace_plugins')
+      .select(['workspace_id', 'name'])
+      .where(
+        'workspace_id',
+        'in',
+        rows.map((r) => r.id),
+      )
+      .orderBy('name')
+      .execute();
+    for (const p of installed) pluginsOf.set(p.workspace_id, [...(pluginsOf.get(p.workspace_id) ?? []), p.name]);
   }
   const byParent = new Map<string, WorkspaceRow[]>();
   for (const r of rows) {
@@ -91,7 +106,7 @@ export async function exportOrg(db: Kysely<TenantSchema>, orgName: string): Prom
       for (const k of kids) stack.push([k, false]);
       continue;
     }
-    built.set(row.id, nodeOf(row, kids.map((k) => built.get(k.id)!), channelsOf.get(row.id) ?? []));
+    built.set(row.id, nodeOf(row, kids.map((k) => built.get(k.id)!), channelsOf.get(row.id) ?? [], pluginsOf.get(row.id) ?? []));
   }
   return { name: orgName, workspaces: (byParent.get('') ?? []).map((r) => built.get(r.id)!) };
 }

@@ -33,6 +33,8 @@ export interface DesiredNode {
   input: CreateWorkspaceInput;
   /** Its `channels[]`, created with it (service.ts expands `${VAR}`s). */
   channels: OrgChannel[];
+  /** Its declared plugins (`defaults.plugins ∪ plugins`), installed with it when the catalog and allowlist permit (plugins.ts). */
+  plugins: string[];
   /** The contents of its `files_dir` (relative path → bytes), when it names one. */
   files: Record<string, Buffer> | null;
   children: DesiredNode[];
@@ -96,7 +98,7 @@ export async function resolveDesired(loaded: LoadedTemplate): Promise<Desired> {
     }
     const path = parentPath === null ? node.name : `${parentPath}/${node.name}`;
     const { nodes, listed } = await level(node.children ?? [], path, where);
-    return { name: node.name, path, where, input, channels: node.channels ?? [], files, children: nodes, listed };
+    return { name: node.name, path, where, input, channels: node.channels ?? [], plugins, files, children: nodes, listed };
   };
   const level = async (nodes: OrgWorkspaceNode[], parentPath: string | null, where: string | null) => {
     const listed = new Set<string>();

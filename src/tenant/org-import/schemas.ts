@@ -177,12 +177,24 @@ export const Preflight = Type.Object({
 });
 export type Preflight = Static<typeof Preflight>;
 
+/** A declared plugin not installed into a new workspace, and why (the import goes on without it). */
+export const PluginSkipped = Type.Object({
+  name: Type.String({ description: 'The name as the template declares it.' }),
+  reason: Type.Union([Type.Literal('not in the catalog'), Type.Literal('not in the org allowlist'), Type.Literal('missing required environment')]),
+  missing_env: Type.Optional(Type.Array(Type.String(), { description: '`missing required environment`: the variables no org-wide secret provides.' })),
+});
+const PluginsSkipped = Type.Array(PluginSkipped, {
+  description: 'Declared plugins (`defaults.plugins` ∪ `plugins`) not installed: not in the catalog (GET /plugins), not permitted by the org allowlist, or needing an org-wide secret that is not set.',
+});
+
 export const PlanEntry = Type.Object({
   action: Type.Union([Type.Literal('create'), Type.Literal('skip'), Type.Literal('remove')]),
   name: Type.String(),
   path: Type.String({ description: 'Names from the root, `/`-separated (e.g. `Lead/Writer`).' }),
   id: Type.Optional(Type.String({ format: 'uuid', description: 'The existing workspace (skip, remove).' })),
   channels: Type.Optional(Type.Array(Type.String(), { description: 'create: the types of the channels the node names (created unless a `${VAR}` is unresolved).' })),
+  plugins: Type.Optional(Type.Array(Type.String(), { description: 'create: the declared plugins that would be installed (in the catalog and permitted by the org allowlist).' })),
+  plugins_skipped: Type.Optional(PluginsSkipped),
 });
 export type PlanEntry = Static<typeof PlanEntry>;
 
@@ -211,6 +223,12 @@ export const ImportedWorkspace = Type.Object({
       description: 'Channels not created because a `${VAR}` in their config names no org-wide secret.',
     }),
   ),
+  plugins_installed: Type.Optional(
+    Type.Array(Type.String(), {
+      description: 'A created workspace that declares plugins: the ones installed with it (materialised when its runtime first starts). A skipped (existing) workspace keeps its plugins as they are.',
+    }),
+  ),
+  plugins_skipped: Type.Optional(PluginsSkipped),
 });
 
 export const OrgImportResponse = Type.Object({

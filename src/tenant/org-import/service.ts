@@ -13,9 +13,11 @@ import { listGlobalSecretMeta } from '../secrets/store.js';
 import { revokeAllWorkspaceTokens } from '../workspace-tokens/store.js';
 import { apiTokenFor, workspaceRowFor, type CreatedWorkspace } from '../workspaces/service.js';
 import { insertWorkspaces, insertWorkspaceTokens, markRemoved } from '../workspaces/store.js';
+import { pluginCatalog } from '../plugins/service.js';
 import { createImportedChannels, type NodeChannels } from './channels.js';
 import type { LoadedTemplate } from './loader.js';
 import { computePlan, preflight, resolveDesired, type DesiredNode, type Plan } from './plan.js';
+import { decidePlugins, installDecidedPlugins, pluginReport, recordPluginEvents, type NodePlugins } from './plugins.js';
 import type { OrgImportResponse, PlanEntry, Preflight } from './schemas.js';
 
 export type ImportDeps = Pick<TenantContext, 'db' | 'log' | 'config' | 'events' | 'lifecycle' | 'streams' | 'cipher' | 'channels'>;
@@ -56,11 +58,14 @@ export async function planOrgImport(deps: ImportDeps, loaded: LoadedTemplate, mo
   await checkTemplates(deps.db, desired.roots, false);
   const check = preflight(loaded.template, await globalKeys(deps));
   const plan = await computePlan(deps.db, desired, mode === 'reconcile');
+  // What each created workspace would get of its declared plugins (the allowlist read failing closed, as the import).
+  const plugins = await decidePlugins(deps.db, pluginCatalog(deps.config, deps.log), plan.creates);
+  const byPath = new Map(plan.creates.map((c) => [c.node.path, pluginReport(plugins.get(c.id))]));
   return {
     dry_run: true,
     org: desired.org,
     mode,
-    plan: plan.entries,
+    plan: plan.entries.map((e) => (e.action === 'create' ? { ...e, ...byPath.get(e.path) } : e)),
     summary: { create: plan.creates.length, skip: plan.skips.length, remove: plan.removals.length },
     preflight: check,
   };
@@ -92,7 +97,8 @@ function createdAt(base: Date, i: number): string {
 }
 
 /**
- * POST /org/import: every record of the import — the new workspaces and their first tokens, the reconcile's
+ * POST /org/import: every record of the import — the new workspaces, their first tokens, channels and declared
+ * plugins (installed when the catalog and the allowlist permit them, plugins.ts), the reconcile's
  * removals and their revoked tokens, the `org.import.started` event and the audit event — in ONE transaction, so a
  * failure creates nothing. Runtimes start after the commit, at most MOLECULE_PROVISION_CONCURRENCY at a time; a
  * runtime that fails to start makes the answer 207 (the records stand), never a rollback.
@@ -104,7 +110,15 @@ export async function importOrg(deps: ImportDeps, principal: Principal, loaded: 
   if (!check.ok) throw missingEnvError(desired.org, check);
   const eventBase = { name: desired.org, dir: desired.dir ?? '', mode };
 
-  let committed: { plan: Plan; tokens: Map<string, CreatedWorkspace['token']>; channels: Map<string, NodeChannels>; startedEvent: WorkspaceEvent };
+  const catalog = pluginCatalog(deps.config, deps.log);
+  let committed: {
+    plan: Plan;
+    tokens: Map<string, CreatedWorkspace['token']>;
+    channels: Map<string, NodeChannels>;
+    plugins: Map<string, NodePlugins>;
+    pluginEvents: WorkspaceEvent[];
+    startedEvent: WorkspaceEvent;
+  };
   // A concurrent import (or create) can take a name between the plan and the insert: the unique index refuses it,
   // the transaction rolls back whole, and the import is planned again against the new tree.
   for (let attempt = 0; ; attempt++) {
@@ -127,13 +141,18 @@ export async function importOrg(deps: ImportDeps, principal: Principal, loaded: 
         // template's when its runtime starts.
         for (const { node, id } of plan.creates) if (node.files) await insertWorkspaceFiles(trx, id, new Map(Object.entries(node.files)));
         const channels = await createImportedChannels(trx, { cipher: deps.cipher, policy: deps.channels.policy }, plan.creates);
+        // Declared plugins of the new workspaces: installed when the catalog has them and the allowlist (read failing
+        // closed: 503, nothing written) permits them; materialised when each runtime first starts, after the commit.
+        const plugins = await decidePlugins(trx, catalog, plan.creates);
+        const pluginAudit = await installDecidedPlugins(trx, plugins, principal.actor, audit);
         const removedIds = plan.removals.map((r) => r.row.id);
         await markRemoved(trx, removedIds);
         await revokeAllWorkspaceTokens(trx, removedIds);
-        await appendAuditEvents(trx, [audit]);
+        await appendAuditEvents(trx, [audit, ...pluginAudit]);
         // Last: recording takes the event-order lock, which every other event waits on until this commits.
+        const pluginEvents = await recordPluginEvents(trx, deps.events, plugins);
         const startedEvent = await deps.events.recordIn(trx, 'org.import.started', null, eventBase);
-        return { plan, tokens, channels, startedEvent };
+        return { plan, tokens, channels, plugins, pluginEvents, startedEvent };
       });
       break;
     } catch (err) {
@@ -141,7 +160,8 @@ export async function importOrg(deps: ImportDeps, principal: Principal, loaded: 
       throw err;
     }
   }
-  const { plan, tokens, channels, startedEvent } = committed;
+  const { plan, tokens, channels, plugins, pluginEvents, startedEvent } = committed;
+  for (const e of pluginEvents) deps.events.publish(e);
   deps.events.publish(startedEvent);
 
   const removedIds = plan.removals.map((r) => r.row.id);
@@ -172,6 +192,8 @@ export async function importOrg(deps: ImportDeps, principal: Principal, loaded: 
       ...(token ? { auth_token: token.plaintext, token_id: token.id } : {}),
       ...(channels.get(id)?.created.length ? { channels: channels.get(id)!.created } : {}),
       ...(channels.get(id)?.skipped.length ? { channels_skipped: channels.get(id)!.skipped } : {}),
+      ...(plugins.has(id) ? { plugins_installed: plugins.get(id)!.install.map((i) => i.plugin.name) } : {}),
+      ...(plugins.get(id)?.skipped.length ? { plugins_skipped: plugins.get(id)!.skipped } : {}),
     });
   }
   const error = failures.length > 0 ? `${failures.length} runtime(s) failed to start: ${failures.map((f) => `${f.path}: ${f.error}`).join('; ')}` : undefined;

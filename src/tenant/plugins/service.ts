@@ -127,6 +127,20 @@ async function requireAllowed(trx: Db, name: string): Promise<void> {
   if (!permitted) throw new DomainError('PLUGIN_NOT_ALLOWED', `plugin ${JSON.stringify(name)} is not in the org allowlist`, { plugin: name });
 }
 
+/**
+ * The allowlist as a set (empty: allow all), read failing CLOSED like `requireAllowed`: an error reading it is a 503.
+ * For callers deciding about several plugins at once (an org import).
+ */
+export async function readAllowlistClosed(db: Db): Promise<{ permits: (name: string) => boolean }> {
+  let names: Set<string>;
+  try {
+    names = new Set((await listAllowlist(db)).map((r) => r.plugin_name));
+  } catch (err) {
+    throw new DatastoreUnavailableError(err);
+  }
+  return { permits: (name) => names.size === 0 || names.has(name) };
+}
+
 /** The names among `required` that neither the workspace's secrets nor the org-wide ones provide. */
 async function missingEnv(trx: Db, workspaceId: string, required: readonly string[]): Promise<string[]> {
   if (required.length === 0) return [];

@@ -15,7 +15,7 @@ export default function exportOrgRoute(app: App, ctx: TenantContext) {
         tags: ['org-import'],
         summary: 'Export the org as an org template',
         description:
-          'The live workspace tree as org-template YAML (`application/yaml`; `?format=json` for the same as JSON) that POST /org/import turns back into the same tree: name, role, tier, runtime, model, template, external and url, prompts, canvas, channels (credential fields as `${VAR}` placeholders), children. Never a secret, a token, a status or an id.',
+          'The live workspace tree as org-template YAML (`application/yaml`; `?format=json` for the same as JSON) that POST /org/import turns back into the same tree: name, role, tier, runtime, model, template, external and url, prompts, plugins (declared, and installed ones too, so an import installs them again), canvas, channels (credential fields as `${VAR}` placeholders), children. Never a secret, a token, a status or an id.',
         security: [{ orgApiKey: [] }, { adminToken: [] }, { session: [] }],
         querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal('yaml'), Type.Literal('json')], { default: 'yaml' })) }),
         response: errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'INVALID_ADMIN_AUTH'),
