@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { alive } from './support/binary.js';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -72,6 +72,20 @@ describe('embedded PostgreSQL server', () => {
     const rows = await query(await second.ensureDatabase('tenant_demo'), 'select v from t');
     assert.deepEqual(rows.rows, [{ v: 'written before the restart' }]);
     await second.stop();
+  });
+
+  test('as root: a parent its OS user cannot enter is named in the error; once it can, the server starts', { skip: process.getuid?.() !== 0 ? 'the server runs as its own OS user only under root' : false }, async () => {
+    const parent = tempDataDir(); // mkdtemp: 0700, root's own
+    const dataDir = path.join(parent, 'data');
+    await assert.rejects(start(dataDir), (err: Error) => {
+      assert.match(err.message, new RegExp(`cannot enter ${parent.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(mode 700\\)`));
+      assert.match(err.message, /chmod o\+x/);
+      return true;
+    });
+    chmodSync(parent, 0o711);
+    const server = await start(dataDir);
+    assert.equal(await accepting(server.url('postgres')), true);
+    await server.stop();
   });
 
   test('recovers after the postmaster is killed with SIGKILL', async () => {

@@ -49,6 +49,9 @@ export async function up(): Promise<UpHandle> {
   const { SecretCipher } = await import('../core/crypto/cipher.js');
   const { sealed, unsealed } = await import('../control-plane/provisioning/sealed.js');
   const dataDir = path.resolve(process.env['MOLECULE_DATA_DIR'] ?? './.molecule');
+  // Missing parents are made with the usual mode: only the data directory itself is private. (A parent made 0700 would
+  // shut out the embedded PostgreSQL server's own OS user, which walks down to its cluster when run as root.)
+  mkdirSync(path.dirname(dataDir), { recursive: true });
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const statePath = path.join(dataDir, STATE_FILE);
   const state = readState(statePath);

@@ -100,13 +100,21 @@ function Terms() {
   return (
     <Page title="Terms of service">
       <div className="card">
-        <p>
-          Creating organizations needs your acceptance of the terms of service, version <strong>{status.data.version}</strong>.
-        </p>
-        {accept.isError ? <ErrorView error={accept.error} /> : null}
-        <button className="primary" onClick={() => accept.mutate()} disabled={accept.isPending}>
-          Accept the terms
-        </button>
+        {status.data.accepted ? (
+          <p role="status">
+            You have accepted the terms of service, version <strong>{status.data.version}</strong>. <Link to="/orgs/new">Create an organization</Link>
+          </p>
+        ) : (
+          <>
+            <p>
+              Creating organizations needs your acceptance of the terms of service, version <strong>{status.data.version}</strong>.
+            </p>
+            {accept.isError ? <ErrorView error={accept.error} /> : null}
+            <button className="primary" onClick={() => accept.mutate()} disabled={accept.isPending}>
+              Accept the terms
+            </button>
+          </>
+        )}
       </div>
     </Page>
   );
@@ -247,7 +255,8 @@ export function AccountApp() {
   else if (!me.data) body = <SignIn mode={path === '/signup' ? 'signup' : 'signin'} onDone={() => navigate('/orgs')} />;
   else if (path === '/device') body = <DeviceApproval />;
   else if (path === '/invitations/accept') body = <AcceptInvitation />;
-  else if (!me.data.terms_accepted && path !== '/orgs' && path !== '/') body = <Terms />;
+  // Only creating an org needs the terms (the server's rule): an org one already belongs to opens without them.
+  else if (path === '/terms') body = <Terms />;
   else if (path === '/orgs/new') body = me.data.terms_accepted ? <NewOrg /> : <Terms />;
   else if (/^\/orgs\/[^/]+\/billing$/.test(path)) body = <Billing slug={decodeURIComponent(path.split('/')[2]!)} />;
   else if (path.startsWith('/orgs/')) body = <OrgView slug={decodeURIComponent(path.slice('/orgs/'.length))} />;

@@ -74,6 +74,25 @@ function alive(pid: number): boolean {
 }
 
 /** The OS user the server runs as when the launcher is root: uid/gid, created when missing. */
+/**
+ * The server's OS user must be able to walk from / down to the data directory. A parent it cannot enter would make
+ * initdb fail with a bare "Permission denied" on a file it was just given; say which directory instead.
+ */
+function assertTraversable(from: string, user: { uid: number; gid: number }): void {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    const st = statSync(dir);
+    const bit = st.uid === user.uid ? 0o100 : st.gid === user.gid ? 0o010 : 0o001;
+    const enterable = (st.mode & bit) !== 0;
+    if (!enterable) {
+      throw new Error(
+        `the embedded PostgreSQL server runs as the ${OS_USER} OS user, which cannot enter ${dir} (mode ${(st.mode & 0o777).toString(8)}): ` +
+          `allow it through (chmod o+x ${dir}) or choose a data directory under one it can enter`,
+      );
+    }
+    if (path.dirname(dir) === dir) return;
+  }
+}
+
 function serverUser(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const lookup = () => {
@@ -179,6 +198,7 @@ export class EmbeddedPostgresServer {
       // The server's OS user walks down to its cluster by name: the data directory and pg/ are traverse-only for
       // others (everything in them stays owner-only; the cluster itself is the server user's, 0700).
       for (const dir of [path.resolve(this.opts.dataDir), this.root]) chmodSync(dir, statSync(dir).mode & 0o777 | 0o711);
+      assertTraversable(path.dirname(path.resolve(this.opts.dataDir)), user);
     }
     if (!existsSync(path.join(this.clusterDir, 'PG_VERSION'))) await this.initdb(bins, user);
     this.password = readFileSync(this.passwordPath, 'utf8').trim();
