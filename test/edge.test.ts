@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, it } from 'node:test';
 import { startTestControlPlane, type TestControlPlane, type TestOrg, type TestUser } from './cp-harness.js';
 import { forEachDatabase, startTestTenant, type TestTenant } from './harness.js';
+import { until } from './support/platform.js';
 
 interface Answer {
   status: number;
@@ -236,6 +237,14 @@ forEachDatabase('edge', (kind) => {
     } finally {
       res.destroy();
     }
+    // The client hanging up ends the proxied stream quietly: no second answer is attempted on the sent response
+    // (once: "Reply was already sent …" warnings, a 404 and two 500s written into the log per closed stream).
+    // Nothing marks the end of a quietly closed stream, so watch the CP's log for a while: the bug wrote its lines
+    // within milliseconds of the hang-up. (A very slow machine could let a regression slip by; it never fails spuriously.)
+    const reqId = String(res.headers['x-request-id']);
+    const complaints = () => cp.logs().filter((l) => l['reqId'] === reqId && Number(l['level']) >= 40);
+    await until('a complaint about the closed stream', () => complaints().length > 0, 3_000, 50).catch(() => undefined);
+    assert.deepEqual(complaints().map((l) => l['msg']), []);
   });
 
   it('closing the CP ends the streams it proxies (shutdown does not wait on a tenant’s open SSE stream)', async () => {

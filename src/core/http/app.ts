@@ -407,7 +407,12 @@ export async function createBaseApp(opts: BaseAppOptions): Promise<BaseApp> {
     return sendError(reply, 'INTERNAL');
   });
 
-  app.setNotFoundHandler((request, reply) => sendError(reply, 'ROUTE_NOT_FOUND', `route not found: ${request.method} ${request.url.split('?')[0]}`));
+  app.setNotFoundHandler((request, reply) => {
+    // A request an onRequest hook already answered by streaming (the edge's proxy of a tenant's SSE stream) reaches
+    // here once that stream ends: its response is under way or gone, and a 404 now could only fail to write.
+    if (reply.raw.headersSent || reply.raw.destroyed) return reply;
+    return sendError(reply, 'ROUTE_NOT_FOUND', `route not found: ${request.method} ${request.url.split('?')[0]}`);
+  });
 
   await app.register(swagger, {
     // Shared schemas keep their $id as their component name (ErrorBody), not def-N.
