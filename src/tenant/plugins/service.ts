@@ -5,7 +5,7 @@ import { DatastoreUnavailableError, DomainError, ValidationError } from '../../c
 import type { TenantConfig } from '../config.js';
 import type { TenantSchema } from '../db/schema.js';
 import { BUILTIN_PLUGINS_DIR, PluginCatalog, pluginNameProblem, type CatalogPlugin } from './catalog.js';
-import { allowlistPermits, deleteInstalled, listAllowlist, replaceAllowlist, upsertInstalled } from './store.js';
+import { deleteInstalled, listAllowlist, replaceAllowlist, upsertInstalled } from './store.js';
 
 type Db = Kysely<TenantSchema>;
 
@@ -118,18 +118,13 @@ export function requireCatalogPlugin(catalog: PluginCatalog, source: PluginSourc
  * whatever the depth of the workspace (the reference resolves the org one level up only, §10.10).
  */
 async function requireAllowed(trx: Db, name: string): Promise<void> {
-  let permitted: boolean;
-  try {
-    permitted = await allowlistPermits(trx, name);
-  } catch (err) {
-    throw new DatastoreUnavailableError(err);
-  }
-  if (!permitted) throw new DomainError('PLUGIN_NOT_ALLOWED', `plugin ${JSON.stringify(name)} is not in the org allowlist`, { plugin: name });
+  const allowlist = await readAllowlistClosed(trx);
+  if (!allowlist.permits(name)) throw new DomainError('PLUGIN_NOT_ALLOWED', `plugin ${JSON.stringify(name)} is not in the org allowlist`, { plugin: name });
 }
 
 /**
- * The allowlist as a set (empty: allow all), read failing CLOSED like `requireAllowed`: an error reading it is a 503.
- * For callers deciding about several plugins at once (an org import).
+ * The allowlist as a set, read failing CLOSED: an error reading it is a 503. A name is permitted when listed, or when
+ * the list is empty (allow all, reference §3.14). One read serves every decision of a caller (an org import's plugins).
  */
 export async function readAllowlistClosed(db: Db): Promise<{ permits: (name: string) => boolean }> {
   let names: Set<string>;

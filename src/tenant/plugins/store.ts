@@ -21,14 +21,6 @@ export async function replaceAllowlist(db: Db, names: readonly string[], enabled
   if (unique.length > 0) await db.insertInto('org_plugin_allowlist').values(unique.map((plugin_name) => ({ plugin_name, enabled_by: enabledBy }))).execute();
 }
 
-/** Whether `name` may be installed: allowed when on the list, or when the list is empty (allow all, reference §3.14). */
-export async function allowlistPermits(db: Db, name: string): Promise<boolean> {
-  const hit = await db.selectFrom('org_plugin_allowlist').select('plugin_name').where('plugin_name', '=', name).executeTakeFirst();
-  if (hit) return true;
-  const any = await db.selectFrom('org_plugin_allowlist').select('plugin_name').limit(1).executeTakeFirst();
-  return any === undefined;
-}
-
 export async function listInstalled(db: Db, workspaceId: string): Promise<InstalledPluginRow[]> {
   return db.selectFrom('workspace_plugins').selectAll().where('workspace_id', '=', workspaceId).orderBy('name').execute();
 }
